@@ -1,0 +1,79 @@
+"""Langevin molecular dynamics (BAOAB splitting) and random displacements, in Å, fs, amu, eV.
+
+Written out here (rather than using ASE's integrators) so that a trajectory depends only on
+the potential, the start, and one ``numpy.random.Generator``: a task re-run from its seed
+gives the same frames bit for bit on the same machine and library versions.
+"""
+from typing import Callable, List, Tuple
+
+import numpy as np
+
+#: 1 eV/(Å amu) expressed in Å/fs^2 (eV = 1.602176634e-19 J, amu = 1.66053906660e-27 kg).
+ACCEL_EV_PER_ANGSTROM_AMU = 1.602176634e-19 / (1e-10 * 1.66053906660e-27) * 1e10 / 1e30
+#: Boltzmann constant, eV/K.
+BOLTZMANN_EV_PER_K = 8.617333262e-5
+
+Potential = Callable[[np.ndarray], Tuple[float, np.ndarray]]
+
+
+def atomic_masses(z: np.ndarray) -> np.ndarray:
+    """Standard atomic masses (amu) of atomic numbers ``z`` (from ASE's table)."""
+    from ase.data import atomic_masses as table
+
+    return np.asarray(table, dtype=np.float64)[np.asarray(z, dtype=np.int64)]
+
+
+def maxwell_boltzmann(masses: np.ndarray, temperature: float, rng: np.random.Generator) -> np.ndarray:
+    """(n, 3) velocities, Å/fs, drawn at ``temperature`` K, centre-of-mass motion removed."""
+    sigma = np.sqrt(BOLTZMANN_EV_PER_K * temperature / masses * ACCEL_EV_PER_ANGSTROM_AMU)
+    vel = rng.normal(size=(masses.shape[0], 3)) * sigma[:, None]
+    vel -= (masses[:, None] * vel).sum(axis=0) / masses.sum()
+    return vel
+
+
+def langevin_frames(
+    potential: Potential,
+    pos: np.ndarray,
+    masses: np.ndarray,
+    temperature: float,
+    rng: np.random.Generator,
+    n_frames: int,
+    stride: int,
+    equilibration: int = 0,
+    timestep: float = 0.5,
+    friction: float = 0.01,
+    max_force: float = 50.0,
+) -> List[np.ndarray]:
+    """Run BAOAB Langevin dynamics and return ``n_frames`` snapshots (each (n, 3) Å), one every
+    ``stride`` steps after ``equilibration`` steps.
+
+    Args:
+        timestep: fs. friction: collision rate, 1/fs. temperature: K.
+        max_force: eV/Å; a force above this means the sampler left its valid region, and the
+            trajectory stops early (the frames so far are returned).
+    """
+    pos = np.array(pos, dtype=np.float64)
+    vel = maxwell_boltzmann(masses, temperature, rng)
+    inv_m = ACCEL_EV_PER_ANGSTROM_AMU / masses[:, None]
+    c1 = np.exp(-friction * timestep)
+    c2 = np.sqrt((1.0 - c1 * c1) * BOLTZMANN_EV_PER_K * temperature * ACCEL_EV_PER_ANGSTROM_AMU / masses)[:, None]
+    _, forces = potential(pos)
+    frames: List[np.ndarray] = []
+    total = equilibration + n_frames * stride
+    for step in range(1, total + 1):
+        vel += 0.5 * timestep * forces * inv_m
+        pos += 0.5 * timestep * vel
+        vel = c1 * vel + c2 * rng.normal(size=vel.shape)
+        pos += 0.5 * timestep * vel
+        _, forces = potential(pos)
+        if not np.all(np.isfinite(forces)) or np.abs(forces).max() > max_force:
+            break
+        vel += 0.5 * timestep * forces * inv_m
+        if step > equilibration and (step - equilibration) % stride == 0:
+            frames.append(pos.copy())
+    return frames
+
+
+def random_displacements(pos: np.ndarray, sigma: float, n: int, rng: np.random.Generator) -> List[np.ndarray]:
+    """``n`` copies of ``pos`` (n_atoms, 3) Å with independent Gaussian displacements of ``sigma`` Å per component."""
+    return [pos + rng.normal(scale=sigma, size=pos.shape) for _ in range(n)]

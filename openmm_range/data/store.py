@@ -1,0 +1,233 @@
+"""The package's own dataset files: NumPy ``.npz`` arrays plus JSON metadata, never pickle.
+
+Two layouts share one set of array keys:
+
+* a **dataset directory** (what ``openmm-range data generate`` writes)::
+
+      data/<name>/meta.json              provenance: spec, tblite version, molecules, ...
+      data/<name>/chunks/task-000017.npz one chunk per finished sampling task
+
+  Chunks are append-only and each is written atomically (temporary file, fsync,
+  ``os.replace``), so a generator killed at any moment leaves only whole chunks;
+  a restart skips tasks whose chunk exists. Loading concatenates chunks in task order.
+
+* a **single file** ``something.npz`` (``openmm-range data convert``), holding the same
+  arrays plus ``meta_json`` and ``molecules_json``.
+
+Array keys (S structures, A atoms in total; units are the internal ones):
+
+=========== ======= ========= ===========================================
+key         shape   dtype     meaning
+=========== ======= ========= ===========================================
+format      ()      str       ``"openmm-range-frames/1"``
+z           (A,)    uint8     atomic numbers
+pos         (A, 3)  float32   positions, Å (labels were computed on exactly these values)
+forces      (A, 3)  float32   forces, eV/Å
+energy      (S,)    float64   total energy, eV (float64: totals are ~1e3 eV)
+n_atoms     (S,)    int32     atoms per structure
+mol_id      (S,)    int32     index into the molecule table
+charge      (S,)    int32     total charge, e
+spin        (S,)    int32     unpaired electrons
+=========== ======= ========= ===========================================
+
+Chunks also hold ``task_id`` (int64 scalar) and ``info_json`` (str: the task's
+sampler settings, seeds, timings and failures).
+"""
+import glob
+import json
+import os
+from typing import Dict, List, Optional
+
+import numpy as np
+
+from openmm_range.data.frames import Frames
+
+FORMAT_TAG = "openmm-range-frames/1"
+META_FILE = "meta.json"
+CHUNK_DIR = "chunks"
+_ARRAY_DTYPES = {
+    "z": np.uint8,
+    "pos": np.float32,
+    "forces": np.float32,
+    "energy": np.float64,
+    "n_atoms": np.int32,
+    "mol_id": np.int32,
+    "charge": np.int32,
+    "spin": np.int32,
+}
+
+
+def _fsync_dir(path: str) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def write_npz_atomic(path: str, arrays: Dict[str, np.ndarray]) -> None:
+    """Write a compressed .npz to ``path`` atomically: a reader sees the old file, or the whole new one."""
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    tmp = f"{path}.tmp-{os.getpid()}"
+    with open(tmp, "wb") as handle:
+        np.savez_compressed(handle, **arrays)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+    _fsync_dir(directory)
+
+
+def write_json_atomic(path: str, obj) -> None:
+    """Write JSON (sorted keys, indented) atomically."""
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    tmp = f"{path}.tmp-{os.getpid()}"
+    with open(tmp, "w") as handle:
+        json.dump(obj, handle, indent=1, sort_keys=True)
+        handle.write("\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+    _fsync_dir(directory)
+
+
+def frames_to_arrays(frames: Frames) -> Dict[str, np.ndarray]:
+    """The storage arrays of ``frames`` (storage dtypes, see module docstring)."""
+    out = {"format": np.array(FORMAT_TAG)}
+    for key, dtype in _ARRAY_DTYPES.items():
+        out[key] = np.asarray(getattr(frames, key)).astype(dtype)
+    return out
+
+
+def _read_npz(path: str) -> Dict[str, np.ndarray]:
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            return {key: npz[key] for key in npz.files}
+    except ValueError as exc:
+        raise ValueError(f"{path}: cannot be read without pickle ({exc}); only plain arrays are accepted") from None
+
+
+def _arrays_to_frames(arrays: Dict[str, np.ndarray], molecules: List[str], source: str, metadata: Dict) -> Frames:
+    for key in _ARRAY_DTYPES:
+        if key not in arrays:
+            raise ValueError(f"{source}: missing key {key!r}; an {FORMAT_TAG} file needs {sorted(_ARRAY_DTYPES)}")
+    return Frames(
+        z=arrays["z"].astype(np.int64),
+        pos=arrays["pos"].astype(np.float64),
+        energy=arrays["energy"].astype(np.float64),
+        forces=arrays["forces"].astype(np.float64),
+        n_atoms=arrays["n_atoms"].astype(np.int64),
+        mol_id=arrays["mol_id"].astype(np.int64),
+        charge=arrays["charge"].astype(np.int64),
+        spin=arrays["spin"].astype(np.int64),
+        molecules=list(molecules),
+        source=source,
+        metadata=metadata,
+    ).validate()
+
+
+def is_frames_npz(path: str) -> bool:
+    """True if ``path`` is a single-file dataset of this package (has ``format`` = FORMAT_TAG)."""
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            return "format" in npz.files and str(npz["format"]) == FORMAT_TAG
+    except (OSError, ValueError):
+        return False
+
+
+def save_frames(frames: Frames, path: str, metadata: Optional[Dict] = None) -> None:
+    """Write ``frames`` as one compressed .npz (atomically)."""
+    arrays = frames_to_arrays(frames)
+    arrays["molecules_json"] = np.array(json.dumps(frames.molecules))
+    arrays["meta_json"] = np.array(json.dumps(metadata if metadata is not None else frames.metadata, sort_keys=True))
+    write_npz_atomic(path, arrays)
+
+
+def load_frames_npz(path: str) -> Frames:
+    """Read a single-file dataset written by :func:`save_frames`."""
+    arrays = _read_npz(path)
+    if "format" not in arrays or str(arrays["format"]) != FORMAT_TAG:
+        raise ValueError(f"{path}: key 'format' is missing or not {FORMAT_TAG!r}")
+    for key in ("molecules_json", "meta_json"):
+        if key not in arrays:
+            raise ValueError(f"{path}: missing key {key!r}")
+    return _arrays_to_frames(arrays, json.loads(str(arrays["molecules_json"])), path, json.loads(str(arrays["meta_json"])))
+
+
+# --- dataset directories --------------------------------------------------------------------------
+
+
+def chunk_path(directory: str, task_id: int) -> str:
+    return os.path.join(directory, CHUNK_DIR, f"task-{task_id:06d}.npz")
+
+
+def is_dataset_dir(path: str) -> bool:
+    return os.path.isdir(path) and os.path.isfile(os.path.join(path, META_FILE))
+
+
+def read_meta(directory: str) -> Dict:
+    path = os.path.join(directory, META_FILE)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{directory}: no {META_FILE}; not a dataset directory written by 'openmm-range data generate'")
+    with open(path) as handle:
+        return json.load(handle)
+
+
+def write_chunk(directory: str, task_id: int, frames: Frames, info: Dict) -> str:
+    """Store one finished task's structures as an atomic chunk; returns its path."""
+    arrays = frames_to_arrays(frames)
+    arrays["task_id"] = np.array(task_id, dtype=np.int64)
+    arrays["info_json"] = np.array(json.dumps(info, sort_keys=True))
+    path = chunk_path(directory, task_id)
+    write_npz_atomic(path, arrays)
+    return path
+
+
+def list_chunks(directory: str) -> List[str]:
+    """Finished chunk files in task order (temporary files of interrupted writes are ignored)."""
+    return sorted(glob.glob(os.path.join(directory, CHUNK_DIR, "task-*.npz")))
+
+
+def done_task_ids(directory: str) -> List[int]:
+    return [int(os.path.basename(p)[5:11]) for p in list_chunks(directory)]
+
+
+def remove_stale_tmp(directory: str) -> int:
+    """Delete temporary files left by writes that were killed; returns how many were removed."""
+    stale = glob.glob(os.path.join(directory, CHUNK_DIR, "*.tmp-*")) + glob.glob(os.path.join(directory, "*.tmp-*"))
+    for path in stale:
+        os.remove(path)
+    return len(stale)
+
+
+def read_chunk_info(path: str) -> Dict:
+    with np.load(path, allow_pickle=False) as npz:
+        return json.loads(str(npz["info_json"])) if "info_json" in npz.files else {}
+
+
+def load_dataset_dir(directory: str) -> Frames:
+    """All chunks of a dataset directory as one Frames (task order), metadata = meta.json."""
+    meta = read_meta(directory)
+    molecules = [m["name"] for m in meta.get("molecules", [])]
+    chunks = list_chunks(directory)
+    if not chunks:
+        raise ValueError(f"{directory}: has {META_FILE} but no chunks yet in {CHUNK_DIR}/ (generation not started?)")
+    parts = {key: [] for key in _ARRAY_DTYPES}
+    for path in chunks:
+        arrays = _read_npz(path)
+        for key in _ARRAY_DTYPES:
+            if key not in arrays:
+                raise ValueError(f"{path}: missing key {key!r}")
+            parts[key].append(arrays[key])
+    merged = {key: np.concatenate(vals) for key, vals in parts.items()}
+    if not molecules:
+        molecules = [f"mol{i}" for i in range(int(merged["mol_id"].max()) + 1)]
+    meta = dict(meta)
+    meta["n_chunks"] = len(chunks)
+    return _arrays_to_frames(merged, molecules, directory, meta)

@@ -1,0 +1,141 @@
+"""Positions-only TorchScript modules for OpenMM (openmm-torch TorchForce or PythonForce).
+
+An exported module is specialised to one list of atoms (their elements are fixed at
+export) and follows openmm-torch's conventions:
+
+* ``forward(positions)`` or ``forward(positions, box)``: positions (N, 3) in **nm**,
+  float32 or float64; box (3, 3) in nm, rows = box vectors (OpenMM reduced form).
+* returns the potential energy in **kJ/mol** (0-d tensor, dtype of ``positions``), or
+  ``(energy, forces)`` with forces in kJ/mol/nm when exported with ``return_forces=True``.
+
+The module converts nm -> Å and eV -> kJ/mol at its boundary (``openmm_range.units``)
+and uses the static-shape neighbour list, so it has no data-dependent shapes. With
+``check_errors=True`` (default) it raises on NaN positions, too-small boxes and
+neighbour-capacity overflow (these checks read values on the host); with
+``check_errors=False`` nothing synchronises with the host and the forward/backward can be
+captured in a CUDA graph: a capacity overflow then turns the energy into NaN instead of
+silently dropping pairs.
+"""
+import copy
+import json
+import math
+from typing import Optional, Sequence, Tuple
+
+import torch
+from torch import nn
+
+from ..models.atomistic import AtomisticModel
+from ..neighbors import box_widths, minimum_image, padded_neighbors
+from ..units import ANGSTROM_PER_NM, KJ_PER_MOL_PER_EV
+
+#: Atom number density (atoms/Å^3) assumed when sizing the neighbour capacity: 1.5x liquid water.
+_DENSITY = 0.15
+
+
+def default_max_neighbors(n_atoms: int, cutoff: float) -> int:
+    """Neighbour slots per atom: enough for 1.5x liquid-water density in the cutoff sphere, at most N - 1."""
+    estimate = int(math.ceil(_DENSITY * 4.0 / 3.0 * math.pi * cutoff**3)) + 16
+    return max(1, min(n_atoms - 1, estimate)) if n_atoms > 1 else 1
+
+
+class ExportedModel(nn.Module):
+    """Energy of one fixed set of atoms: ``forward(positions_nm, box_nm=None) -> E (kJ/mol)``."""
+
+    def __init__(self, model: AtomisticModel, types: torch.Tensor, periodic: bool, max_neighbors: int,
+                 check_errors: bool, metadata_json: str):
+        super().__init__()
+        self.model = model
+        self.register_buffer("types", types)
+        self.register_buffer("batch", torch.zeros_like(types))
+        self.periodic = periodic
+        self.cutoff = model.cutoff
+        self.max_neighbors = max_neighbors
+        self.check_errors = check_errors
+        self.length_scale = ANGSTROM_PER_NM
+        self.energy_scale = KJ_PER_MOL_PER_EV
+        self.metadata_json = metadata_json
+
+    def energy(self, positions: torch.Tensor, box: Optional[torch.Tensor]) -> torch.Tensor:
+        n = self.types.shape[0]
+        if positions.dim() != 2 or positions.shape[0] != n or positions.shape[1] != 3:
+            raise ValueError("positions must have shape (" + str(n) + ", 3) in nm")
+        pos = positions.to(self.model.master_init.dtype) * self.length_scale
+        if self.check_errors and not bool(torch.isfinite(pos).all()):
+            raise ValueError("positions contain NaN or inf")
+        cell: Optional[torch.Tensor] = None
+        if self.periodic:
+            if box is None:
+                raise ValueError("this module was exported with periodic=True: call forward(positions, box)")
+            cell = box.to(pos.dtype) * self.length_scale
+            if self.check_errors and bool(box_widths(cell).min() < 2.0 * self.cutoff):
+                raise ValueError("the model cutoff is larger than half the smallest box width")
+        src, dst, vec, lost = padded_neighbors(pos, self.cutoff, self.max_neighbors, cell)
+        if self.check_errors and bool(lost > 0):
+            raise RuntimeError("neighbour capacity overflow: " + str(int(lost)) + " pairs inside the cutoff "
+                               "did not fit in max_neighbors=" + str(self.max_neighbors) +
+                               "; export again with a larger max_neighbors")
+        centre = pos
+        if cell is not None:
+            centre = pos[0] + minimum_image(pos - pos[0], cell)
+        energy = self.model.energy_from_edges(self.types, pos, self.batch, 1, src, dst, vec, centre)[0]
+        energy = torch.where(lost > 0, torch.full_like(energy, float("nan")), energy)
+        return (energy * self.energy_scale).to(positions.dtype)
+
+    def forward(self, positions: torch.Tensor, box: Optional[torch.Tensor] = None) -> torch.Tensor:
+        return self.energy(positions, box)
+
+
+class ExportedModelWithForces(ExportedModel):
+    """Like :class:`ExportedModel` but returns ``(energy kJ/mol, forces kJ/mol/nm)``."""
+
+    def forward(self, positions: torch.Tensor, box: Optional[torch.Tensor] = None) -> Tuple[torch.Tensor, torch.Tensor]:
+        pos = positions.detach().requires_grad_(True)
+        energy = self.energy(pos, box)
+        grads = torch.autograd.grad([energy], [pos])
+        grad = grads[0]
+        assert grad is not None
+        return energy.detach(), -grad
+
+
+def export(model: AtomisticModel, atomic_numbers: Sequence[int], periodic: bool = False,
+           return_forces: bool = False, dtype: Optional[torch.dtype] = None,
+           max_neighbors: Optional[int] = None, check_errors: bool = True) -> torch.jit.ScriptModule:
+    """Build the positions-only TorchScript module for ``atomic_numbers`` (atoms fixed here).
+
+    Args:
+        model: a model from :func:`openmm_range.create_model` / :func:`openmm_range.load_model`.
+        atomic_numbers: (N,) elements of the atoms, in the order OpenMM will pass positions.
+        periodic: the module takes ``(positions, box)`` and uses minimum-image neighbours;
+            RANGE's master node sits at the centre of the molecule made whole by minimum
+            image relative to atom 0 (translation- and wrap-invariant).
+        return_forces: also return forces (kJ/mol/nm), for TorchForce ``setOutputsForces``.
+        dtype: compute precision (default: the model's); inputs of either float dtype are accepted.
+        max_neighbors: neighbour slots per atom (default :func:`default_max_neighbors`).
+        check_errors: see the module docstring (False for CUDA-graph capture).
+    """
+    if not isinstance(model, AtomisticModel):
+        raise ValueError(f"export expects a model from openmm_range.create_model, got {type(model).__name__}")
+    from ..serialization import model_metadata
+
+    z = torch.as_tensor(list(atomic_numbers), dtype=torch.long)
+    if z.numel() == 0:
+        raise ValueError("atomic_numbers is empty: a molecule needs at least one atom")
+    types = model.types_from_z(z).cpu()
+    n = int(z.numel())
+    k = default_max_neighbors(n, model.cutoff) if max_neighbors is None else int(max_neighbors)
+    if not 1 <= k or (n > 1 and k > n - 1):
+        raise ValueError(f"max_neighbors must be between 1 and N-1 = {max(n - 1, 1)}, got {max_neighbors}")
+    frozen = copy.deepcopy(model).cpu().eval()
+    if dtype is not None:
+        if dtype not in (torch.float32, torch.float64):
+            raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
+        frozen = frozen.to(dtype)
+    for p in frozen.parameters():
+        p.requires_grad_(False)
+    meta = model_metadata(model)
+    meta.update({"atomic_numbers": z.tolist(), "periodic": periodic, "max_neighbors": k,
+                 "input_units": {"positions": "nm", "box": "nm"},
+                 "output_units": {"energy": "kJ/mol", "forces": "kJ/mol/nm"}})
+    cls = ExportedModelWithForces if return_forces else ExportedModel
+    module = cls(frozen, types, periodic, k, check_errors, json.dumps(meta, sort_keys=True))
+    return torch.jit.script(module)

@@ -1,0 +1,5 @@
+"""Assembled models: base representations (SchNet, PaiNN), RANGE wrapping, config."""
+from .atomistic import AtomisticModel
+from .config import ModelConfig
+
+__all__ = ["AtomisticModel", "ModelConfig"]

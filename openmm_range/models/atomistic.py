@@ -1,0 +1,205 @@
+"""The assembled potential: base representation (+ optional RANGE blocks) + readout."""
+import math
+from typing import Dict, Optional, Tuple
+
+import torch
+from torch import nn
+
+from ..elements import symbol
+from ..neighbors import neighbor_pairs
+from ..nn import AtomwiseReadout, CosineCutoff, GaussianRBF, RangeBlock
+from .config import ModelConfig
+
+
+class Layer(nn.Module):
+    """One interaction: the base model's local update, then (RANGE models) the RANGE block."""
+
+    def __init__(self, local: nn.Module, range_block: Optional[RangeBlock]):
+        super().__init__()
+        self.local = local
+        self.range_block = range_block
+
+    def forward(self, s: torch.Tensor, v: torch.Tensor, master: torch.Tensor, edge_src: torch.Tensor,
+                edge_dst: torch.Tensor, rbf: torch.Tensor, fcut: torch.Tensor, unit: torch.Tensor,
+                pos_rbf: torch.Tensor, batch: torch.Tensor, num_graphs: int,
+                size_n: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        s, v = self.local(s, v, edge_src, edge_dst, rbf, fcut, unit)
+        if self.range_block is not None:
+            s, master = self.range_block(s, master, pos_rbf, batch, num_graphs, size_n)
+        return s, v, master
+
+
+def master_distances(pos: torch.Tensor, batch: torch.Tensor, num_graphs: int) -> torch.Tensor:
+    """RANGE positional encoding input: ``r_i = |x_i - X_M| / max_j |x_j - X_M|`` in [0, 1].
+
+    ``X_M`` is the geometric centre of atom i's graph. A tiny epsilon inside the square
+    root keeps the gradient finite for an atom sitting exactly at the centre; a graph whose
+    atoms all sit at the centre (e.g. a single atom) gets r = 1 for every atom.
+
+    Shapes: pos (N, 3) Å; batch (N,). Returns (N,).
+    """
+    ones = torch.ones(pos.shape[0], dtype=pos.dtype, device=pos.device)
+    counts = torch.zeros(num_graphs, dtype=pos.dtype, device=pos.device).index_add_(0, batch, ones)
+    centre = torch.zeros(num_graphs, 3, dtype=pos.dtype, device=pos.device).index_add_(0, batch, pos)
+    centre = centre / counts.unsqueeze(-1)
+    diff = pos - centre[batch]
+    dist = torch.sqrt((diff * diff).sum(-1) + 1e-12)
+    dmax = torch.zeros(num_graphs, dtype=pos.dtype, device=pos.device)
+    dmax = dmax.scatter_reduce(0, batch, dist, reduce="amax", include_self=True)
+    return dist / dmax[batch]
+
+
+class AtomisticModel(nn.Module):
+    """Energy model ``E = sum_i E_i`` (eV) of positions (Å) and elements.
+
+    Built by :func:`openmm_range.create_model`; the architecture is chosen by the config's
+    name (see ``openmm_range.registry``). ``forward`` is the eager, batched convenience
+    entry (it builds the neighbour list); ``energy_from_edges`` is the TorchScript-able core
+    used by both training and export, so both paths give the same numbers.
+    """
+
+    __jit_ignored_attributes__ = ["config", "metadata"]
+
+    def __init__(self, config: ModelConfig, representation: nn.Module):
+        super().__init__()
+        self.config = config
+        self.metadata: Dict[str, object] = {}
+        self.cutoff = config.cutoff
+        self.representation = representation
+        self.rbf = GaussianRBF(representation.num_rbf, config.cutoff)
+        self.fcut = CosineCutoff(config.cutoff)
+        self.use_range = config.uses_range
+        blocks = [RangeBlock(config.hidden_channels, config.num_heads, config.num_master_nodes,
+                             config.num_master_rbf, config.activation) if self.use_range else None
+                  for _ in range(config.num_interactions)]
+        self.layers = nn.ModuleList([Layer(local, block) for local, block in zip(representation.local_layers, blocks)])
+        self.num_master = config.num_master_nodes if self.use_range else 1
+        self.master_init = nn.Parameter(torch.randn(self.num_master, config.hidden_channels) * 0.1,
+                                        requires_grad=self.use_range)
+        self.pos_rbf = GaussianRBF(config.num_master_rbf, 1.0)
+        self.readout = AtomwiseReadout(config.hidden_channels, len(config.elements), list(config.readout_layers),
+                                       config.activation)
+        z_to_type = torch.full((119,), -1, dtype=torch.long)
+        for k, z in enumerate(config.elements):
+            z_to_type[z] = k
+        self.register_buffer("z_to_type", z_to_type)
+        self.n_min = float(config.n_min) if config.n_min is not None else 0.0
+        self.n_max = float(config.n_max) if config.n_max is not None else 0.0
+
+    # -- bookkeeping -------------------------------------------------------------------
+    def set_size_range(self, n_min: int, n_max: int) -> None:
+        """Store the smallest/largest training-set molecule sizes (atoms) used by Lambda_I(n)."""
+        if not 1 <= n_min <= n_max:
+            raise ValueError(f"need 1 <= n_min <= n_max, got n_min={n_min}, n_max={n_max}")
+        self.config.n_min, self.config.n_max = int(n_min), int(n_max)
+        self.n_min, self.n_max = float(n_min), float(n_max)
+
+    @torch.jit.unused
+    def types_from_z(self, z: torch.Tensor) -> torch.Tensor:
+        """Map atomic numbers (N,) to element indices; ValueError for an unsupported element."""
+        z = torch.as_tensor(z, dtype=torch.long, device=self.z_to_type.device)
+        if z.dim() != 1:
+            raise ValueError(f"atomic numbers must be a 1-D sequence, got shape {tuple(z.shape)}")
+        bad = (z < 1) | (z > 118)
+        types = self.z_to_type[torch.clamp(z, 0, 118)]
+        bad |= types < 0
+        if bool(bad.any()):
+            i = int(torch.nonzero(bad)[0])
+            allowed = ", ".join(symbol(e) for e in self.config.elements)
+            raise ValueError(f"atom {i} has element {symbol(int(z[i]))} (Z={int(z[i])}), which this "
+                             f"{self.config.name} model does not support; supported elements: {allowed}")
+        return types
+
+    def normalised_size(self, counts: torch.Tensor) -> torch.Tensor:
+        """n = (N - N_min) / (N_max - N_min); n = 0 when N_max == N_min (single-size training set)."""
+        if self.n_max > self.n_min:
+            return (counts - self.n_min) / (self.n_max - self.n_min)
+        return torch.zeros_like(counts)
+
+    def regularization(self) -> torch.Tensor:
+        """Sum over RANGE blocks and master nodes I > 1 of |lambda_I + a_I + b_I| (L_reg / delta)."""
+        total = torch.zeros((), dtype=self.master_init.dtype, device=self.master_init.device)
+        for layer in self.layers:
+            if layer.range_block is not None:
+                total = total + layer.range_block.regularization()
+        return total
+
+    # -- core --------------------------------------------------------------------------
+    def energy_from_edges(self, types: torch.Tensor, pos: torch.Tensor, batch: torch.Tensor, num_graphs: int,
+                          edge_src: torch.Tensor, edge_dst: torch.Tensor, edge_vec: torch.Tensor,
+                          centre_pos: torch.Tensor) -> torch.Tensor:
+        """Energies (B,) in eV.
+
+        Args:
+            types: (N,) element indices. pos: (N, 3) Å (only used through edge_vec and
+            centre_pos, which must be derived from it for forces). batch: (N,) graph index.
+            edge_src, edge_dst: (E,) pairs (message j -> i). edge_vec: (E, 3) Å, from i to j;
+            pairs at or beyond the cutoff contribute exactly zero (padding).
+            centre_pos: (N, 3) Å positions used for the master-node encoding (the molecule
+            made whole under periodic boundaries; otherwise ``pos``).
+        """
+        r = torch.sqrt((edge_vec * edge_vec).sum(-1))
+        unit = edge_vec / r.unsqueeze(-1)
+        rbf = self.rbf(r)
+        fcut = self.fcut(r)
+        s, v = self.representation.embed(types)
+        ones = torch.ones(types.shape[0], dtype=pos.dtype, device=pos.device)
+        counts = torch.zeros(num_graphs, dtype=pos.dtype, device=pos.device).index_add_(0, batch, ones)
+        size_n = self.normalised_size(counts)
+        if self.use_range:
+            pos_rbf = self.pos_rbf(master_distances(centre_pos, batch, num_graphs))
+        else:
+            pos_rbf = torch.zeros(0, dtype=pos.dtype, device=pos.device)
+        master = self.master_init.unsqueeze(0).expand(num_graphs, self.num_master, self.master_init.shape[1])
+        for layer in self.layers:
+            s, v, master = layer(s, v, master, edge_src, edge_dst, rbf, fcut, unit, pos_rbf, batch, num_graphs, size_n)
+        atomic = self.readout(s, types)
+        return torch.zeros(num_graphs, dtype=pos.dtype, device=pos.device).index_add_(0, batch, atomic)
+
+    # -- eager convenience -------------------------------------------------------------
+    @torch.jit.unused
+    def forward(self, z: torch.Tensor, pos: torch.Tensor, batch: Optional[torch.Tensor] = None,
+                box: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """Energies (B,) in eV for atomic numbers ``z`` (N,) and positions ``pos`` (N, 3) in Å.
+
+        ``batch`` (N,) assigns atoms to molecules (sorted); ``box`` (3, 3) or (B, 3, 3) Å
+        makes the system periodic (minimum image; molecules are made whole for RANGE).
+        """
+        from ..validation import check_positions
+
+        check_positions(pos, "pos")
+        types = self.types_from_z(z)
+        if types.shape[0] != pos.shape[0]:
+            raise ValueError(f"got {types.shape[0]} atomic numbers but {pos.shape[0]} positions")
+        if batch is None:
+            batch = torch.zeros(pos.shape[0], dtype=torch.long, device=pos.device)
+        num_graphs = int(batch.max()) + 1
+        edge_index, shift = neighbor_pairs(pos, self.cutoff, batch, box)
+        vec = pos[edge_index[0]] - pos[edge_index[1]] + shift
+        centre = pos if box is None else make_whole(pos, batch, num_graphs, box)
+        return self.energy_from_edges(types, pos, batch, num_graphs, edge_index[0], edge_index[1], vec, centre)
+
+    @torch.jit.unused
+    def energy_and_forces(self, z: torch.Tensor, pos: torch.Tensor, batch: Optional[torch.Tensor] = None,
+                          box: Optional[torch.Tensor] = None, create_graph: bool = False):
+        """Energies (B,) eV and forces (N, 3) eV/Å = -dE/dpos."""
+        if not pos.requires_grad:
+            pos = pos.detach().requires_grad_(True)
+        energy = self.forward(z, pos, batch, box)
+        (grad,) = torch.autograd.grad(energy.sum(), pos, create_graph=create_graph)
+        return energy, -grad
+
+
+def make_whole(pos: torch.Tensor, batch: torch.Tensor, num_graphs: int, box: torch.Tensor) -> torch.Tensor:
+    """Positions with each graph made whole by minimum image relative to its first atom."""
+    from ..neighbors import minimum_image
+
+    counts = torch.bincount(batch, minlength=num_graphs)
+    first = torch.cumsum(counts, 0) - counts
+    anchor = pos[first][batch]
+    boxes = box if box.dim() == 3 else box.unsqueeze(0).expand(num_graphs, 3, 3)
+    out = []
+    for g in range(num_graphs):
+        sel = batch == g
+        out.append(anchor[sel] + minimum_image(pos[sel] - anchor[sel], boxes[g]))
+    return torch.cat(out, 0)

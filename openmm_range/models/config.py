@@ -1,0 +1,88 @@
+"""Model hyperparameters as one small dataclass, with the paper's defaults."""
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any, Dict, Optional, Tuple
+
+from ..elements import DEFAULT_ELEMENTS, to_atomic_numbers
+
+#: Number of Gaussian distance functions per cutoff (Å), from the paper's Supplementary Tables 1-2.
+SCHNET_RBF_BY_CUTOFF = {4.0: 27, 5.0: 33, 7.0: 47, 9.0: 60, 12.0: 80}
+PAINN_RBF_BY_CUTOFF = {5.0: 20, 7.0: 28, 9.0: 36, 12.0: 48}
+
+
+def default_num_rbf(base: str, cutoff: float) -> int:
+    """Paper's RBF count for ``cutoff``; other cutoffs keep the paper's density per Å."""
+    table, per_angstrom = (SCHNET_RBF_BY_CUTOFF, 20.0 / 3.0) if base == "schnet" else (PAINN_RBF_BY_CUTOFF, 4.0)
+    return table.get(float(cutoff), max(4, int(math.ceil(per_angstrom * cutoff))))
+
+
+@dataclass
+class ModelConfig:
+    """Hyperparameters of one model. Lengths in Å.
+
+    Defaults follow the paper (Supplementary Tables 1-2) except the width: the paper uses
+    ``hidden_channels = num_filters = 512``; we default to 128 so that models train on
+    CPUs and small GPUs in hours. ``num_heads = 16`` then gives 8 features per head.
+    """
+
+    name: str
+    cutoff: float = 5.0
+    hidden_channels: int = 128
+    num_filters: Optional[int] = None  # SchNet filter width; default: hidden_channels
+    num_interactions: int = 3
+    num_rbf: Optional[int] = None  # default: paper's count for this cutoff
+    activation: str = "tanh"
+    readout_layers: Tuple[int, ...] = (128, 64)
+    elements: Tuple[int, ...] = DEFAULT_ELEMENTS
+    # RANGE only
+    num_heads: int = 16
+    num_master_nodes: int = 3
+    num_master_rbf: int = 7
+    n_min: Optional[int] = None  # smallest/largest training molecule (atoms); None: not trained yet
+    n_max: Optional[int] = None
+    extra: Dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.elements = tuple(sorted(set(to_atomic_numbers(self.elements))))
+        self.readout_layers = tuple(int(x) for x in self.readout_layers)
+        if not self.elements:
+            raise ValueError("elements must list at least one element")
+        if not (isinstance(self.cutoff, (int, float)) and self.cutoff > 0 and math.isfinite(self.cutoff)):
+            raise ValueError(f"cutoff must be a positive number of Å, got {self.cutoff!r}")
+        self.cutoff = float(self.cutoff)
+        for key in ("hidden_channels", "num_interactions", "num_heads", "num_master_nodes", "num_master_rbf"):
+            value = getattr(self, key)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{key} must be a positive integer, got {value!r}")
+        if self.num_filters is None:
+            self.num_filters = self.hidden_channels
+        if (self.n_min is None) != (self.n_max is None):
+            raise ValueError("n_min and n_max must be given together")
+        if self.n_min is not None and not 1 <= self.n_min <= self.n_max:
+            raise ValueError(f"need 1 <= n_min <= n_max, got n_min={self.n_min}, n_max={self.n_max}")
+
+    @property
+    def base(self) -> str:
+        return self.name.replace("range-", "")
+
+    @property
+    def uses_range(self) -> bool:
+        return self.name.startswith("range-")
+
+    def resolved_num_rbf(self) -> int:
+        return self.num_rbf if self.num_rbf is not None else default_num_rbf(self.base, self.cutoff)
+
+    def to_dict(self) -> Dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["elements"] = list(self.elements)
+        d["readout_layers"] = list(self.readout_layers)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Dict[str, Any]) -> "ModelConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"unknown hyperparameter(s) {unknown}; accepted: {sorted(known - {'extra'})}")
+        return cls(**d)

@@ -1,0 +1,112 @@
+"""Saving and loading models: one self-contained file of tensors + JSON metadata.
+
+The file is written with ``torch.save`` and read with ``torch.load(weights_only=True)``,
+so loading never executes code from the file. Layout::
+
+    {"format": "openmm-range-model", "format_version": 1,
+     "metadata": "<JSON string>", "state_dict": {name: tensor}}
+
+The metadata carries everything a user of the file needs: model name and
+hyperparameters, cutoff (Å), elements, units, N_min/N_max, package version, and the
+content hash of the training data once trained.
+"""
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Dict, Union
+
+import torch
+
+from . import __version__
+from .models.atomistic import AtomisticModel
+from .models.config import ModelConfig
+from .units import INTERNAL_UNITS
+
+FORMAT = "openmm-range-model"
+FORMAT_VERSION = 1
+
+PathLike = Union[str, os.PathLike]
+
+
+def model_metadata(model: AtomisticModel) -> Dict[str, Any]:
+    """The metadata dictionary stored with ``model``."""
+    cfg = model.config
+    meta = dict(model.metadata)
+    meta.update({
+        "name": cfg.name,
+        "cutoff": cfg.cutoff,
+        "elements": list(cfg.elements),
+        "units": dict(INTERNAL_UNITS),
+        "n_min": cfg.n_min,
+        "n_max": cfg.n_max,
+        "hyperparameters": cfg.to_dict(),
+        "package_version": __version__,
+        "dtype": str(model.master_init.dtype).replace("torch.", ""),
+    })
+    meta.setdefault("training_data_hash", None)
+    return meta
+
+
+def atomic_write(path: PathLike, write) -> None:
+    """Call ``write(tmp_path)`` then atomically rename the result to ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def save_model(model: AtomisticModel, path: PathLike) -> None:
+    """Write ``model`` to ``path`` (one file; atomic: a crash never leaves a half-written file)."""
+    if not isinstance(model, AtomisticModel):
+        raise ValueError(f"save_model expects a model from openmm_range.create_model, got {type(model).__name__}")
+    payload = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "metadata": json.dumps(model_metadata(model), sort_keys=True),
+        "state_dict": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
+    }
+    atomic_write(path, lambda tmp: torch.save(payload, tmp))
+
+
+def _read(path: PathLike) -> Dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"model file {str(path)!r} does not exist")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # not a torch file, or one holding objects other than tensors
+        raise ValueError(f"{str(path)!r} is not an openmm-range model file: {exc}") from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise ValueError(f"{str(path)!r} is not an openmm-range model file (missing format tag {FORMAT!r})")
+    if payload.get("format_version", 0) > FORMAT_VERSION:
+        raise ValueError(f"{str(path)!r} has format version {payload['format_version']}; this openmm-range "
+                         f"reads up to {FORMAT_VERSION}: upgrade the package")
+    return payload
+
+
+def read_metadata(path: PathLike) -> Dict[str, Any]:
+    """Metadata of a saved model without building it."""
+    return json.loads(_read(path)["metadata"])
+
+
+def load_model(path: PathLike) -> AtomisticModel:
+    """Load a model saved by :func:`save_model` (CPU, eval mode, dtype as saved)."""
+    from .api import create_model
+
+    payload = _read(path)
+    meta = json.loads(payload["metadata"])
+    config = ModelConfig.from_dict(meta["hyperparameters"])
+    model = create_model(config.name, **{k: v for k, v in config.to_dict().items() if k != "name"})
+    dtype = getattr(torch, meta.get("dtype", "float32"))
+    model = model.to(dtype)
+    model.load_state_dict(payload["state_dict"], strict=True)
+    model.metadata = {k: v for k, v in meta.items()}
+    return model.eval()
