@@ -145,12 +145,12 @@ class RangeBlock(nn.Module):
         # broadcast: master nodes + self-loop -> atoms
         qb = self.bc_q(s).view(N, L, d)
         beta_self = (self.leaky(qb + self.bc_k_self(s).view(N, L, d)) * self.bc_b).sum(-1)
-        keys = torch.einsum("bmld,lde->bmle", new_master, self.bc_k)
+        keys = torch.einsum("lde,bmle->bmld", self.bc_k, new_master)
         eb = self.bc_e(pos_rbf).view(N, 1, L, d)
         beta_m = (self.leaky(qb.unsqueeze(1) + keys[batch] + eb) * self.bc_b).sum(-1)
         beta = torch.softmax(torch.cat([beta_self.unsqueeze(1), beta_m], dim=1), dim=1)
         w_self = beta[:, 0]
         w_master = beta[:, 1:] * self.master_scale(size_n)[batch].unsqueeze(-1)
-        vals = torch.einsum("bmld,lde->bmle", new_master, self.bc_v)
+        vals = torch.einsum("lde,bmle->bmld", self.bc_v, new_master)
         out = w_self.unsqueeze(-1) * self.bc_v_self(s).view(N, L, d) + (w_master.unsqueeze(-1) * vals[batch]).sum(1)
         return self.mix(out.reshape(N, self.hidden)), new_master.reshape(num_graphs, M, self.hidden)

@@ -1,0 +1,73 @@
+"""Exported TorchScript modules: periodic behaviour, overflow handling, unit conversion."""
+import pytest
+import torch
+
+import openmm_range
+from openmm_range.units import ANGSTROM_PER_NM, KJ_PER_MOL_PER_EV
+from helpers import random_molecule, small_model
+
+
+def test_units_at_the_boundary():
+    model = small_model("range-schnet")
+    z, pos = random_molecule(6, seed=1)
+    e_ev, f_ev = model.energy_and_forces(z, pos)
+    e_kj, f_kj = openmm_range.export(model, z.tolist(), return_forces=True)(pos / 10.0)
+    assert float(e_kj.detach()) == pytest.approx(float(e_ev.detach()) * 96.48533212331, rel=1e-10)
+    torch.testing.assert_close(f_kj, f_ev * 964.8533212331, rtol=1e-8, atol=1e-9)
+    assert ANGSTROM_PER_NM == 10.0 and KJ_PER_MOL_PER_EV == pytest.approx(96.4853321, rel=1e-9)
+
+
+@pytest.mark.parametrize("name", ["schnet", "range-schnet", "range-painn"])
+def test_periodic_wrap_and_translation_invariance(name):
+    model = small_model(name)
+    z, pos = random_molecule(10, seed=2)
+    box_nm = torch.tensor([[2.5, 0.0, 0.0], [0.4, 2.4, 0.0], [-0.3, 0.5, 2.2]], dtype=torch.float64)
+    module = openmm_range.export(model, z.tolist(), periodic=True, return_forces=True)
+    x = pos / 10.0 + 0.3
+    e0, f0 = module(x, box_nm)
+    wrapped = x.clone()
+    wrapped[3] += box_nm[0] - 2 * box_nm[2]
+    wrapped[7] -= box_nm[1]
+    e1, f1 = module(wrapped, box_nm)
+    e2, f2 = module(x + torch.tensor([0.77, -1.3, 5.1], dtype=torch.float64), box_nm)
+    torch.testing.assert_close(e1, e0, rtol=1e-10, atol=1e-9)
+    torch.testing.assert_close(f1, f0, rtol=1e-8, atol=1e-8)
+    torch.testing.assert_close(e2, e0, rtol=1e-10, atol=1e-9)
+    torch.testing.assert_close(f2, f0, rtol=1e-8, atol=1e-8)
+    # a large box reproduces the non-periodic energy
+    big = torch.eye(3, dtype=torch.float64) * 50.0
+    plain = openmm_range.export(model, z.tolist())
+    torch.testing.assert_close(module(x, big)[0], plain(x), rtol=1e-10, atol=1e-9)
+
+
+def test_periodic_module_needs_box_and_refuses_small_box():
+    model = small_model("schnet")
+    z, pos = random_molecule(5)
+    module = openmm_range.export(model, z.tolist(), periodic=True)
+    with pytest.raises(Exception, match="forward\\(positions, box\\)"):
+        module(pos / 10)
+    with pytest.raises(Exception, match="half the smallest box width"):
+        module(pos / 10, torch.eye(3, dtype=torch.float64) * 0.8)
+
+
+def test_capacity_overflow_is_reported_never_dropped():
+    model = small_model("range-schnet")
+    z, pos = random_molecule(30, seed=3, spacing=0.9)
+    strict = openmm_range.export(model, z.tolist(), max_neighbors=2)
+    with pytest.raises(Exception, match="neighbour capacity overflow"):
+        strict(pos / 10)
+    graph_safe = openmm_range.export(model, z.tolist(), max_neighbors=2, check_errors=False)
+    assert torch.isnan(graph_safe(pos / 10))
+    roomy = openmm_range.export(model, z.tolist(), check_errors=False)
+    assert torch.isfinite(roomy(pos / 10))
+
+
+def test_metadata_travels_in_the_archive(tmp_path):
+    model = small_model("range-painn")
+    module = openmm_range.export(model, [6, 1, 1, 1, 1])
+    path = tmp_path / "m.pt"
+    module.save(str(path))
+    import json
+    meta = json.loads(torch.jit.load(str(path)).metadata_json)
+    assert meta["atomic_numbers"] == [6, 1, 1, 1, 1] and meta["name"] == "range-painn"
+    assert meta["output_units"]["energy"] == "kJ/mol"

@@ -1,0 +1,49 @@
+"""Size-dependent regularisation: N_min/N_max handling and persistence."""
+import torch
+
+import openmm_range
+from helpers import random_molecule, small_model
+
+
+def test_single_size_training_set_gives_n_zero():
+    model = small_model("range-schnet")
+    model.set_size_range(56, 56)
+    counts = torch.tensor([10.0, 56.0, 300.0], dtype=torch.float64)
+    assert torch.equal(model.normalised_size(counts), torch.zeros(3, dtype=torch.float64))
+    block = model.layers[0].range_block
+    a = torch.nn.functional.softplus(block.a_raw)
+    expected = torch.sigmoid(block.lambda_raw) ** (1 + a)  # gamma = 1 + a_I when n = 0
+    torch.testing.assert_close(block.master_scale(torch.zeros(1, dtype=torch.float64))[0, 1:], expected)
+
+
+def test_size_range_changes_energy_and_survives_save_load(tmp_path):
+    model = small_model("range-painn")
+    z, pos = random_molecule(10, seed=3)
+    model.set_size_range(5, 40)
+    e_a = model(z, pos)
+    model.set_size_range(10, 11)
+    e_b = model(z, pos)
+    assert abs(float(e_a - e_b)) > 1e-8  # N_min/N_max really enter the model
+    path = tmp_path / "m.pt"
+    openmm_range.save_model(model, path)
+    meta = openmm_range.read_metadata(path)
+    assert (meta["n_min"], meta["n_max"]) == (10, 11)
+    loaded = openmm_range.load_model(path)
+    assert (loaded.config.n_min, loaded.config.n_max) == (10, 11)
+    torch.testing.assert_close(loaded(z, pos), e_b, rtol=0, atol=0)
+
+
+def test_metadata_contents(tmp_path):
+    model = openmm_range.create_model("range-schnet", cutoff=4.0, hidden_channels=32, num_heads=8,
+                                      num_master_nodes=2, elements=["H", "C", "O"])
+    model.metadata["training_data_hash"] = "abc123"
+    path = tmp_path / "m.pt"
+    openmm_range.save_model(model, path)
+    meta = openmm_range.read_metadata(path)
+    assert meta["name"] == "range-schnet" and meta["cutoff"] == 4.0
+    assert meta["elements"] == [1, 6, 8]
+    assert meta["units"] == {"length": "angstrom", "energy": "eV", "forces": "eV/angstrom"}
+    assert meta["hyperparameters"]["num_master_nodes"] == 2 and meta["hyperparameters"]["num_rbf"] is None
+    assert meta["package_version"] == openmm_range.__version__
+    assert meta["training_data_hash"] == "abc123"
+    assert openmm_range.load_model(path).layers[0].range_block.num_master == 2

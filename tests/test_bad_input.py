@@ -1,0 +1,77 @@
+"""Bad input gives a ValueError that names the problem."""
+import math
+
+import pytest
+import torch
+
+import openmm_range
+from helpers import random_molecule, small_model
+
+
+@pytest.fixture(scope="module")
+def model():
+    return small_model("range-schnet")
+
+
+def test_unknown_element(model):
+    z, pos = random_molecule(4)
+    z[2] = 26  # iron is not in the model's element list
+    with pytest.raises(ValueError, match=r"atom 2 has element Fe"):
+        model(z, pos)
+    with pytest.raises(ValueError, match=r"Fe"):
+        openmm_range.export(model, z.tolist())
+    with pytest.raises(ValueError, match=r"outside 1\.\.118|unknown element"):
+        openmm_range.create_model("schnet", elements=["H", "Xx"])
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf])
+def test_nan_and_inf_positions(model, bad):
+    z, pos = random_molecule(4)
+    pos[1, 2] = bad
+    with pytest.raises(ValueError, match="NaN or inf"):
+        model(z, pos)
+    module = openmm_range.export(model, z.tolist())
+    with pytest.raises(Exception, match="NaN or inf"):
+        module(pos / 10)
+
+
+def test_wrong_shapes(model):
+    z, pos = random_molecule(4)
+    with pytest.raises(ValueError, match=r"shape \(N, 3\)"):
+        model(z, pos[:, :2])
+    with pytest.raises(ValueError, match="4 atomic numbers but 3 positions"):
+        model(z, pos[:3])
+    module = openmm_range.export(model, z.tolist())
+    with pytest.raises(Exception, match=r"shape \(4, 3\)"):
+        module(pos[:3] / 10)
+
+
+def test_empty_molecule(model):
+    with pytest.raises(ValueError, match="empty"):
+        model(torch.zeros(0, dtype=torch.long), torch.zeros(0, 3, dtype=torch.float64))
+    with pytest.raises(ValueError, match="empty"):
+        openmm_range.export(model, [])
+
+
+@pytest.mark.parametrize("cutoff", [0.0, -1.0, math.nan])
+def test_non_positive_cutoff(cutoff):
+    with pytest.raises(ValueError, match="cutoff must be a positive"):
+        openmm_range.create_model("schnet", cutoff=cutoff)
+
+
+def test_unknown_model_and_hyperparameter():
+    with pytest.raises(ValueError, match="unknown model 'mace'; accepted: schnet, painn, range-schnet, range-painn"):
+        openmm_range.create_model("mace")
+    with pytest.raises(ValueError, match=r"unknown hyperparameter\(s\) \['hidden'\]"):
+        openmm_range.create_model("schnet", hidden=3)
+    with pytest.raises(ValueError, match="divisible by num_heads"):
+        openmm_range.create_model("range-schnet", hidden_channels=30, num_heads=16)
+
+
+def test_not_a_model_file(tmp_path):
+    path = tmp_path / "x.pt"
+    torch.save({"weights": torch.zeros(2)}, path)
+    with pytest.raises(ValueError, match="not an openmm-range model file"):
+        openmm_range.load_model(path)
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        openmm_range.load_model(tmp_path / "missing.pt")
