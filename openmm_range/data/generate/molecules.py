@@ -3,7 +3,7 @@
 All coordinates are in Å. RDKit is imported lazily so that reading datasets never needs it.
 """
 from dataclasses import dataclass
-from typing import List, Optional, Tuple
+from typing import Optional, Tuple
 
 import numpy as np
 
@@ -23,7 +23,8 @@ class Molecule:
     """A molecule ready for sampling: atoms, bond graph and ETKDG conformers.
 
     ``z`` (n,) atomic numbers; ``bonds`` (n, n) int32 bond-order matrix (1 for any bond);
-    ``conformers`` (c, n, 3) Å; ``charge`` total formal charge, e; ``uhf`` unpaired electrons.
+    ``conformers`` (c, n, 3) Å; ``charge`` total formal charge, e; ``uhf`` unpaired electrons;
+    ``formal_charges`` (n,) per-atom formal charges, e.
     """
 
     name: str
@@ -33,6 +34,7 @@ class Molecule:
     conformers: np.ndarray
     charge: int
     uhf: int
+    formal_charges: np.ndarray = None
 
     @property
     def n_atoms(self) -> int:
@@ -107,7 +109,17 @@ def build_molecule(
         i, j = bond.GetBeginAtomIdx(), bond.GetEndAtomIdx()
         bonds[i, j] = bonds[j, i] = 1
     z = np.array([a.GetAtomicNum() for a in mol.GetAtoms()], dtype=np.int64)
-    return Molecule(name=name, smiles=smiles, z=z, bonds=bonds, conformers=confs, charge=formal, uhf=int(uhf))
+    formal_charges = np.array([a.GetFormalCharge() for a in mol.GetAtoms()], dtype=np.float64)
+    return Molecule(
+        name=name,
+        smiles=smiles,
+        z=z,
+        bonds=bonds,
+        conformers=confs,
+        charge=formal,
+        uhf=int(uhf),
+        formal_charges=formal_charges,
+    )
 
 
 def random_rotation(rng: np.random.Generator) -> np.ndarray:
@@ -153,14 +165,10 @@ def dimer_centre_distance(pos_a: np.ndarray, pos_b: np.ndarray) -> float:
 
 
 def stack_dimer(mol_a: Molecule, mol_b: Molecule) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(z, bonds, fragments) of the pair A+B: block-diagonal bonds, fragment index 0 for A and 1 for B."""
+    """(z, bonds, fragments) of the pair A+B (atoms of A first): block-diagonal bonds, fragment 0 = A, 1 = B."""
     n_a, n_b = mol_a.n_atoms, mol_b.n_atoms
     bonds = np.zeros((n_a + n_b, n_a + n_b), dtype=np.int32)
     bonds[:n_a, :n_a] = mol_a.bonds
     bonds[n_a:, n_a:] = mol_b.bonds
     fragments = np.concatenate([np.zeros(n_a, dtype=np.int32), np.ones(n_b, dtype=np.int32)])
     return np.concatenate([mol_a.z, mol_b.z]), bonds, fragments
-
-
-def conformer_list(mol: Molecule) -> List[np.ndarray]:
-    return [c for c in mol.conformers]

@@ -106,14 +106,18 @@ class XTBPotential:
             self._calc = self._new_calculator(pos_bohr)
         else:
             self._calc.update(pos_bohr)
-        try:
-            if self.reuse_wavefunction and self._res is not None:
+        res = None
+        if self.reuse_wavefunction and self._res is not None:
+            try:
                 res = self._calc.singlepoint(self._res, copy=True)
-            else:
+            except TBLiteRuntimeError:
+                res = None  # a stale guess can stall the SCF: retry once from the default guess
+        if res is None:
+            try:
                 res = self._calc.singlepoint()
-        except TBLiteRuntimeError as exc:
-            self._res = None
-            raise SCFError(str(exc)) from None
+            except TBLiteRuntimeError as exc:
+                self._res = None
+                raise SCFError(str(exc)) from None
         self._res = res if self.reuse_wavefunction else None
         energy = float(res.get("energy")) * EV_PER_HARTREE
         forces = -np.asarray(res.get("gradient"), dtype=np.float64) * (EV_PER_HARTREE / ANGSTROM_PER_BOHR)

@@ -1,0 +1,215 @@
+"""Dataset specification files (YAML) for ``openmm-range data generate``.
+
+A spec says which molecules to sample, how, and how to label them. Example::
+
+    name: dha-xtb
+    seed: 2026
+    label: {method: GFN2-xTB, accuracy: 0.01, electronic_temperature: 300, max_iter: 250}
+    conformers: {n: 40, candidates: 200, select: rg_stratified}
+    sampling:
+      - {kind: md, sampler: gfnff, temperatures: [300, 500, 800], frames: 84, stride: 40,
+         equilibration: 400, timestep: 0.5, friction: 0.01}
+      - {kind: displace, sigma: 0.05, frames: 10}
+    molecules:
+      - {name: dha, smiles: "CC/C=C\\C/C=C\\C/C=C\\C/C=C\\C/C=C\\C/C=C\\CCC(=O)O"}
+
+One **task** is one (molecule, conformer) pair: every sampling entry runs from that
+conformer and all its frames are labelled and stored as one chunk. Dimer specs replace
+``molecules`` by ``dimers`` (see :class:`DimerSpec`); there a task is one (pair, replica).
+
+Units: temperatures K, timestep fs, friction 1/fs, sigma and gaps Å.
+"""
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional
+
+import yaml
+
+LABEL_METHODS = ("GFN2-xTB", "GFN1-xTB", "IPEA1-xTB")
+SAMPLERS = ("gfnff", "gfn2")
+
+
+def _check_keys(where: str, data: Dict, allowed: List[str]) -> None:
+    if not isinstance(data, dict):
+        raise ValueError(f"{where}: expected a mapping, got {type(data).__name__}")
+    unknown = sorted(set(data) - set(allowed))
+    if unknown:
+        raise ValueError(f"{where}: unknown key(s) {unknown}; accepted: {sorted(allowed)}")
+
+
+@dataclass
+class LabelSpec:
+    """How structures are labelled with tblite (accuracy: tblite's, smaller = tighter)."""
+
+    method: str = "GFN2-xTB"
+    accuracy: float = 0.01
+    electronic_temperature: float = 300.0
+    max_iter: int = 250
+
+
+@dataclass
+class SamplingStep:
+    """One sampling entry: ``md`` (Langevin MD with ``sampler`` at each temperature) or ``displace``."""
+
+    kind: str
+    sampler: str = "gfnff"
+    temperatures: List[float] = field(default_factory=lambda: [300.0])
+    frames: int = 10
+    stride: int = 40
+    equilibration: int = 200
+    timestep: float = 0.5
+    friction: float = 0.01
+    sigma: float = 0.05
+
+
+@dataclass
+class MoleculeSpec:
+    name: str
+    smiles: str
+    charge: Optional[int] = None
+    uhf: int = 0
+
+
+@dataclass
+class DimerSpec:
+    """Pairs of monomers placed at closest-atom gaps drawn uniformly from [gap_min, gap_max] Å.
+
+    ``pairs``: list of [name_a, name_b] (names from ``monomers``). Each task (pair, replica)
+    yields ``frames`` structures; each is thermalised by ``md_steps`` GFN-FF steps at
+    ``temperature`` K after placement (fragments are kept unbonded).
+    """
+
+    monomers: List[MoleculeSpec]
+    pairs: List[List[str]]
+    replicas: int = 4
+    frames: int = 25
+    gap_min: float = 1.8
+    gap_max: float = 20.0
+    md_steps: int = 100
+    temperature: float = 300.0
+    timestep: float = 0.5
+    friction: float = 0.01
+
+
+@dataclass
+class ConformerSpec:
+    n: int = 4
+    candidates: int = 0
+    select: str = "rg_stratified"
+
+
+@dataclass
+class SpotCheckSpec:
+    structures: int = 3
+    components: int = 6
+    step: float = 0.002
+
+
+@dataclass
+class Spec:
+    """A parsed, validated dataset specification (see module docstring)."""
+
+    name: str
+    seed: int
+    label: LabelSpec
+    conformers: ConformerSpec
+    sampling: List[SamplingStep]
+    molecules: List[MoleculeSpec]
+    dimers: Optional[DimerSpec]
+    spot_check: SpotCheckSpec
+    description: str = ""
+    raw: Dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_dimer(self) -> bool:
+        return self.dimers is not None
+
+
+def _molecule(where: str, item: Dict) -> MoleculeSpec:
+    _check_keys(where, item, ["name", "smiles", "charge", "uhf", "category"])
+    for key in ("name", "smiles"):
+        if key not in item:
+            raise ValueError(f"{where}: missing key {key!r}")
+    return MoleculeSpec(
+        name=str(item["name"]),
+        smiles=str(item["smiles"]),
+        charge=None if item.get("charge") is None else int(item["charge"]),
+        uhf=int(item.get("uhf", 0)),
+    )
+
+
+def parse_spec(data: Dict, source: str = "<spec>") -> Spec:
+    """Validate a spec mapping; ValueError names the file and the offending key."""
+    top = ["name", "description", "seed", "label", "conformers", "sampling", "molecules", "dimers", "spot_check"]
+    _check_keys(source, data, top)
+    for key in ("name", "seed"):
+        if key not in data:
+            raise ValueError(f"{source}: missing key {key!r}")
+    label_raw = data.get("label", {}) or {}
+    _check_keys(f"{source}: label", label_raw, ["method", "accuracy", "electronic_temperature", "max_iter"])
+    label = LabelSpec(**label_raw)
+    if label.method not in LABEL_METHODS:
+        raise ValueError(f"{source}: label.method {label.method!r} unknown; accepted: {list(LABEL_METHODS)}")
+    if not label.accuracy > 0:
+        raise ValueError(f"{source}: label.accuracy must be > 0, got {label.accuracy}")
+    conf_raw = data.get("conformers", {}) or {}
+    _check_keys(f"{source}: conformers", conf_raw, ["n", "candidates", "select"])
+    conformers = ConformerSpec(**conf_raw)
+    if conformers.n < 1:
+        raise ValueError(f"{source}: conformers.n must be >= 1")
+    steps = []
+    for i, item in enumerate(data.get("sampling", []) or []):
+        where = f"{source}: sampling[{i}]"
+        _check_keys(where, item, list(SamplingStep.__dataclass_fields__))
+        if item.get("kind") not in ("md", "displace"):
+            raise ValueError(f"{where}: kind must be 'md' or 'displace', got {item.get('kind')!r}")
+        step = SamplingStep(**item)
+        step.temperatures = [float(t) for t in step.temperatures]
+        if step.kind == "md" and step.sampler not in SAMPLERS:
+            raise ValueError(f"{where}: sampler {step.sampler!r} unknown; accepted: {list(SAMPLERS)}")
+        if step.frames < 1 or step.stride < 1:
+            raise ValueError(f"{where}: frames and stride must be >= 1")
+        steps.append(step)
+    molecules = [_molecule(f"{source}: molecules[{i}]", m) for i, m in enumerate(data.get("molecules", []) or [])]
+    names = [m.name for m in molecules]
+    if len(set(names)) != len(names):
+        raise ValueError(f"{source}: molecule names must be unique")
+    dimers = None
+    if data.get("dimers") is not None:
+        raw = data["dimers"]
+        _check_keys(f"{source}: dimers", raw, list(DimerSpec.__dataclass_fields__))
+        monomers = [_molecule(f"{source}: dimers.monomers[{i}]", m) for i, m in enumerate(raw.get("monomers", []))]
+        known = {m.name for m in monomers}
+        pairs = [list(p) for p in raw.get("pairs", [])]
+        for p in pairs:
+            if len(p) != 2 or not set(p) <= known:
+                raise ValueError(f"{source}: dimers.pairs entry {p} must name two monomers from {sorted(known)}")
+        dimers = DimerSpec(**{**raw, "monomers": monomers, "pairs": pairs})
+        if not 0 < dimers.gap_min < dimers.gap_max:
+            raise ValueError(f"{source}: dimers needs 0 < gap_min < gap_max")
+    if not molecules and dimers is None:
+        raise ValueError(f"{source}: needs 'molecules' or 'dimers'")
+    if molecules and dimers is not None:
+        raise ValueError(f"{source}: give either 'molecules' or 'dimers', not both")
+    if molecules and not steps:
+        raise ValueError(f"{source}: 'sampling' must list at least one md or displace step")
+    spot_raw = data.get("spot_check", {}) or {}
+    _check_keys(f"{source}: spot_check", spot_raw, ["structures", "components", "step"])
+    return Spec(
+        name=str(data["name"]),
+        seed=int(data["seed"]),
+        label=label,
+        conformers=conformers,
+        sampling=steps,
+        molecules=molecules,
+        dimers=dimers,
+        spot_check=SpotCheckSpec(**spot_raw),
+        description=str(data.get("description", "")),
+        raw=data,
+    )
+
+
+def load_spec(path: str) -> Spec:
+    """Read and validate a YAML spec file."""
+    with open(path) as handle:
+        data = yaml.safe_load(handle)
+    return parse_spec(data, source=path)

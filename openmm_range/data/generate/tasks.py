@@ -1,0 +1,259 @@
+"""Work units of the generator: planning them from a spec and running one.
+
+A task is deterministic: its random numbers come from ``SeedSequence([spec.seed, kind,
+i, j])``, its conformers from ETKDG with a seed derived the same way, and its labels from
+tblite on float32-rounded positions (exactly what is stored). Re-running a task gives the
+same chunk, so an interrupted generation resumes without changing the result.
+"""
+import functools
+import os
+import time
+from dataclasses import dataclass
+from typing import Dict, List, Tuple
+
+import numpy as np
+
+from openmm_range.data.frames import Frames
+from openmm_range.data.generate.md import atomic_masses, langevin_frames, random_displacements
+from openmm_range.data.generate.molecules import (
+    Molecule,
+    build_molecule,
+    dimer_centre_distance,
+    min_distance,
+    parse_smiles,
+    place_dimer,
+    stack_dimer,
+)
+from openmm_range.data.generate.potentials import GFNFFPotential, SCFError, XTBPotential
+from openmm_range.data.generate.spec import MoleculeSpec, SamplingStep, Spec
+
+_KIND_CONFORMERS, _KIND_MOLECULE_TASK, _KIND_DIMER_TASK = 1, 2, 3
+#: Sampling with GFN2-xTB itself uses tblite's default accuracy: trajectories only need to be plausible.
+SAMPLER_ACCURACY = 1.0
+
+
+@dataclass(frozen=True)
+class Task:
+    """One work unit: ``group`` is the molecule (or dimer pair) index, ``replica`` the conformer/replica."""
+
+    task_id: int
+    group: int
+    replica: int
+    n_structures: int
+
+
+def _seed(*parts: int) -> np.random.SeedSequence:
+    return np.random.SeedSequence([int(p) for p in parts])
+
+
+def structures_per_molecule_task(steps: List[SamplingStep]) -> int:
+    return sum(s.frames * (len(s.temperatures) if s.kind == "md" else 1) for s in steps)
+
+
+def plan_tasks(spec: Spec) -> List[Task]:
+    """All tasks of a spec, in a fixed order (molecule-major)."""
+    tasks = []
+    if spec.is_dimer:
+        for p in range(len(spec.dimers.pairs)):
+            for r in range(spec.dimers.replicas):
+                tasks.append(Task(len(tasks), p, r, spec.dimers.frames))
+    else:
+        per = structures_per_molecule_task(spec.sampling)
+        for m in range(len(spec.molecules)):
+            for c in range(spec.conformers.n):
+                tasks.append(Task(len(tasks), m, c, per))
+    return tasks
+
+
+def molecule_table(spec: Spec) -> List[Dict]:
+    """One JSON-able record per molecule id (name, SMILES, charge, spin, atoms; fragments for dimers)."""
+    from rdkit import Chem
+
+    def describe(m: MoleculeSpec) -> Dict:
+        mol = parse_smiles(m.smiles, m.name)
+        return {
+            "name": m.name,
+            "smiles": m.smiles,
+            "charge": int(Chem.GetFormalCharge(mol)),
+            "uhf": m.uhf,
+            "n_atoms": mol.GetNumAtoms(),
+        }
+
+    if not spec.is_dimer:
+        return [describe(m) for m in spec.molecules]
+    monomers = {m.name: describe(m) for m in spec.dimers.monomers}
+    table = []
+    for a, b in spec.dimers.pairs:
+        ra, rb = monomers[a], monomers[b]
+        table.append(
+            {
+                "name": f"{a}+{b}",
+                "smiles": f"{ra['smiles']}.{rb['smiles']}",
+                "charge": ra["charge"] + rb["charge"],
+                "uhf": ra["uhf"] + rb["uhf"],
+                "n_atoms": ra["n_atoms"] + rb["n_atoms"],
+                "fragments": [ra["n_atoms"], rb["n_atoms"]],
+                "fragment_charges": [ra["charge"], rb["charge"]],
+            }
+        )
+    return table
+
+
+@functools.lru_cache(maxsize=8)
+def _cached_molecule(name, smiles, n, candidates, select, seed, charge, uhf) -> Molecule:
+    return build_molecule(name, smiles, n, seed=seed, n_candidates=candidates, select=select, charge=charge, uhf=uhf)
+
+
+def get_molecule(spec: Spec, m: MoleculeSpec, index: int, n_conformers: int) -> Molecule:
+    """ETKDG conformers of molecule ``m`` (seeded by the spec seed and the molecule's index)."""
+    seed = int(_seed(spec.seed, _KIND_CONFORMERS, index).generate_state(1)[0])
+    return _cached_molecule(
+        m.name, m.smiles, n_conformers, spec.conformers.candidates, spec.conformers.select, seed, m.charge, m.uhf
+    )
+
+
+def _label(
+    spec: Spec, z: np.ndarray, charge: int, uhf: int, frames: List[np.ndarray]
+) -> Tuple[List[np.ndarray], List[float], List[np.ndarray], List[int]]:
+    """Label frames with tblite; returns float32-rounded positions, energies, forces and kept frame indices."""
+    xtb = XTBPotential(
+        z,
+        charge=charge,
+        uhf=uhf,
+        method=spec.label.method,
+        accuracy=spec.label.accuracy,
+        electronic_temperature=spec.label.electronic_temperature,
+        max_iter=spec.label.max_iter,
+    )
+    pos_out, e_out, f_out, kept = [], [], [], []
+    for k, frame in enumerate(frames):
+        pos32 = np.asarray(frame, dtype=np.float32)
+        try:
+            energy, forces = xtb(pos32.astype(np.float64))
+        except SCFError:
+            xtb.reset()
+            continue
+        pos_out.append(pos32)
+        e_out.append(energy)
+        f_out.append(forces)
+        kept.append(k)
+    return pos_out, e_out, f_out, kept
+
+
+def _sample_molecule(spec: Spec, task: Task, rng: np.random.Generator) -> Tuple[Molecule, List[np.ndarray], List[Dict]]:
+    mspec = spec.molecules[task.group]
+    mol = get_molecule(spec, mspec, task.group, spec.conformers.n)
+    start = mol.conformers[task.replica % len(mol.conformers)]
+    masses = atomic_masses(mol.z)
+    frames: List[np.ndarray] = []
+    tags: List[Dict] = []
+    for step in spec.sampling:
+        if step.kind == "displace":
+            frames += random_displacements(start, step.sigma, step.frames, rng)
+            tags.append({"kind": "displace", "sigma": step.sigma, "count": step.frames})
+            continue
+        for temperature in step.temperatures:
+            if step.sampler == "gfnff":
+                potential = GFNFFPotential(mol.z, start, charge=mol.charge, bonds=mol.bonds)
+            else:
+                potential = XTBPotential(mol.z, charge=mol.charge, uhf=mol.uhf, accuracy=SAMPLER_ACCURACY)
+            traj = langevin_frames(
+                potential,
+                start,
+                masses,
+                temperature,
+                rng,
+                n_frames=step.frames,
+                stride=step.stride,
+                equilibration=step.equilibration,
+                timestep=step.timestep,
+                friction=step.friction,
+            )
+            frames += traj
+            tags.append({"kind": "md", "sampler": step.sampler, "temperature": temperature, "count": len(traj)})
+    return mol, frames, tags
+
+
+def _sample_dimer(spec: Spec, task: Task, rng: np.random.Generator):
+    d = spec.dimers
+    names = {m.name: (i, m) for i, m in enumerate(d.monomers)}
+    ia, ma = names[d.pairs[task.group][0]]
+    ib, mb = names[d.pairs[task.group][1]]
+    n_conf = max(spec.conformers.n, 1)
+    mol_a = get_molecule(spec, ma, 1000 + ia, n_conf)
+    mol_b = get_molecule(spec, mb, 1000 + ib, n_conf)
+    z, bonds, fragments = stack_dimer(mol_a, mol_b)
+    ref_charges = np.concatenate([mol_a.formal_charges, mol_b.formal_charges])
+    masses = atomic_masses(z)
+    n_a = mol_a.n_atoms
+    frames, gaps, centres = [], [], []
+    for _ in range(d.frames):
+        gap = float(rng.uniform(d.gap_min, d.gap_max))
+        ca = mol_a.conformers[rng.integers(len(mol_a.conformers))]
+        cb = mol_b.conformers[rng.integers(len(mol_b.conformers))]
+        pa, pb = place_dimer(ca, cb, gap, rng)
+        pos = np.concatenate([pa, pb])
+        if d.md_steps > 0:
+            ff = GFNFFPotential(z, pos, charge=mol_a.charge + mol_b.charge, bonds=bonds, fragments=fragments, ref_charges=ref_charges)
+            traj = langevin_frames(ff, pos, masses, d.temperature, rng, n_frames=1, stride=d.md_steps, timestep=d.timestep, friction=d.friction)
+            if traj:
+                pos = traj[-1]
+        frames.append(pos)
+        gaps.append(min_distance(pos[:n_a], pos[n_a:]))
+        centres.append(dimer_centre_distance(pos[:n_a], pos[n_a:]))
+    charge = mol_a.charge + mol_b.charge
+    per_frame = {"gap": gaps, "centre_distance": centres}
+    return z, charge, mol_a.uhf + mol_b.uhf, frames, per_frame, [n_a, mol_b.n_atoms]
+
+
+def run_task(spec: Spec, task: Task) -> Tuple[Frames, Dict]:
+    """Sample and label one task; returns its Frames and a JSON-able info record."""
+    t0 = time.perf_counter()
+    if spec.is_dimer:
+        rng = np.random.default_rng(_seed(spec.seed, _KIND_DIMER_TASK, task.group, task.replica))
+        z, charge, uhf, frames, per_frame, fragments = _sample_dimer(spec, task, rng)
+        tags = [
+            {
+                "kind": "dimer",
+                "fragments": fragments,
+                "md_steps": spec.dimers.md_steps,
+                "temperature": spec.dimers.temperature,
+                "count": len(frames),
+            }
+        ]
+    else:
+        rng = np.random.default_rng(_seed(spec.seed, _KIND_MOLECULE_TASK, task.group, task.replica))
+        mol, frames, tags = _sample_molecule(spec, task, rng)
+        z, charge, uhf, per_frame = mol.z, mol.charge, mol.uhf, {}
+    t1 = time.perf_counter()
+    pos, energy, forces, kept = _label(spec, z, charge, uhf, frames)
+    t2 = time.perf_counter()
+    if not kept:
+        raise RuntimeError(f"task {task.task_id}: no structure could be labelled (all SCF failed)")
+    n = len(kept)
+    out = Frames.from_arrays(
+        z=np.tile(z, n),
+        pos=np.concatenate(pos),
+        energy=np.array(energy),
+        forces=np.concatenate(forces),
+        n_atoms=np.full(n, len(z)),
+        mol_id=np.full(n, task.group),
+        charge=np.full(n, charge),
+        spin=np.full(n, uhf),
+        molecules=[f"mol{i}" for i in range(task.group + 1)],
+        source=f"task {task.task_id}",
+    )
+    info = {
+        "task_id": task.task_id,
+        "group": task.group,
+        "replica": task.replica,
+        "sampling": tags,
+        "kept": kept if len(kept) != len(frames) else "all",
+        "scf_failures": len(frames) - len(kept),
+        "seconds_sampling": round(t1 - t0, 3),
+        "seconds_labelling": round(t2 - t1, 3),
+        "pid": os.getpid(),
+    }
+    for key, values in per_frame.items():
+        info[key] = [round(values[k], 4) for k in kept]
+    return out, info
