@@ -8,6 +8,7 @@ from torch import nn
 from ..elements import symbol
 from ..neighbors import neighbor_pairs
 from ..nn import AtomwiseReadout, CosineCutoff, GaussianRBF, RangeBlock
+from ..nn.range_block import gather_segments, segment_sum
 from .config import ModelConfig
 
 
@@ -38,12 +39,12 @@ def master_distances(pos: torch.Tensor, batch: torch.Tensor, num_graphs: int) ->
 
     Shapes: pos (N, 3) Å; batch (N,). Returns (N,).
     """
-    ones = torch.ones(pos.shape[0], dtype=pos.dtype, device=pos.device)
-    counts = torch.zeros(num_graphs, dtype=pos.dtype, device=pos.device).index_add_(0, batch, ones)
-    centre = torch.zeros(num_graphs, 3, dtype=pos.dtype, device=pos.device).index_add_(0, batch, pos)
-    centre = centre / counts.unsqueeze(-1)
-    diff = pos - centre[batch]
+    ones = torch.ones(pos.shape[0], 1, dtype=pos.dtype, device=pos.device)
+    centre = segment_sum(pos, batch, num_graphs) / segment_sum(ones, batch, num_graphs)
+    diff = pos - gather_segments(centre, batch, num_graphs)
     dist = torch.sqrt((diff * diff).sum(-1) + 1e-12)
+    if num_graphs == 1:
+        return dist / dist.max()
     dmax = torch.zeros(num_graphs, dtype=pos.dtype, device=pos.device)
     dmax = dmax.scatter_reduce(0, batch, dist, reduce="amax", include_self=True)
     return dist / dmax[batch]
@@ -144,7 +145,7 @@ class AtomisticModel(nn.Module):
         fcut = self.fcut(r)
         s, v = self.representation.embed(types)
         ones = torch.ones(types.shape[0], dtype=pos.dtype, device=pos.device)
-        counts = torch.zeros(num_graphs, dtype=pos.dtype, device=pos.device).index_add_(0, batch, ones)
+        counts = segment_sum(ones, batch, num_graphs)
         size_n = self.normalised_size(counts)
         if self.use_range:
             pos_rbf = self.pos_rbf(master_distances(centre_pos, batch, num_graphs))
@@ -154,7 +155,7 @@ class AtomisticModel(nn.Module):
         for layer in self.layers:
             s, v, master = layer(s, v, master, edge_src, edge_dst, rbf, fcut, unit, pos_rbf, batch, num_graphs, size_n)
         atomic = self.readout(s, types)
-        return torch.zeros(num_graphs, dtype=pos.dtype, device=pos.device).index_add_(0, batch, atomic)
+        return segment_sum(atomic, batch, num_graphs)
 
     # -- eager convenience -------------------------------------------------------------
     @torch.jit.unused

@@ -11,12 +11,33 @@ from torch import nn
 from .mlp import MLP, activation
 
 
+def segment_sum(x: torch.Tensor, index: torch.Tensor, num_segments: int) -> torch.Tensor:
+    """Sum rows of ``x`` (N, ...) that share ``index`` (N,) -> (num_segments, ...).
+
+    With one segment (a single molecule, as in exported modules) this is a plain sum,
+    which is much faster than a scatter onto a single row.
+    """
+    if num_segments == 1:
+        return x.sum(0, keepdim=True)
+    out = torch.zeros([num_segments] + list(x.shape[1:]), dtype=x.dtype, device=x.device)
+    return out.index_add_(0, index, x)
+
+
+def gather_segments(x: torch.Tensor, index: torch.Tensor, num_segments: int) -> torch.Tensor:
+    """Per-row copy ``x[index]`` of per-segment values x (num_segments, ...); a broadcast view for one segment."""
+    if num_segments == 1:
+        return x.expand([index.shape[0]] + list(x.shape[1:]))
+    return x[index]
+
+
 def segment_softmax(logits: torch.Tensor, index: torch.Tensor, num_segments: int) -> torch.Tensor:
     """Softmax of ``logits`` (N, M, L) over the rows that share ``index`` (N,) -> (N, M, L).
 
     Shapes are static (no data-dependent sizes, no host synchronisation), so the
     operation can be captured in a CUDA graph.
     """
+    if num_segments == 1:
+        return torch.softmax(logits, dim=0)
     shape = [num_segments, logits.shape[1], logits.shape[2]]
     idx = index.view(-1, 1, 1).expand_as(logits)
     peak = torch.full(shape, -1e30, dtype=logits.dtype, device=logits.device)
@@ -136,21 +157,19 @@ class RangeBlock(nn.Module):
         # aggregation: atoms -> master nodes
         q = self.agg_q(master).view(num_graphs, M, L, d)
         k = (self.agg_k(s) + self.agg_e(pos_rbf)).view(N, 1, L, d)
-        alpha = (self.leaky(q[batch] + k) * self.agg_a).sum(-1)
+        alpha = (self.leaky(gather_segments(q, batch, num_graphs) + k) * self.agg_a).sum(-1)
         alpha = segment_softmax(alpha, batch, num_graphs)
         values = self.agg_v(s).view(N, 1, L, d)
-        pooled = torch.zeros(num_graphs, M, L, d, dtype=s.dtype, device=s.device)
-        pooled = pooled.index_add_(0, batch, alpha.unsqueeze(-1) * values)
-        new_master = self.agg_act(pooled)
+        new_master = self.agg_act(segment_sum(alpha.unsqueeze(-1) * values, batch, num_graphs))
         # broadcast: master nodes + self-loop -> atoms
         qb = self.bc_q(s).view(N, L, d)
         beta_self = (self.leaky(qb + self.bc_k_self(s).view(N, L, d)) * self.bc_b).sum(-1)
         keys = torch.einsum("lde,bmle->bmld", self.bc_k, new_master)
         eb = self.bc_e(pos_rbf).view(N, 1, L, d)
-        beta_m = (self.leaky(qb.unsqueeze(1) + keys[batch] + eb) * self.bc_b).sum(-1)
+        beta_m = (self.leaky(qb.unsqueeze(1) + gather_segments(keys, batch, num_graphs) + eb) * self.bc_b).sum(-1)
         beta = torch.softmax(torch.cat([beta_self.unsqueeze(1), beta_m], dim=1), dim=1)
         w_self = beta[:, 0]
-        w_master = beta[:, 1:] * self.master_scale(size_n)[batch].unsqueeze(-1)
+        w_master = beta[:, 1:] * gather_segments(self.master_scale(size_n), batch, num_graphs).unsqueeze(-1)
         vals = torch.einsum("lde,bmle->bmld", self.bc_v, new_master)
-        out = w_self.unsqueeze(-1) * self.bc_v_self(s).view(N, L, d) + (w_master.unsqueeze(-1) * vals[batch]).sum(1)
+        out = w_self.unsqueeze(-1) * self.bc_v_self(s).view(N, L, d) + (w_master.unsqueeze(-1) * gather_segments(vals, batch, num_graphs)).sum(1)
         return self.mix(out.reshape(N, self.hidden)), new_master.reshape(num_graphs, M, self.hidden)

@@ -1,0 +1,26 @@
+"""Benchmark systems generated on the fly (no files): water clusters of any size."""
+import math
+
+import torch
+
+
+def water_cluster(n_atoms: int, seed: int = 0, spacing: float = 3.1):
+    """A roughly spherical cluster of ``n_atoms // 3`` randomly oriented water molecules.
+
+    Molecules sit on a cubic lattice of ``spacing`` Å (about liquid density), so the number of
+    neighbours within a cutoff matches condensed-phase systems. Returns atomic numbers (N,)
+    and positions (N, 3) in Å, with N = 3 * (n_atoms // 3).
+    """
+    g = torch.Generator().manual_seed(seed)
+    n_mol = max(1, n_atoms // 3)
+    side = math.ceil(n_mol ** (1 / 3)) + 2
+    grid = torch.stack(torch.meshgrid(*[torch.arange(side, dtype=torch.float64)] * 3, indexing="ij"), -1).reshape(-1, 3)
+    grid = (grid - grid.mean(0)) * spacing
+    centres = grid[torch.argsort(grid.norm(dim=1))][:n_mol]
+    bond, angle = 0.9572, math.radians(104.52)
+    local = torch.tensor([[0.0, 0.0, 0.0], [bond, 0.0, 0.0], [bond * math.cos(angle), bond * math.sin(angle), 0.0]],
+                         dtype=torch.float64)
+    q, _ = torch.linalg.qr(torch.randn(n_mol, 3, 3, generator=g, dtype=torch.float64))
+    pos = centres[:, None, :] + torch.einsum("mij,aj->mai", q, local)
+    z = torch.tensor([8, 1, 1]).repeat(n_mol)
+    return z, pos.reshape(-1, 3)
