@@ -2,7 +2,7 @@
 
 For each N the two models are timed alternately in one process (median of repeats), so
 the RANGE/SchNet ratio is measured side by side. Peak memory of one forward+backward is
-measured in a fresh subprocess per (model, N): peak RSS growth on CPU, or
+measured in a fresh subprocess per (model, N): peak resident-memory growth over a warmed-up step on CPU (sampled every 0.5 ms), or
 torch.cuda.max_memory_allocated on a GPU. Writes
 ``benchmarks/results/model_scaling_<device>.csv`` and ``.png`` (log-log), and prints the
 two target figures: the largest RANGE/SchNet time ratio for N >= 500 (target <= 1.25) and
@@ -16,9 +16,10 @@ import csv
 import json
 import math
 import os
-import resource
+import gc
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -83,16 +84,38 @@ def peak_memory_child(name, n, args):
         peak = torch.cuda.max_memory_allocated() - base
         print(json.dumps({"peak_mib": peak / 2**20}))
         return
-    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    step(model, z, pos)  # warm-up: allocator caches and one-time buffers are not counted
+    gc.collect()
+    base = current_rss()
+    peak = [base]
+    done = threading.Event()
+
+    def sample():
+        while not done.is_set():
+            peak[0] = max(peak[0], current_rss())
+            time.sleep(0.0005)
+
+    thread = threading.Thread(target=sample)
+    thread.start()
     step(model, z, pos)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base
-    print(json.dumps({"peak_mib": peak / 1024}))
+    done.set()
+    thread.join()
+    print(json.dumps({"peak_mib": (max(peak[0], current_rss()) - base) / 2**20}))
+
+
+def current_rss() -> int:
+    """Resident set size of this process in bytes (Linux)."""
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
 def peak_memory(name, n, args):
     cmd = [sys.executable, __file__, "--memory-child", name, str(n), "--device", args.device, "--threads", str(args.threads),
            "--width", str(args.width), "--cutoff", str(args.cutoff)]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    # A fixed mmap threshold makes glibc return every large tensor to the OS when freed, so
+    # the sampled resident size follows the live tensors instead of the allocator's cache.
+    env = dict(os.environ, MALLOC_MMAP_THRESHOLD_="65536")
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env)
     return json.loads(out.stdout.strip().splitlines()[-1])["peak_mib"]
 
 
