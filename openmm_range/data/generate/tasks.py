@@ -51,16 +51,18 @@ def structures_per_molecule_task(steps: List[SamplingStep]) -> int:
 
 
 def plan_tasks(spec: Spec) -> List[Task]:
-    """All tasks of a spec, in a fixed order (molecule-major)."""
+    """All tasks of a spec in a fixed order: replica-major (first conformer of every molecule,
+    then the second, ...), so that a partly generated dataset already covers every molecule.
+    A task's random numbers depend on (molecule, replica), not on its position in this list."""
     tasks = []
     if spec.is_dimer:
-        for p in range(len(spec.dimers.pairs)):
-            for r in range(spec.dimers.replicas):
+        for r in range(spec.dimers.replicas):
+            for p in range(len(spec.dimers.pairs)):
                 tasks.append(Task(len(tasks), p, r, spec.dimers.frames))
     else:
         per = structures_per_molecule_task(spec.sampling)
-        for m in range(len(spec.molecules)):
-            for c in range(spec.conformers.n):
+        for c in range(spec.conformers.n):
+            for m in range(len(spec.molecules)):
                 tasks.append(Task(len(tasks), m, c, per))
     return tasks
 
@@ -99,7 +101,7 @@ def molecule_table(spec: Spec) -> List[Dict]:
     return table
 
 
-@functools.lru_cache(maxsize=8)
+@functools.lru_cache(maxsize=4096)
 def _cached_molecule(name, smiles, n, candidates, select, seed, charge, uhf) -> Molecule:
     return build_molecule(name, smiles, n, seed=seed, n_candidates=candidates, select=select, charge=charge, uhf=uhf)
 

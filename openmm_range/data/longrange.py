@@ -1,0 +1,201 @@
+"""How much long-range physics is in the labels.
+
+``far_field_force_change``: for a probe atom i, displace only the atoms farther than R
+from i (Gaussian, ``sigma`` Å per component) and recompute the GFN2-xTB force on i. A
+model whose receptive field is R cannot see that change; its size is the signal a
+long-range model (RANGE) can learn beyond a cutoff R. The SCF noise floor is estimated by
+recomputing the undisplaced structure from a different starting wavefunction.
+
+``dimer_interaction_scan``: E(AB) - E(A) - E(B) of rigid monomers translated apart.
+"""
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+
+from openmm_range.data.frames import Frames
+from openmm_range.data.generate.potentials import XTBPotential
+from openmm_range.units import EV_PER_KCAL_PER_MOL, MEV_PER_EV
+
+
+def _max_extent(pos: np.ndarray) -> float:
+    d = np.sqrt(((pos[:, None, :] - pos[None, :, :]) ** 2).sum(-1))
+    return float(d.max())
+
+
+def far_field_force_change(
+    frames: Frames,
+    radii: Sequence[float] = (5.0, 15.0),
+    n_structures: int = 8,
+    n_probes: int = 6,
+    sigma: float = 0.1,
+    seed: int = 0,
+    method: str = "GFN2-xTB",
+    accuracy: float = 0.01,
+    progress: bool = False,
+) -> Dict:
+    """Force change on probe atoms when only atoms beyond each radius (Å) are displaced.
+
+    Structures are drawn at random among those whose largest interatomic distance exceeds
+    the largest radius (the smallest radius if there are too few); probe atoms are drawn among the atoms that have at least one atom
+    beyond the largest radius when possible. Returns a JSON-able dict: per-radius summary
+    (meV/Å) and every probe record."""
+    rng = np.random.default_rng(seed)
+    off = frames.offsets
+    extents = np.array([_max_extent(frames.pos[off[s] : off[s + 1]]) for s in range(len(frames))])
+    # prefer structures large enough to have atoms beyond the largest radius
+    eligible = np.flatnonzero(extents > max(radii))
+    if len(eligible) < n_structures:
+        eligible = np.flatnonzero(extents > min(radii))
+    if len(eligible) == 0:
+        raise ValueError(f"{frames.source}: no structure is larger than {min(radii)} Å; nothing is beyond the radius")
+    chosen = rng.choice(eligible, size=min(n_structures, len(eligible)), replace=False)
+    records: List[Dict] = []
+    noise: List[float] = []
+    iterator = sorted(int(s) for s in chosen)
+    if progress:
+        from tqdm import tqdm
+
+        iterator = tqdm(iterator, desc="long-range probes", unit="struct")
+    for s in iterator:
+        z = frames.z[off[s] : off[s + 1]]
+        pos = frames.pos[off[s] : off[s + 1]]
+        xtb = XTBPotential(z, charge=int(frames.charge[s]), uhf=int(frames.spin[s]), method=method, accuracy=accuracy)
+        _, f_ref = xtb(pos)
+        dist = np.sqrt(((pos[:, None, :] - pos[None, :, :]) ** 2).sum(-1))
+        far_max = (dist > max(radii)).any(axis=1)
+        candidates = np.flatnonzero(far_max) if far_max.any() else np.arange(len(z))
+        probes = rng.choice(candidates, size=min(n_probes, len(candidates)), replace=False)
+        for i in probes:
+            for radius in radii:
+                far = dist[i] > radius
+                if not far.any():
+                    continue
+                moved = pos.copy()
+                moved[far] += rng.normal(scale=sigma, size=(int(far.sum()), 3))
+                _, f_new = xtb(moved)
+                change = float(np.linalg.norm(f_new[i] - f_ref[i]))
+                records.append(
+                    {
+                        "structure": s,
+                        "atom": int(i),
+                        "element": int(z[i]),
+                        "radius": float(radius),
+                        "n_far": int(far.sum()),
+                        "force_norm_eV_per_A": float(np.linalg.norm(f_ref[i])),
+                        "change_meV_per_A": change * MEV_PER_EV,
+                    }
+                )
+        # same structure again, starting from the last displaced structure's wavefunction
+        _, f_again = xtb(pos)
+        noise.append(float(np.linalg.norm(f_again - f_ref, axis=1).max()) * MEV_PER_EV)
+    summary = []
+    for radius in radii:
+        rows = [r for r in records if r["radius"] == float(radius)]
+        if not rows:
+            summary.append({"radius": float(radius), "probes": 0})
+            continue
+        change = np.array([r["change_meV_per_A"] for r in rows])
+        norm = np.array([r["force_norm_eV_per_A"] for r in rows]) * MEV_PER_EV
+        summary.append(
+            {
+                "radius": float(radius),
+                "probes": len(rows),
+                "mean_far_atoms": float(np.mean([r["n_far"] for r in rows])),
+                "mean_meV_per_A": float(change.mean()),
+                "median_meV_per_A": float(np.median(change)),
+                "max_meV_per_A": float(change.max()),
+                "mean_relative": float(np.mean(change / np.maximum(norm, 1.0))),
+            }
+        )
+    return {
+        "source": frames.source,
+        "method": method,
+        "accuracy": accuracy,
+        "sigma_angstrom": sigma,
+        "structures": [int(s) for s in chosen],
+        "structure_extents_angstrom": [round(float(extents[s]), 2) for s in chosen],
+        "scf_noise_floor_max_meV_per_A": float(max(noise)) if noise else None,
+        "summary": summary,
+        "probes": records,
+    }
+
+
+DEFAULT_SCAN_PAIRS = ("nma+nma", "water+water", "acetic_acid+acetic_acid", "acetate+methylammonium", "benzene+benzene", "acetate+water")
+
+
+def dimer_interaction_scan(
+    directory: str,
+    pairs: Optional[Sequence[str]] = None,
+    gaps: Sequence[float] = (2.5, 4.0, 6.0, 10.0, 15.0, 20.0),
+    n_orientations: int = 8,
+    reference_gap: float = 4.0,
+    seed: int = 0,
+    method: Optional[str] = None,
+    accuracy: Optional[float] = None,
+) -> Dict:
+    """Interaction energy vs closest-atom gap for pairs of a dimer dataset's spec.
+
+    Monomers: one ETKDG/MMFF conformer each. Orientation: the most attractive of
+    ``n_orientations`` random ones at ``reference_gap``; then B is translated rigidly along
+    the centroid direction to each gap. Energies in kcal/mol and meV."""
+    from openmm_range.data.generate.molecules import build_molecule, min_distance, place_dimer
+    from openmm_range.data.store import read_meta
+
+    meta = read_meta(directory)
+    label = meta.get("label", {})
+    method = method or label.get("method", "GFN2-xTB")
+    accuracy = accuracy if accuracy is not None else label.get("accuracy", 0.01)
+    dimer_spec = (meta.get("spec") or {}).get("dimers")
+    if not dimer_spec:
+        raise ValueError(f"{directory}: meta.json has no 'dimers' spec; dimer-scan needs a dimer dataset")
+    smiles = {m["name"]: m["smiles"] for m in dimer_spec["monomers"]}
+    names = [f"{a}+{b}" for a, b in dimer_spec["pairs"]]
+    if pairs is None:
+        pairs = [p for p in DEFAULT_SCAN_PAIRS if p in names] or names[:4]
+    unknown = [p for p in pairs if p not in names]
+    if unknown:
+        raise ValueError(f"{directory}: unknown pair(s) {unknown}; accepted: {names}")
+
+    def energy(z, pos, charge):
+        return XTBPotential(z, charge=charge, method=method, accuracy=accuracy, reuse_wavefunction=False)(pos)[0]
+
+    out = []
+    for k, pair in enumerate(pairs):
+        a, b = pair.split("+")
+        ma = build_molecule(a, smiles[a], 1, seed=seed + 1)
+        mb = build_molecule(b, smiles[b], 1, seed=seed + 2)
+        z = np.concatenate([ma.z, mb.z])
+        q = ma.charge + mb.charge
+        best = None
+        for o in range(n_orientations):
+            rng = np.random.default_rng([seed, k, o])
+            pa, pb = place_dimer(ma.conformers[0], mb.conformers[0], reference_gap, rng)
+            e_a, e_b = energy(ma.z, pa, ma.charge), energy(mb.z, pb, mb.charge)
+            e_int = energy(z, np.concatenate([pa, pb]), q) - e_a - e_b
+            if best is None or e_int < best[0]:
+                best = (e_int, pa, pb, e_a, e_b)
+        _, pa, pb, e_a, e_b = best
+        direction = pb.mean(axis=0) - pa.mean(axis=0)
+        direction /= np.linalg.norm(direction)
+        values = []
+        for gap in gaps:
+            lo, hi = -50.0, 50.0
+            for _ in range(60):
+                mid = 0.5 * (lo + hi)
+                if min_distance(pa, pb + mid * direction) < gap:
+                    lo = mid
+                else:
+                    hi = mid
+            moved = pb + hi * direction
+            values.append(energy(z, np.concatenate([pa, moved]), q) - e_a - e_b)
+        values = np.array(values)
+        out.append(
+            {
+                "pair": pair,
+                "charges": [ma.charge, mb.charge],
+                "gaps_angstrom": [float(g) for g in gaps],
+                "kcal_per_mol": [float(v) for v in values / EV_PER_KCAL_PER_MOL],
+                "meV": [float(v) for v in values * MEV_PER_EV],
+            }
+        )
+    return {"directory": directory, "method": method, "accuracy": accuracy, "pairs": out}
