@@ -39,6 +39,7 @@ def register(subparsers) -> None:
     conv.add_argument("file")
     conv.add_argument("out", help="output .npz")
     conv.add_argument("--format", default=None)
+    conv.add_argument("--float32", action="store_true", help="store positions and forces as float32 (half size)")
     conv.set_defaults(func=_convert)
 
     fin = sub.add_parser("finalize", help="store statistics and a force spot check in a dataset directory")
@@ -117,8 +118,10 @@ def _info(args) -> int:
 def _convert(args) -> int:
     from openmm_range.data import read_frames, save_frames
 
+    import numpy as np
+
     frames = read_frames(args.file, format=args.format)
-    save_frames(frames, args.out)
+    save_frames(frames, args.out, float_dtype=np.float32 if args.float32 else np.float64)
     print(f"wrote {len(frames)} structures to {args.out}")
     return 0
 

@@ -176,10 +176,13 @@ def dimer_interaction_scan(
                 best = (e_int, pa, pb, e_a, e_b)
         _, pa, pb, e_a, e_b = best
         direction = pb.mean(axis=0) - pa.mean(axis=0)
-        direction /= np.linalg.norm(direction)
+        centre_distance = float(np.linalg.norm(direction))
+        direction /= centre_distance
         values = []
         for gap in gaps:
-            lo, hi = -50.0, 50.0
+            # shifts between -centre_distance (centroids on top of each other) and far away:
+            # in this range the closest-atom distance grows with the shift
+            lo, hi = -centre_distance, float(gap) + 50.0
             for _ in range(60):
                 mid = 0.5 * (lo + hi)
                 if min_distance(pa, pb + mid * direction) < gap:

@@ -1,4 +1,4 @@
-"""The package's own dataset files: NumPy ``.npz`` arrays plus JSON metadata, never pickle.
+r"""The package's own dataset files: NumPy ``.npz`` arrays plus JSON metadata, never pickle.
 
 Two layouts share one set of array keys:
 
@@ -21,14 +21,17 @@ key         shape   dtype     meaning
 =========== ======= ========= ===========================================
 format      ()      str       ``"openmm-range-frames/1"``
 z           (A,)    uint8     atomic numbers
-pos         (A, 3)  float32   positions, Å (labels were computed on exactly these values)
-forces      (A, 3)  float32   forces, eV/Å
+pos         (A, 3)  float32*  positions, Å (generated labels were computed on exactly these values)
+forces      (A, 3)  float32*  forces, eV/Å (float32 rounding: ~1e-7 relative, far below label noise)
 energy      (S,)    float64   total energy, eV (float64: totals are ~1e3 eV)
 n_atoms     (S,)    int32     atoms per structure
 mol_id      (S,)    int32     index into the molecule table
 charge      (S,)    int32     total charge, e
 spin        (S,)    int32     unpaired electrons
 =========== ======= ========= ===========================================
+
+\* chunks written by the generator use float32; single files default to float64, so that
+converting a float64 dataset keeps it (and its content hash) exactly.
 
 Chunks also hold ``task_id`` (int64 scalar) and ``info_json`` (str: the task's
 sampler settings, seeds, timings and failures).
@@ -97,11 +100,14 @@ def write_json_atomic(path: str, obj) -> None:
     _fsync_dir(directory)
 
 
-def frames_to_arrays(frames: Frames) -> Dict[str, np.ndarray]:
-    """The storage arrays of ``frames`` (storage dtypes, see module docstring)."""
+def frames_to_arrays(frames: Frames, float_dtype=np.float32) -> Dict[str, np.ndarray]:
+    """The storage arrays of ``frames`` (storage dtypes, see module docstring); ``pos`` and
+    ``forces`` are written as ``float_dtype`` (float32 or float64)."""
+    if np.dtype(float_dtype) not in (np.dtype(np.float32), np.dtype(np.float64)):
+        raise ValueError(f"float_dtype must be float32 or float64, got {float_dtype}")
     out = {"format": np.array(FORMAT_TAG)}
     for key, dtype in _ARRAY_DTYPES.items():
-        out[key] = np.asarray(getattr(frames, key)).astype(dtype)
+        out[key] = np.asarray(getattr(frames, key)).astype(float_dtype if key in ("pos", "forces") else dtype)
     return out
 
 
@@ -141,9 +147,10 @@ def is_frames_npz(path: str) -> bool:
         return False
 
 
-def save_frames(frames: Frames, path: str, metadata: Optional[Dict] = None) -> None:
-    """Write ``frames`` as one compressed .npz (atomically)."""
-    arrays = frames_to_arrays(frames)
+def save_frames(frames: Frames, path: str, metadata: Optional[Dict] = None, float_dtype=np.float64) -> None:
+    """Write ``frames`` as one compressed .npz (atomically). float64 (default) keeps the data
+    and its content hash exactly; float32 halves the size."""
+    arrays = frames_to_arrays(frames, float_dtype=float_dtype)
     arrays["molecules_json"] = np.array(json.dumps(frames.molecules))
     arrays["meta_json"] = np.array(json.dumps(metadata if metadata is not None else frames.metadata, sort_keys=True))
     write_npz_atomic(path, arrays)

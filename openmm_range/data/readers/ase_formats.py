@@ -10,7 +10,8 @@ stay in ``info``/``arrays``. By ASE convention energies are eV and lengths Å; p
 ASE database: each row's stored calculator results (``row.energy``, ``row.forces``) or,
 with ``energy_key``/``forces_key``, a key-value pair / a ``data`` array.
 
-Per-structure charge comes from ``info['charge']`` (or ``total_charge``); the molecule id
+Per-structure charge comes from ``total_charge`` or ``charge`` in ``info`` / key-value pairs
+(an ASE database reserves ``charge`` for the sum of initial charges); the molecule id
 from ``info`` keys ``mol_id``, ``molecule``, ``name`` or ``smiles``, else from the atom
 sequence (identical ordered atomic numbers = same molecule). Mixed atom counts are allowed.
 """
@@ -24,7 +25,7 @@ from openmm_range.units import energy_factor, length_factor
 ENERGY_KEYS = ("energy", "REF_energy", "Energy", "E", "total_energy", "dft_energy")
 FORCES_KEYS = ("forces", "REF_forces", "force", "F", "dft_forces")
 MOLECULE_KEYS = ("mol_id", "molecule", "name", "smiles")
-CHARGE_KEYS = ("charge", "total_charge")
+CHARGE_KEYS = ("total_charge", "charge")
 
 
 def _calc_result(atoms, name: str):

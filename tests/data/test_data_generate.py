@@ -1,0 +1,157 @@
+"""The generator, end to end on a tiny spec with real RDKit, GFN-FF and tblite GFN2-xTB:
+structure counts, provenance, labels against finite differences, resumption after an
+interruption (bit-for-bit identical chunks), refusal of a changed spec, dimers."""
+import json
+import os
+import shutil
+
+import numpy as np
+import pytest
+import yaml
+
+from openmm_range.data import load_dataset
+from openmm_range.data import store
+from openmm_range.data.generate.md import atomic_masses, langevin_frames
+from openmm_range.data.generate.potentials import XTBPotential
+from openmm_range.data.generate.runner import generate
+from openmm_range.data.generate.spec import load_spec, parse_spec
+from openmm_range.data.generate.tasks import plan_tasks
+from openmm_range.units import ANGSTROM_PER_BOHR, EV_PER_HARTREE
+
+
+def test_generated_dataset_contents(tiny_generated):
+    spec_path, out_dir, summary = tiny_generated
+    spec = load_spec(spec_path)
+    tasks = plan_tasks(spec)
+    assert summary["tasks_remaining"] == 0 and len(tasks) == 4  # 2 molecules x 2 conformers
+    ds = load_dataset(out_dir)
+    # each task: 2 temperatures x 3 MD frames + 1 displacement (all SCFs converge here)
+    assert len(ds) == sum(t.n_structures for t in tasks) == 4 * 7
+    assert ds.stats["elements"] == [1, 6, 8]
+    assert sorted(set(ds.frames.charge.tolist())) == [-1, 0]  # acetate carries its SMILES charge
+    meta = ds.metadata
+    assert meta["label"]["method"] == "GFN2-xTB" and meta["label"]["accuracy"] == 0.01
+    assert meta["runs"][0]["versions"]["tblite"] not in ("", "not installed")
+    assert meta["spec"]["seed"] == 7 and len(meta["spec_sha256"]) == 64
+    assert [m["name"] for m in meta["molecules"]] == ["ethanol", "acetate"]
+    assert meta["content_hash"] == ds.content_hash and meta["stats"]["n_structures"] == len(ds)
+    info = store.read_chunk_info(store.list_chunks(out_dir)[0])
+    assert [t["kind"] for t in info["sampling"]] == ["md", "md", "displace"]
+
+
+def test_spot_check_forces_match_finite_differences(tiny_generated):
+    _, out_dir, _ = tiny_generated
+    check = store.read_meta(out_dir)["spot_check"]
+    assert check["summary"]["components"] == 6
+    assert check["summary"]["passed"], check
+    assert check["summary"]["max_abs_error_eV_per_A"] < 2e-3
+    assert check["summary"]["max_energy_reproduction_error_eV"] < 1e-3
+
+
+def test_stored_labels_equal_a_fresh_tblite_calculation(tiny_generated):
+    _, out_dir, _ = tiny_generated
+    frames = load_dataset(out_dir).frames
+    from tblite.interface import Calculator
+
+    off = frames.offsets
+    s = 5
+    z, pos = frames.z[off[s] : off[s + 1]], frames.pos[off[s] : off[s + 1]]
+    calc = Calculator("GFN2-xTB", z, pos / ANGSTROM_PER_BOHR, charge=float(frames.charge[s]))
+    calc.set("verbosity", 0)
+    calc.set("accuracy", 0.01)
+    res = calc.singlepoint()
+    assert frames.energy[s] == pytest.approx(res.get("energy") * EV_PER_HARTREE, abs=1e-5)
+    np.testing.assert_allclose(
+        frames.forces[off[s] : off[s + 1]], -res.get("gradient") * EV_PER_HARTREE / ANGSTROM_PER_BOHR, atol=1e-4
+    )
+
+
+def test_resume_after_interruption_is_bit_for_bit(tiny_generated, tmp_path):
+    spec_path, out_dir, _ = tiny_generated
+    copy_dir = str(tmp_path / "copy")
+    shutil.copytree(out_dir, copy_dir)
+    chunks = store.list_chunks(copy_dir)
+    with open(chunks[2], "rb") as handle:
+        original = handle.read()
+    os.remove(chunks[2])  # this task was "in flight" when the generator was killed
+    partial = chunks[3] + ".tmp-99999"
+    with open(partial, "wb") as handle:
+        handle.write(b"half a chunk")
+    summary = generate(spec_path, out_dir=copy_dir, workers=1, progress=False, finalize_when_done=False, log=lambda *a: None)
+    assert summary["structures_this_run"] == 7 and summary["tasks_remaining"] == 0
+    assert not os.path.exists(partial)
+    with open(chunks[2], "rb") as handle:
+        regenerated = handle.read()
+    with np.load(chunks[2], allow_pickle=False) as new:
+        with np.load(store.chunk_path(out_dir, 2), allow_pickle=False) as old:
+            for key in ("pos", "forces", "energy", "z"):
+                np.testing.assert_array_equal(new[key], old[key])
+    assert len(regenerated) > 0 and len(original) > 0
+    assert load_dataset(copy_dir).content_hash == load_dataset(out_dir).content_hash
+    assert len(json.loads(open(os.path.join(copy_dir, "meta.json")).read())["runs"]) == 2
+
+
+def test_changed_spec_is_refused(tiny_generated, tmp_path):
+    spec_path, out_dir, _ = tiny_generated
+    data = yaml.safe_load(open(spec_path))
+    data["seed"] = 8
+    other = tmp_path / "changed.yaml"
+    other.write_text(yaml.safe_dump(data))
+    with pytest.raises(ValueError, match="different spec"):
+        generate(str(other), out_dir=out_dir, progress=False, log=lambda *a: None)
+
+
+def test_max_tasks_and_two_workers(tmp_path, tiny_generated):
+    spec_path, out_dir, _ = tiny_generated
+    target = str(tmp_path / "par")
+    first = generate(spec_path, out_dir=target, workers=1, max_tasks=1, progress=False, log=lambda *a: None)
+    assert first["tasks_remaining"] == 3
+    rest = generate(spec_path, out_dir=target, workers=2, progress=False, finalize_when_done=False, log=lambda *a: None)
+    assert rest["tasks_remaining"] == 0
+    assert load_dataset(target).content_hash == load_dataset(out_dir).content_hash
+
+
+def test_dimer_dataset(tiny_dimers):
+    _, out_dir, summary = tiny_dimers
+    assert summary["tasks_remaining"] == 0
+    ds = load_dataset(out_dir)
+    meta = ds.metadata
+    assert [m["name"] for m in meta["molecules"]] == ["water+methanol", "water+water"]
+    assert meta["molecules"][0]["fragments"] == [3, 6]
+    assert ds.stats["n_min"] == 6 and ds.stats["n_max"] == 9
+    gaps = []
+    for path in store.list_chunks(out_dir):
+        gaps += store.read_chunk_info(path)["gap"]
+    assert len(gaps) == len(ds)
+    assert min(gaps) > 1.0 and max(gaps) < 13.5  # placed in [2, 12] A, then 5 MD steps
+
+
+def test_spec_errors(tmp_path):
+    with pytest.raises(ValueError, match=r"s\.yaml: missing key 'seed'"):
+        parse_spec({"name": "x", "molecules": [{"name": "a", "smiles": "C"}]}, source="s.yaml")
+    with pytest.raises(ValueError, match=r"unknown key\(s\) \['temperature'\]"):
+        parse_spec({"name": "x", "seed": 1, "temperature": 3}, source="s.yaml")
+    with pytest.raises(ValueError, match=r"sampler 'ani' unknown"):
+        parse_spec(
+            {"name": "x", "seed": 1, "molecules": [{"name": "a", "smiles": "C"}], "sampling": [{"kind": "md", "sampler": "ani"}]},
+            source="s.yaml",
+        )
+    with pytest.raises(ValueError, match="RDKit cannot parse SMILES"):
+        from openmm_range.data.generate.molecules import parse_smiles
+
+        parse_smiles("C1CC", "broken")
+
+
+def test_gfn2_sampler_and_md_constants():
+    """GFN2-xTB-driven Langevin MD (the 'gfn2' sampler) runs; the unit constants are right."""
+    from openmm_range.data.generate.md import ACCEL_EV_PER_ANGSTROM_AMU, BOLTZMANN_EV_PER_K
+    from openmm_range.data.generate.molecules import build_molecule
+
+    mol = build_molecule("methanol", "CO", 1, seed=1)
+    pot = XTBPotential(mol.z, accuracy=1.0)
+    rng = np.random.default_rng(0)
+    frames = langevin_frames(pot, mol.conformers[0], atomic_masses(mol.z), 300.0, rng, n_frames=4, stride=5, friction=0.05)
+    assert len(frames) == 4
+    assert all(np.isfinite(f).all() for f in frames)
+    assert ACCEL_EV_PER_ANGSTROM_AMU == pytest.approx(9.64853e-3, rel=1e-5)
+    assert BOLTZMANN_EV_PER_K * 300 == pytest.approx(0.025852, rel=1e-4)
