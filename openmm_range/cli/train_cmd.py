@@ -1,0 +1,40 @@
+"""``openmm-range train CONFIG.yaml [--resume] [--<option> VALUE ...]``.
+
+Every field of :class:`openmm_range.training.TrainConfig` is also a flag (``--batch-size 8``,
+``--hyperparameters '{"hidden_channels": 64}'``); flags override the YAML file. For several
+processes or GPUs launch with ``torchrun --nproc-per-node K $(which openmm-range) train ...``.
+"""
+import dataclasses
+import json
+
+
+def register(sub) -> None:
+    from openmm_range.training.config import TrainConfig
+
+    p = sub.add_parser("train", help="train a model (paper recipe; resumable; torchrun for several processes)")
+    p.add_argument("config", nargs="?", help="YAML file of training options")
+    p.add_argument("--resume", action="store_true", help="continue from out_dir/checkpoint.pt if present")
+    for f in dataclasses.fields(TrainConfig):
+        flag = "--" + f.name.replace("_", "-")
+        if f.name == "data":
+            p.add_argument(flag, nargs="+", default=None, help="dataset path(s)")
+        elif f.name in ("hyperparameters", "split"):
+            p.add_argument(flag, type=json.loads, default=None, help=f"{f.name} as JSON")
+        else:
+            kind = {"int": int, "float": float, "str": str}.get(str(f.type).replace("typing.Optional[", "").rstrip("]"), None)
+            kind = kind or (type(f.default) if f.default not in (None, dataclasses.MISSING) else str)
+            p.add_argument(flag, type=kind, default=None, help=f"(default {f.default!r})")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from openmm_range.training import TrainConfig, train
+
+    base = TrainConfig.from_yaml(args.config).to_dict() if args.config else {}
+    for f in dataclasses.fields(TrainConfig):
+        value = getattr(args, f.name, None)
+        if value is not None:
+            base[f.name] = value
+    summary = train(TrainConfig.from_dict(base), resume=args.resume)
+    print(json.dumps(summary, indent=2))
+    return 0

@@ -1,0 +1,38 @@
+"""The training loss and error metrics."""
+from typing import Dict, Tuple
+
+import torch
+
+
+def predict(model, batch) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Energies (B,) eV and forces (N, 3) eV/Å for a torch-geometric batch (graph kept for training)."""
+    pos = batch.pos.detach().requires_grad_(True)
+    energy = model(batch.z, pos, batch.batch)
+    (grad,) = torch.autograd.grad(energy.sum(), pos, create_graph=model.training)
+    return energy, -grad
+
+
+def loss_terms(model, batch, alpha: float) -> Tuple[torch.Tensor, Dict[str, float]]:
+    """Paper's unnormalised loss terms for one batch: alpha * sum dE^2 + sum |dF|^2 (eV units)."""
+    energy, forces = predict(model, batch)
+    de = energy - batch.energy.reshape(-1)
+    df = forces - batch.forces
+    data_loss = alpha * (de * de).sum() + (df * df).sum()
+    stats = {"e_abs": float(de.detach().abs().sum()), "f_abs": float(df.detach().abs().sum()),
+             "e_sq": float((de.detach() ** 2).sum()), "f_sq": float((df.detach() ** 2).sum()),
+             "n_mol": int(de.shape[0]), "n_comp": int(df.numel())}
+    return data_loss, stats
+
+
+def summarise(acc: Dict[str, float]) -> Dict[str, float]:
+    """MAE/RMSE in meV and meV/Å from accumulated sums."""
+    n_mol, n_comp = max(acc.get("n_mol", 0), 1), max(acc.get("n_comp", 0), 1)
+    return {"energy_mae_mev": 1000 * acc.get("e_abs", 0) / n_mol,
+            "energy_rmse_mev": 1000 * (acc.get("e_sq", 0) / n_mol) ** 0.5,
+            "force_mae_mev_a": 1000 * acc.get("f_abs", 0) / n_comp,
+            "force_rmse_mev_a": 1000 * (acc.get("f_sq", 0) / n_comp) ** 0.5}
+
+
+def accumulate(acc: Dict[str, float], stats: Dict[str, float]) -> None:
+    for k, v in stats.items():
+        acc[k] = acc.get(k, 0) + v

@@ -1,0 +1,279 @@
+"""The training loop: checkpoint every epoch, bit-for-bit resume, optional DDP (torchrun).
+
+Run directory layout (``config.out_dir``)::
+
+    config.json        the configuration used
+    checkpoint.pt      last finished epoch (model, optimiser, history, RNG, best model)
+    best_model.pt      best model so far (openmm_range.save_model format)
+    metrics.csv        one row per epoch
+    split.json         the structure indices of each split (in the concatenated data)
+    learning_curves.png, parity_test.png   at the end
+
+Checkpoints are written atomically and read with ``torch.load(weights_only=True)``.
+The data order of epoch e is drawn from a generator seeded with (seed, e), so a resumed
+run sees exactly the batches an uninterrupted one would.
+"""
+import csv
+import io
+import json
+import math
+import os
+import platform
+import time
+from pathlib import Path
+from typing import Dict, List, Optional
+
+import torch
+import torch.distributed as dist
+from torch_geometric.data import Batch
+
+from ..api import create_model
+from ..serialization import atomic_write, model_metadata, save_model
+from .config import TrainConfig
+from .loss import accumulate, loss_terms, summarise
+
+CHECKPOINT = "checkpoint.pt"
+
+
+class _LossModule(torch.nn.Module):
+    """Wraps the model so DistributedDataParallel sees one forward returning the loss."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, batch, alpha: float, scale: float, delta: float):
+        data_loss, stats = loss_terms(self.model, batch, alpha)
+        reg = self.model.regularization() if self.model.use_range else torch.zeros((), dtype=data_loss.dtype)
+        return scale * data_loss + delta * reg, stats
+
+
+def load_data(config: TrainConfig):
+    """Concatenate the configured datasets, optionally subsample, and split."""
+    from ..data import concat_datasets, load_dataset
+
+    if not config.data:
+        raise ValueError("no training data: set 'data' to one or more dataset paths")
+    dtype = getattr(torch, config.dtype)
+    parts = [load_dataset(p, dtype=dtype) for p in config.data]
+    full = parts[0] if len(parts) == 1 else concat_datasets(parts, dtype=dtype)
+    if config.max_structures and config.max_structures < len(full):
+        g = torch.Generator().manual_seed(config.seed)
+        full = full.subset(torch.randperm(len(full), generator=g)[: config.max_structures].sort().values.numpy())
+    return full, full.split(config.split, by=config.split_by, seed=config.seed)
+
+
+def build_model(config: TrainConfig, train_set):
+    """Model with elements, N_min/N_max and the readout's per-element shift/scale from the training set."""
+    stats = train_set.stats
+    hp = dict(config.hyperparameters)
+    hp.setdefault("elements", stats["elements"])
+    torch.manual_seed(config.seed)
+    model = create_model(config.model, **hp).to(getattr(torch, config.dtype))
+    model.set_size_range(stats["n_min"], stats["n_max"])
+    with torch.no_grad():
+        for k, z in enumerate(model.config.elements):
+            model.readout.shift[k] = float(stats["atom_ref_energies"].get(z, stats["atom_ref_energies"].get(str(z), 0.0)))
+        model.readout.scale.fill_(max(float(stats["force_rms"]), 1e-3))
+    return model
+
+
+def param_groups(model, config: TrainConfig):
+    lam, ab, net = [], [], []
+    for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        (lam if name.endswith("lambda_raw") else ab if name.endswith(("a_raw", "b_raw")) else net).append(p)
+    groups = [{"params": net, "step": config.lr_step_network, "name": "network"},
+              {"params": lam, "step": config.lr_step_lambda, "name": "lambda"},
+              {"params": ab, "step": config.lr_step_ab, "name": "a_b"}]
+    return [g for g in groups if g["params"]]
+
+
+def set_learning_rates(optimizer, config: TrainConfig, epoch: int) -> None:
+    """Step schedule per group: lr * gamma ** (epoch // step) (stateless, so resume is exact)."""
+    for group in optimizer.param_groups:
+        group["lr"] = config.lr * config.lr_gamma ** (epoch // group["step"])
+
+
+def alpha_at(config: TrainConfig, epoch: int) -> float:
+    return config.alpha_initial if epoch < config.alpha_switch_epoch else config.alpha_final
+
+
+def batches(n: int, batch_size: int, seed: int, epoch: int, shuffle: bool = True) -> List[List[int]]:
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed * 100003 + epoch)) if shuffle else torch.arange(n)
+    return [order[i:i + batch_size].tolist() for i in range(0, n, batch_size)]
+
+
+def evaluate_split(model, dataset, batch_size: int, device) -> Dict[str, float]:
+    model.eval()
+    acc: Dict[str, float] = {}
+    for idx in batches(len(dataset), batch_size, 0, 0, shuffle=False):
+        batch = Batch.from_data_list([dataset[i] for i in idx]).to(device)
+        _, stats = loss_terms(model, batch, 1.0)
+        accumulate(acc, stats)
+    return summarise(acc)
+
+
+def _state_bytes(obj) -> bytes:
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    return buf.getvalue()
+
+
+def train(config: TrainConfig, resume: bool = False, log=print) -> Dict:
+    """Train (or resume) according to ``config``; returns the final summary dict."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if config.device.startswith("cuda") else "gloo")
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    device = torch.device(config.device if not config.device.startswith("cuda") or world == 1
+                          else f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}")
+    out = Path(config.out_dir)
+    is_main = rank == 0
+    if is_main:
+        out.mkdir(parents=True, exist_ok=True)
+    full, (train_set, val_set, test_set) = load_data(config)
+    if len(train_set) == 0 or len(val_set) == 0:
+        raise ValueError(f"split {config.split} of {len(full)} structures leaves an empty training or validation set")
+    model = build_model(config, train_set).to(device)
+    optimizer = torch.optim.AdamW(param_groups(model, config), lr=config.lr, weight_decay=config.weight_decay)
+    history: List[Dict] = []
+    start_epoch, best, best_epoch, best_state, wall = 0, math.inf, -1, None, 0.0
+    ckpt_path = out / CHECKPOINT
+    if resume and ckpt_path.exists():
+        ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+        if _resumable(json.loads(ckpt["config"])) != _resumable(config.to_dict()):
+            raise ValueError(f"{ckpt_path}: the checkpoint was made with a different configuration; "
+                             "resume with the same config or use a new out_dir")
+        model.load_state_dict(ckpt["model"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+        torch.set_rng_state(ckpt["rng"])
+        start_epoch, best, best_epoch = int(ckpt["epoch"]) + 1, float(ckpt["best"]), int(ckpt["best_epoch"])
+        best_state, history, wall = ckpt["best_model"], json.loads(ckpt["history"]), float(ckpt["wall_s"])
+        log(f"resuming {out} at epoch {start_epoch}")
+    elif resume:
+        log(f"no checkpoint in {out}: starting from scratch")
+    if is_main:
+        (out / "config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
+        (out / "split.json").write_text(json.dumps({"train": train_set.parent_indices.tolist(),
+                                                    "val": val_set.parent_indices.tolist(),
+                                                    "test": test_set.parent_indices.tolist()}) + "\n")
+    runner = _LossModule(model)
+    if world > 1:
+        runner = torch.nn.parallel.DistributedDataParallel(runner)
+    stale = 0 if best_epoch < 0 else (start_epoch - 1 - best_epoch)
+    for epoch in range(start_epoch, config.epochs):
+        t0 = time.perf_counter()
+        set_learning_rates(optimizer, config, epoch)
+        alpha = alpha_at(config, epoch)
+        model.train()
+        acc: Dict[str, float] = {}
+        total_loss = 0.0
+        plan = batches(len(train_set), config.batch_size, config.seed, epoch)
+        progress = _progress(len(plan), f"epoch {epoch + 1}/{config.epochs}", is_main)
+        for idx in plan:
+            mine = idx[rank::world]
+            batch = Batch.from_data_list([train_set[i] for i in mine]).to(device)
+            optimizer.zero_grad(set_to_none=True)
+            # DDP averages gradients over ranks; scaling the local data sum by the world size
+            # makes the update equal to one process summing the whole global batch.
+            loss, stats = runner(batch, alpha, float(world), config.reg_delta)
+            loss.backward()
+            if config.grad_clip:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+            optimizer.step()
+            accumulate(acc, stats)
+            total_loss += float(loss.detach())
+            progress.update(1)
+            progress.set_postfix(loss=f"{total_loss / max(progress.n, 1):.4g}")
+        progress.close()
+        val = evaluate_split(model, val_set, config.batch_size, device)
+        wall += time.perf_counter() - t0
+        row = {"epoch": epoch + 1, "alpha": alpha, "lr": optimizer.param_groups[0]["lr"],
+               "train_loss": total_loss / len(plan), **{f"train_{k}": v for k, v in summarise(acc).items()},
+               **{f"val_{k}": v for k, v in val.items()}, "epoch_s": time.perf_counter() - t0}
+        history.append(row)
+        metric = val["force_mae_mev_a"]
+        if metric < best:
+            best, best_epoch, stale = metric, epoch, 0
+            best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+        else:
+            stale += 1
+        if is_main:
+            log(f"epoch {epoch + 1}: loss {row['train_loss']:.4g}  val E MAE {val['energy_mae_mev']:.2f} meV  "
+                f"F MAE {val['force_mae_mev_a']:.2f} meV/Å  ({row['epoch_s']:.1f} s)")
+            _write_metrics(out / "metrics.csv", history)
+            ckpt = {"epoch": epoch, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                    "rng": torch.get_rng_state(), "best": best, "best_epoch": best_epoch, "best_model": best_state,
+                    "history": json.dumps(history), "config": config.to_json(), "wall_s": wall}
+            data = _state_bytes(ckpt)
+            atomic_write(ckpt_path, lambda tmp: Path(tmp).write_bytes(data))
+            if best_epoch == epoch:
+                _save_best(model, best_state, full, config, history, wall, out / "best_model.pt")
+        if config.early_stopping_patience and stale >= config.early_stopping_patience:
+            if is_main:
+                log(f"early stopping: no validation improvement for {stale} epochs")
+            break
+    if world > 1:
+        dist.barrier()
+    summary = {"epochs_run": len(history), "best_epoch": best_epoch + 1, "best_val_force_mae_mev_a": best,
+               "wall_s": wall, "train_structures": len(train_set), "out_dir": str(out)}
+    if is_main and best_state is not None:
+        model.load_state_dict(best_state)
+        summary["test"] = evaluate_split(model, test_set, config.batch_size, device) if len(test_set) else {}
+        (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        try:
+            from .plots import learning_curves, parity_plot
+            learning_curves(history, out / "learning_curves.png")
+            if len(test_set):
+                parity_plot(model, test_set, config.batch_size, device, out / "parity_test.png")
+        except ImportError:
+            log("matplotlib not installed: no plots")
+    return summary
+
+
+def _resumable(cfg: Dict) -> Dict:
+    """The options that must match to resume (the epoch budget and patience may grow)."""
+    return {k: v for k, v in json.loads(json.dumps(cfg)).items() if k not in ("epochs", "early_stopping_patience", "threads")}
+
+
+def _save_best(model, best_state, full, config, history, wall, path):
+    import copy
+
+    best = copy.deepcopy(model).cpu()
+    best.load_state_dict(best_state)
+    best.metadata = {
+        "training_data_hash": full.content_hash,
+        "training": {"config": config.to_dict(), "epochs_run": len(history), "wall_s": wall,
+                     "hardware": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
+                                 + (f", {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ""),
+                     "torch": torch.__version__, "best_val": history[-1] if history else {}},
+    }
+    save_model(best, path)
+
+
+def _write_metrics(path: Path, history: List[Dict]) -> None:
+    def write(tmp):
+        with open(tmp, "w", newline="") as fh:
+            w = csv.DictWriter(fh, fieldnames=list(history[0]))
+            w.writeheader()
+            w.writerows(history)
+    atomic_write(path, write)
+    try:
+        from torch.utils.tensorboard import SummaryWriter  # optional
+    except ImportError:
+        return
+    with SummaryWriter(str(path.parent / "tensorboard")) as tb:
+        row = history[-1]
+        for k, v in row.items():
+            if k != "epoch":
+                tb.add_scalar(k, v, row["epoch"])
+
+
+def _progress(total: int, desc: str, enabled: bool):
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit="batch", disable=not enabled, leave=False, mininterval=1.0)
