@@ -79,6 +79,22 @@ def test_training_reduces_loss_and_writes_outputs(dataset_path, tmp_path):
     assert meta["training_data_hash"] and (meta["n_min"], meta["n_max"]) == (3, 6)
     assert meta["elements"] == [1, 6, 8]
 
+    # evaluate and publish the run through the CLI
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    res = subprocess.run([sys.executable, "-m", "openmm_range.cli.main", "evaluate", str(out / "best_model.pt"),
+                          str(dataset_path), "--splits", str(out / "split.json"), "--out", str(tmp_path / "eval.json")],
+                         capture_output=True, text=True, env=env, check=True)
+    results = json.loads((tmp_path / "eval.json").read_text())
+    assert set(results) == {"train", "val", "test"} and "| test |" in res.stdout
+    assert results["val"]["all"]["force_mae_mev_a"] == pytest.approx(summary["best_val_force_mae_mev_a"], rel=1e-6)
+    assert set(results["train"]["per_element"]) == {"H", "C", "O"}
+    assert set(results["train"]["per_size"]) == {"1-10"}
+    subprocess.run([sys.executable, "-m", "openmm_range.cli.main", "publish", str(out), "--name", "tiny",
+                    "--out-dir", str(tmp_path / "shipped")], capture_output=True, text=True, env=env, check=True)
+    card = (tmp_path / "shipped" / "tiny.md").read_text()
+    assert meta["training_data_hash"] in card and "force MAE" in card and "N_min / N_max (atoms): 3 / 6" in card
+    assert openmm_range.read_metadata(tmp_path / "shipped" / "tiny.pt")["test_metrics"]["structures"] == 6
+
 
 def test_kill_and_resume_is_bit_for_bit(dataset_path, tmp_path):
     cfg_path = write_config(tmp_path / "cfg.yaml", config(dataset_path, tmp_path / "a", epochs=5))

@@ -1,0 +1,71 @@
+"""Error metrics of a model on a dataset: per split, per element, per molecule size."""
+from collections import defaultdict
+from typing import Dict, Optional, Sequence
+
+import numpy as np
+import torch
+from torch_geometric.data import Batch
+
+from ..elements import symbol
+from .loss import predict
+
+SIZE_BINS = (0, 10, 20, 30, 50, 75, 100, 150, 10**9)
+
+
+def errors(model, dataset, batch_size: int = 16, device="cpu") -> Dict[str, np.ndarray]:
+    """Per-structure energy errors (eV), per-atom force errors (eV/Å) with elements and sizes."""
+    model = model.to(device).eval()
+    dtype = model.master_init.dtype
+    e_err, n_atoms, f_err, z_all = [], [], [], []
+    for start in range(0, len(dataset), batch_size):
+        batch = Batch.from_data_list([dataset[i] for i in range(start, min(start + batch_size, len(dataset)))]).to(device)
+        batch.pos = batch.pos.to(dtype)
+        energy, forces = predict(model, batch)
+        e_err.append((energy.detach() - batch.energy.reshape(-1).to(dtype)).cpu().numpy())
+        f_err.append((forces.detach() - batch.forces.to(dtype)).cpu().numpy())
+        n_atoms.append(batch.n_atoms.reshape(-1).cpu().numpy())
+        z_all.append(batch.z.cpu().numpy())
+    return {"energy": np.concatenate(e_err), "n_atoms": np.concatenate(n_atoms),
+            "forces": np.concatenate(f_err), "z": np.concatenate(z_all)}
+
+
+def metrics(err: Dict[str, np.ndarray]) -> Dict:
+    """MAE/RMSE in meV and meV/Å overall, per element (forces) and per size bin."""
+    def block(e, f):
+        out = {"structures": int(len(e))}
+        if len(e):
+            out.update({"energy_mae_mev": 1e3 * float(np.abs(e).mean()), "energy_rmse_mev": 1e3 * float(np.sqrt((e**2).mean()))})
+        if len(f):
+            out.update({"force_mae_mev_a": 1e3 * float(np.abs(f).mean()), "force_rmse_mev_a": 1e3 * float(np.sqrt((f**2).mean()))})
+        return out
+
+    result = {"all": block(err["energy"], err["forces"]), "per_element": {}, "per_size": {}}
+    for z in np.unique(err["z"]):
+        f = err["forces"][err["z"] == z]
+        result["per_element"][symbol(int(z))] = {"atoms": int(len(f)), "force_mae_mev_a": 1e3 * float(np.abs(f).mean()),
+                                                 "force_rmse_mev_a": 1e3 * float(np.sqrt((f**2).mean()))}
+    atom_size = np.repeat(err["n_atoms"], err["n_atoms"])
+    for lo, hi in zip(SIZE_BINS[:-1], SIZE_BINS[1:]):
+        sel = (err["n_atoms"] > lo) & (err["n_atoms"] <= hi)
+        if sel.any():
+            label = f"{lo + 1}-{hi}" if hi < 10**9 else f">{lo}"
+            result["per_size"][label] = block(err["energy"][sel], err["forces"][(atom_size > lo) & (atom_size <= hi)])
+    return result
+
+
+def evaluate_model(model, dataset, splits: Optional[Dict[str, Sequence[int]]] = None, batch_size: int = 16,
+                   device="cpu") -> Dict[str, Dict]:
+    """Metrics for each named split (indices into ``dataset``), or for the whole dataset."""
+    parts = {"all": dataset} if not splits else {k: dataset.subset(v) for k, v in splits.items() if len(v)}
+    return {name: metrics(errors(model, part, batch_size, device)) for name, part in parts.items()}
+
+
+def format_table(results: Dict[str, Dict]) -> str:
+    lines = ["| split | structures | energy MAE (meV) | energy RMSE (meV) | force MAE (meV/Å) | force RMSE (meV/Å) |",
+             "|---|---|---|---|---|---|"]
+    for name, r in results.items():
+        a = r["all"]
+        lines.append(f"| {name} | {a['structures']} | {a.get('energy_mae_mev', float('nan')):.2f} | "
+                     f"{a.get('energy_rmse_mev', float('nan')):.2f} | {a.get('force_mae_mev_a', float('nan')):.2f} | "
+                     f"{a.get('force_rmse_mev_a', float('nan')):.2f} |")
+    return "\n".join(lines)

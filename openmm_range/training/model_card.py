@@ -1,0 +1,96 @@
+"""Publish a trained model: copy it into serialized_models/ and write its model card."""
+import json
+from pathlib import Path
+from typing import Dict, Optional
+
+from ..elements import symbol
+from ..serialization import load_model, save_model
+
+LIMITS = """\
+- Trained on gas-phase GFN2-xTB (tblite) labels, not DFT: it reproduces GFN2-xTB, including its
+  errors, at best. Compare with the paper's DFT-trained numbers only qualitatively.
+- Elements outside the list above are refused. Total charge and spin are not inputs: charged and
+  neutral species of the same composition are not distinguished.
+- RANGE attends within one molecule / ML region; it does not see periodic images. Periodic use
+  assumes the ML region spans less than half the box.
+- Molecule sizes outside [N_min, N_max] are extrapolation (the master-node regulariser clamps).
+"""
+
+
+def write_card(name: str, model_path: Path, run_dir: Path, test: Dict, extra: Optional[str] = None) -> str:
+    model = load_model(model_path)
+    meta = model.metadata
+    train = meta.get("training", {})
+    cfg = train.get("config", {})
+    summary = json.loads((run_dir / "summary.json").read_text()) if (run_dir / "summary.json").exists() else {}
+    hp = meta["hyperparameters"]
+    rows = "\n".join(f"| {k} | {v} |" for k, v in sorted(hp.items()) if k != "extra")
+    a = test.get("all", {})
+    per_el = ", ".join(f"{el}: {v['force_mae_mev_a']:.1f}" for el, v in test.get("per_element", {}).items())
+    lines = [
+        f"# Model card: `{name}`",
+        "",
+        f"Architecture `{meta['name']}`, cutoff {meta['cutoff']} Å, file `{model_path.name}`, "
+        f"openmm-range {meta['package_version']}.",
+        "",
+        "## Use",
+        "",
+        f"```python\nfrom openmmml import MLPotential\npotential = MLPotential('{name}')\n"
+        "system = potential.createSystem(topology)\n```",
+        "",
+        "## Training data",
+        "",
+        f"- datasets: {', '.join(cfg.get('data', []))}",
+        f"- content hash (SHA-256 of structures and labels): `{meta.get('training_data_hash')}`",
+        f"- structures used: {summary.get('train_structures', '?')} for training; split {cfg.get('split')} "
+        f"by {cfg.get('split_by')}, seed {cfg.get('seed')}"
+        + (f"; random subsample of {cfg['max_structures']} structures" if cfg.get("max_structures") else ""),
+        f"- elements: {', '.join(symbol(z) for z in meta['elements'])}",
+        f"- N_min / N_max (atoms): {meta['n_min']} / {meta['n_max']}",
+        "",
+        "## Training",
+        "",
+        f"- epochs run: {train.get('epochs_run')} (best validation epoch {summary.get('best_epoch')}), "
+        f"wall time {train.get('wall_s', 0) / 60:.1f} min on {train.get('hardware')}, torch {train.get('torch')}",
+        f"- recipe: AdamW lr {cfg.get('lr')}, weight decay {cfg.get('weight_decay')}, batch {cfg.get('batch_size')}, "
+        f"alpha {cfg.get('alpha_initial')} -> {cfg.get('alpha_final')} at epoch {cfg.get('alpha_switch_epoch')}, "
+        f"delta {cfg.get('reg_delta')}, step schedules gamma {cfg.get('lr_gamma')} every "
+        f"{cfg.get('lr_step_network')}/{cfg.get('lr_step_lambda')}/{cfg.get('lr_step_ab')} epochs, {cfg.get('dtype')}",
+        "",
+        "## Hyperparameters",
+        "",
+        "| name | value |",
+        "|---|---|",
+        rows,
+        "",
+        "## Test-set accuracy (held out, GFN2-xTB reference)",
+        "",
+        f"- structures: {a.get('structures')}",
+        f"- energy MAE {a.get('energy_mae_mev', float('nan')):.2f} meV, RMSE {a.get('energy_rmse_mev', float('nan')):.2f} meV",
+        f"- force MAE {a.get('force_mae_mev_a', float('nan')):.2f} meV/Å, RMSE {a.get('force_rmse_mev_a', float('nan')):.2f} meV/Å",
+        f"- force MAE per element (meV/Å): {per_el}",
+        "",
+    ]
+    if extra:
+        lines += [extra.strip(), ""]
+    lines += ["## Intended use and known limits", "", "Molecular dynamics of small organic molecules "
+              "(H, C, N, O, S) in the gas phase or as the ML region of ML/MM systems.", "", LIMITS]
+    return "\n".join(lines)
+
+
+def publish(run_dir: str, name: str, out_dir: str = "serialized_models", test: Optional[Dict] = None,
+            extra: Optional[str] = None) -> Path:
+    """Copy ``run_dir/best_model.pt`` to ``out_dir/<name>.pt`` and write ``out_dir/<name>.md``."""
+    run = Path(run_dir)
+    src = run / "best_model.pt"
+    if not src.exists():
+        raise FileNotFoundError(f"{src} does not exist: train first (openmm-range train ...)")
+    model = load_model(src)
+    model.metadata["published_name"] = name
+    if test is not None:
+        model.metadata["test_metrics"] = test.get("all", {})
+    dest = Path(out_dir) / f"{name}.pt"
+    save_model(model, dest)
+    card = write_card(name, dest, run, test or {}, extra)
+    (Path(out_dir) / f"{name}.md").write_text(card)
+    return dest
