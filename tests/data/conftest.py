@@ -94,6 +94,14 @@ def write_spec(directory, spec):
     return path
 
 
+@pytest.fixture
+def tiny_spec():
+    """(a copy of the tiny spec mapping, write_spec(directory, spec) -> path)."""
+    import copy
+
+    return copy.deepcopy(TINY_SPEC), write_spec
+
+
 @pytest.fixture(scope="session")
 def tiny_generated(tmp_path_factory):
     """(spec_path, out_dir, summary) of the tiny spec generated to completion with 1 worker."""

@@ -155,3 +155,17 @@ def test_gfn2_sampler_and_md_constants():
     assert all(np.isfinite(f).all() for f in frames)
     assert ACCEL_EV_PER_ANGSTROM_AMU == pytest.approx(9.64853e-3, rel=1e-5)
     assert BOLTZMANN_EV_PER_K * 300 == pytest.approx(0.025852, rel=1e-4)
+
+
+def test_failing_task_is_reported_and_others_continue(tmp_path, tiny_spec):
+    base, write_spec = tiny_spec
+    spec = dict(base, name="with-bad", molecules=[
+        {"name": "wrong_charge", "smiles": "CCO", "charge": 1},  # SMILES is neutral: the task raises
+        {"name": "ethanol", "smiles": "CCO"},
+    ], sampling=[{"kind": "displace", "sigma": 0.05, "frames": 2}])
+    spec_path = write_spec(tmp_path, spec)
+    messages = []
+    summary = generate(spec_path, workers=1, progress=False, log=messages.append)
+    assert summary["failed_tasks_this_run"] == 2 and summary["tasks_remaining"] == 2
+    assert summary["structures_this_run"] == 4
+    assert any("charge 1 given but the SMILES has formal charge 0" in m for m in messages)

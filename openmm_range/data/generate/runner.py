@@ -88,9 +88,14 @@ def _worker_init() -> None:
 
 
 def _worker(args) -> Dict:
+    """Run one task and store its chunk. A task that raises is reported, not fatal: it has no
+    chunk, so the next run retries it."""
     spec_path, out_dir, task = args
-    spec = load_spec(spec_path)
-    frames, info = run_task(spec, task)
+    try:
+        spec = load_spec(spec_path)
+        frames, info = run_task(spec, task)
+    except Exception as exc:  # noqa: BLE001 - any failure of one molecule must not stop the others
+        return {"task_id": task.task_id, "n": 0, "failures": 0, "error": f"{type(exc).__name__}: {exc}"}
     store.write_chunk(out_dir, task.task_id, frames, info)
     return {"task_id": task.task_id, "n": len(frames), "failures": info["scf_failures"]}
 
@@ -135,21 +140,27 @@ def generate(
         bar = tqdm(total=total, initial=done_structures, unit="struct", dynamic_ncols=True, desc=spec.name, file=sys.stderr)
     t0 = time.perf_counter()
     produced = failures = 0
+    errors: List[str] = []
     jobs = [(os.path.abspath(spec_path), out_dir, t) for t in pending]
+
+    def account(res: Dict) -> None:
+        nonlocal produced, failures
+        produced, failures = produced + res["n"], failures + res["failures"]
+        if "error" in res:
+            errors.append(f"task {res['task_id']}: {res['error']}")
+            log(f"[{spec.name}] task {res['task_id']} failed (will be retried by the next run): {res['error']}")
+        if bar is not None:
+            bar.update(res["n"])
+
     try:
         if workers <= 1:
-            results = map(_worker, jobs)
-            for res in results:
-                produced, failures = produced + res["n"], failures + res["failures"]
-                if bar is not None:
-                    bar.update(res["n"])
+            for res in map(_worker, jobs):
+                account(res)
         else:
             ctx = multiprocessing.get_context("spawn")
             with ctx.Pool(workers, initializer=_worker_init) as pool:
                 for res in pool.imap_unordered(_worker, jobs, chunksize=1):
-                    produced, failures = produced + res["n"], failures + res["failures"]
-                    if bar is not None:
-                        bar.update(res["n"])
+                    account(res)
     finally:
         if bar is not None:
             bar.close()
@@ -161,6 +172,7 @@ def generate(
         "tasks_remaining": remaining,
         "structures_this_run": produced,
         "scf_failures_this_run": failures,
+        "failed_tasks_this_run": len(errors),
         "seconds": round(seconds, 1),
         "structures_per_second": round(produced / seconds, 3) if seconds > 0 else None,
     }
