@@ -1,0 +1,49 @@
+"""``openmm-range info``: print a model file's metadata.
+
+    openmm-range info MODEL [--json]
+
+MODEL is a model file (.pt) or the name of a shipped model (e.g. ``range-schnet``).
+"""
+import json
+from pathlib import Path
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("info", help="print a model's metadata (cutoff, elements, units, ...)")
+    p.add_argument("model", help="model file (.pt) or shipped model name")
+    p.add_argument("--json", action="store_true", help="print the metadata as JSON")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from openmm_range.elements import symbol
+    from openmm_range.openmm.model_files import resolve_model_file
+    from openmm_range.registry import MODEL_NAMES
+    from openmm_range.serialization import read_metadata
+
+    path = Path(args.model)
+    if not path.is_file():
+        if args.model not in MODEL_NAMES:
+            raise FileNotFoundError(f"{args.model!r} is neither a model file nor a shipped model name "
+                                    f"({', '.join(MODEL_NAMES)})")
+        path = resolve_model_file(args.model, None)
+    meta = read_metadata(path)
+    if args.json:
+        print(json.dumps(meta, indent=2, sort_keys=True))
+        return 0
+    print(f"file:          {path}")
+    print(f"model:         {meta.get('name')}")
+    print(f"cutoff:        {meta.get('cutoff')} Å")
+    print(f"elements:      {' '.join(symbol(z) for z in meta.get('elements', []))}")
+    units = meta.get("units", {})
+    print(f"units:         " + ", ".join(f"{k} {v}" for k, v in units.items()))
+    print(f"n_min / n_max: {meta.get('n_min')} / {meta.get('n_max')} atoms")
+    print(f"dtype:         {meta.get('dtype', 'float32')}")
+    print(f"package:       openmm-range {meta.get('package_version')}")
+    print(f"training data: {meta.get('training_data_hash') or 'none recorded (untrained?)'}")
+    hyper = meta.get("hyperparameters", {})
+    if hyper:
+        print("hyperparameters:")
+        for key in sorted(hyper):
+            print(f"  {key}: {hyper[key]}")
+    return 0

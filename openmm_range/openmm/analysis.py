@@ -1,0 +1,94 @@
+"""Trajectory analysis for ``openmm-range analyze``: radius of gyration over time.
+
+Lengths in nm, times in ps.
+"""
+import csv
+import struct
+from pathlib import Path
+from typing import Optional, Tuple
+
+import numpy as np
+
+#: OpenMM writes DCD time steps in AKMA time units: 1 AKMA = 0.04888821 ps.
+PS_PER_AKMA = 0.04888821
+
+
+def dcd_frame_interval_ps(path: Path) -> Optional[float]:
+    """Time between DCD frames (ps) from the header OpenMM's DCDFile writes, or None if unreadable.
+
+    Header layout: int32 84, b'CORD', 9 int32 (frames, first step, interval, 6 zeros),
+    float32 time step in AKMA units.
+    """
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(48)
+    except OSError:
+        return None
+    if len(head) < 48 or head[4:8] != b"CORD" or struct.unpack("<i", head[:4])[0] != 84:
+        return None
+    interval = struct.unpack("<i", head[16:20])[0]
+    timestep = struct.unpack("<f", head[44:48])[0] * PS_PER_AKMA
+    if interval <= 0 or not timestep > 0:
+        return None
+    return interval * timestep
+
+
+def radius_of_gyration(trajectory: Path, topology: Path, selection: Optional[str] = None,
+                       frame_interval_ps: Optional[float] = None) -> Tuple[np.ndarray, np.ndarray, str]:
+    """Radius of gyration (nm) per frame, and the frame times.
+
+    Args:
+        trajectory: DCD (or any format mdtraj reads).
+        topology: PDB with the same atoms.
+        selection: mdtraj atom selection (default: all atoms).
+        frame_interval_ps: time between frames; default: read from the DCD header,
+            else frames are numbered 0, 1, ...
+
+    Returns ``(times, rg_nm, time_unit)`` with ``time_unit`` ``'ps'`` or ``'frame'``.
+    """
+    import mdtraj
+
+    for path, what in ((trajectory, "trajectory"), (topology, "topology")):
+        if not Path(path).is_file():
+            raise FileNotFoundError(f"{what} file {str(path)!r} does not exist")
+    traj = mdtraj.load(str(trajectory), top=str(topology))
+    if selection:
+        atoms = traj.topology.select(selection)
+        if len(atoms) == 0:
+            raise ValueError(f"selection {selection!r} matches no atoms")
+        traj = traj.atom_slice(atoms)
+    rg = mdtraj.compute_rg(traj)
+    if frame_interval_ps is None and str(trajectory).lower().endswith(".dcd"):
+        frame_interval_ps = dcd_frame_interval_ps(Path(trajectory))
+    if frame_interval_ps is None:
+        return np.arange(len(rg), dtype=float), rg, "frame"
+    return (np.arange(len(rg)) + 1) * float(frame_interval_ps), rg, "ps"
+
+
+def write_rg_csv(path: Path, times: np.ndarray, rg: np.ndarray, time_unit: str) -> None:
+    """CSV with columns ``time_<unit>, rg_nm``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow([f"time_{time_unit}", "rg_nm"])
+        for t, r in zip(times, rg):
+            writer.writerow([f"{t:.6g}", f"{r:.6f}"])
+
+
+def plot_rg(path: Path, times: np.ndarray, rg: np.ndarray, time_unit: str, title: str = "") -> None:
+    """PNG plot of the radius of gyration over time."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    ax.plot(times, rg * 10.0, lw=1.0)
+    ax.set_xlabel("time (ps)" if time_unit == "ps" else "frame")
+    ax.set_ylabel("radius of gyration (Å)")
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

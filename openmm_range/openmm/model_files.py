@@ -1,0 +1,62 @@
+"""Finding the model file behind ``MLPotential(name[, modelPath=...])`` and checking it.
+
+Shipped models live in ``openmm_range/serialized_models/<name>.pt`` (one per potential
+name). A user's own file, written by :func:`openmm_range.save_model` or by training, is
+passed as ``modelPath``. Files are read with ``torch.load(weights_only=True)``: loading a
+model never executes code from the file.
+"""
+import os
+from pathlib import Path
+from typing import Any, Dict, Optional, Union
+
+#: Directory of the models shipped with the package.
+SHIPPED_DIR = Path(__file__).resolve().parent.parent / "serialized_models"
+
+
+class ModelNotInstalledError(FileNotFoundError):
+    """No shipped model of the requested name is installed, and no ``modelPath`` was given."""
+
+
+def shipped_model_path(name: str) -> Path:
+    """Path where the shipped model ``name`` would be installed (it may not exist)."""
+    return SHIPPED_DIR / f"{name}.pt"
+
+
+def resolve_model_file(name: str, model_path: Optional[Union[str, os.PathLike]]) -> Path:
+    """The model file for potential ``name``: ``model_path`` if given, else the shipped one.
+
+    Raises FileNotFoundError if ``model_path`` does not exist, and ModelNotInstalledError
+    (a FileNotFoundError) saying how to pass a file when no shipped model is installed.
+    """
+    if model_path is not None:
+        path = Path(model_path).expanduser()
+        if not path.is_file():
+            raise FileNotFoundError(f"modelPath {str(model_path)!r} does not exist or is not a file; pass the .pt "
+                                    f"file written by openmm_range.save_model or by `openmm-range train`")
+        return path
+    path = shipped_model_path(name)
+    if not path.is_file():
+        raise ModelNotInstalledError(
+            f"no shipped {name!r} model is installed (looked for {path}); pass your own model file: "
+            f"MLPotential({name!r}, modelPath='model.pt'), where model.pt was written by "
+            f"openmm_range.save_model or by `openmm-range train`")
+    return path
+
+
+def read_checked_metadata(name: str, path: Path) -> Dict[str, Any]:
+    """Metadata of the model file ``path``, checked to hold architecture ``name``.
+
+    Raises ValueError if the file is not a model file or holds another architecture.
+    """
+    from ..serialization import read_metadata
+
+    metadata = read_metadata(path)
+    stored = metadata.get("name")
+    if stored != name:
+        raise ValueError(f"model file {str(path)!r} holds a {stored!r} model, but the potential was created as "
+                         f"{name!r}; use MLPotential({stored!r}, modelPath=...) for this file")
+    for key in ("cutoff", "elements"):
+        if key not in metadata:
+            raise ValueError(f"model file {str(path)!r} lacks the metadata key {key!r}; re-save it with "
+                             f"openmm_range.save_model")
+    return metadata

@@ -1,0 +1,228 @@
+"""Running a Langevin simulation with a RANGE potential (the engine behind ``openmm-range simulate``).
+
+Units: temperature in K, time step in fs, friction in 1/ps, energies in kJ/mol.
+"""
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence
+
+import openmm
+import openmm.app as app
+import openmm.unit as unit
+
+logger = logging.getLogger("openmm_range.openmm")
+
+#: Platform preference for ``platform='auto'``: fastest first. OpenCL is left out on
+#: purpose: on CPU-only machines it is often a slow CPU emulation.
+AUTO_PLATFORMS = ("CUDA", "HIP", "CPU", "Reference")
+#: Force names given by the two backends (openmm.Force.getName()).
+BACKEND_FORCE_NAMES = {"RANGE TorchForce": "torchforce", "RANGE PythonForce": "python"}
+
+
+def available_platforms() -> List[str]:
+    """Names of the OpenMM platforms installed here."""
+    return [openmm.Platform.getPlatform(i).getName() for i in range(openmm.Platform.getNumPlatforms())]
+
+
+def select_platform(name: str) -> openmm.Platform:
+    """The OpenMM platform ``name``, or the fastest available one for ``'auto'``."""
+    present = available_platforms()
+    if name == "auto":
+        for candidate in AUTO_PLATFORMS:
+            if candidate in present:
+                return openmm.Platform.getPlatformByName(candidate)
+    if name not in present:
+        raise ValueError(f"platform {name!r} is not available here; available: auto, {', '.join(present)}")
+    return openmm.Platform.getPlatformByName(name)
+
+
+def backend_in_use(system: openmm.System) -> str:
+    """``'torchforce'``, ``'python'`` or ``'none'``: which RANGE backend ``system`` ended up with.
+
+    A PythonForce nested in a CustomCVForce (interpolation) also counts as ``'python'``.
+    """
+    for force in system.getForces():
+        if force.getName() in BACKEND_FORCE_NAMES:
+            return BACKEND_FORCE_NAMES[force.getName()]
+        if isinstance(force, openmm.CustomCVForce):
+            for k in range(force.getNumCollectiveVariables()):
+                if force.getCollectiveVariable(k).getName() in BACKEND_FORCE_NAMES:
+                    return BACKEND_FORCE_NAMES[force.getCollectiveVariable(k).getName()]
+    return "none"
+
+
+@dataclass
+class SimulationConfig:
+    """Everything ``openmm-range simulate`` needs. Lengths nm, time fs/ps, temperature K."""
+
+    pdb: Path
+    model: str
+    model_path: Optional[Path] = None
+    temperature: float = 300.0  # K
+    timestep_fs: float = 2.0
+    friction_per_ps: float = 1.0
+    steps: int = 1000
+    platform: str = "auto"
+    backend: str = "auto"
+    precision: Optional[str] = None
+    minimize: bool = True
+    report_interval: int = 100
+    dcd: Optional[Path] = None
+    csv: Optional[Path] = None
+    seed: Optional[int] = None
+    ml_chain: Optional[int] = None  # None: the whole PDB is ML; else ML/MM with this chain as ML
+    mm_forcefield: Sequence[str] = field(default_factory=lambda: ("amber19-all.xml", "amber19/tip3pfb.xml"))
+    progress: bool = True
+
+    def check(self) -> None:
+        """Raise ValueError naming the first bad setting."""
+        if not Path(self.pdb).is_file():
+            raise FileNotFoundError(f"PDB file {str(self.pdb)!r} does not exist")
+        for key, value in (("temperature", self.temperature), ("timestep_fs", self.timestep_fs),
+                           ("friction_per_ps", self.friction_per_ps)):
+            if not (math.isfinite(value) and value > 0):
+                raise ValueError(f"{key} must be a positive number, got {value!r}")
+        if self.steps < 0:
+            raise ValueError(f"steps must be >= 0, got {self.steps}")
+        if self.report_interval < 1:
+            raise ValueError(f"report_interval must be >= 1, got {self.report_interval}")
+
+
+def build_system(config: SimulationConfig, topology: app.Topology) -> openmm.System:
+    """The System for ``config``: all-ML, or ML/MM with chain ``config.ml_chain`` as the ML region."""
+    from openmmml import MLPotential
+
+    potential = MLPotential(config.model, modelPath=str(config.model_path) if config.model_path else None)
+    options = {"backend": config.backend, "precision": config.precision}
+    if config.ml_chain is None:
+        return potential.createSystem(topology, **options)
+    chains = list(topology.chains())
+    if not 0 <= config.ml_chain < len(chains):
+        raise ValueError(f"ml_chain {config.ml_chain} does not exist; the PDB has chains 0..{len(chains) - 1}")
+    ml_atoms = [atom.index for atom in chains[config.ml_chain].atoms()]
+    forcefield = app.ForceField(*config.mm_forcefield)
+    periodic = topology.getPeriodicBoxVectors() is not None
+    mm_system = forcefield.createSystem(topology, nonbondedMethod=app.PME if periodic else app.NoCutoff,
+                                        constraints=app.HBonds)
+    return potential.createMixedSystem(topology, mm_system, ml_atoms, **options)
+
+
+def degrees_of_freedom(system: openmm.System) -> int:
+    """3 per massive particle, minus constraints, minus 3 if a CMMotionRemover is present."""
+    dof = 3 * sum(1 for i in range(system.getNumParticles()) if system.getParticleMass(i) > 0 * unit.dalton)
+    for k in range(system.getNumConstraints()):
+        p1, p2, _ = system.getConstraintParameters(k)
+        if system.getParticleMass(p1) > 0 * unit.dalton or system.getParticleMass(p2) > 0 * unit.dalton:
+            dof -= 1
+    if any(isinstance(f, openmm.CMMotionRemover) for f in system.getForces()):
+        dof -= 3
+    return max(dof, 1)
+
+
+class ProgressReporter:
+    """An OpenMM reporter that drives a tqdm bar showing ns/day and keeps running statistics."""
+
+    def __init__(self, interval: int, total_steps: int, timestep_fs: float, dof: int, show: bool):
+        self.interval = interval
+        self.timestep_fs = timestep_fs
+        self.dof = dof
+        self.temperatures: List[float] = []
+        self.last_energy = float("nan")
+        self._start_wall = time.perf_counter()
+        self._start_step: Optional[int] = None
+        self._bar = None
+        if show:
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=total_steps, unit="step", dynamic_ncols=True)
+
+    def describeNextReport(self, simulation: app.Simulation) -> Dict:
+        steps = self.interval - simulation.currentStep % self.interval
+        return {"steps": steps, "periodic": None, "include": ["energy"]}
+
+    def ns_per_day(self, step: int) -> float:
+        done = step - (self._start_step or 0)
+        wall = time.perf_counter() - self._start_wall
+        return done * self.timestep_fs * 1e-6 / (wall / 86400.0) if wall > 0 else float("nan")
+
+    def report(self, simulation: app.Simulation, state: openmm.State) -> None:
+        if self._start_step is None:
+            self._start_step = 0
+        kinetic = state.getKineticEnergy().value_in_unit(unit.kilojoule_per_mole)
+        kelvin = 2.0 * kinetic / (self.dof * unit.MOLAR_GAS_CONSTANT_R.value_in_unit(
+            unit.kilojoule_per_mole / unit.kelvin))
+        self.temperatures.append(kelvin)
+        self.last_energy = state.getPotentialEnergy().value_in_unit(unit.kilojoule_per_mole)
+        if not math.isfinite(self.last_energy):
+            raise RuntimeError(f"the potential energy became {self.last_energy} at step {simulation.currentStep}: "
+                               f"the simulation is unstable (try a smaller time step or minimisation)")
+        if self._bar is not None:
+            self._bar.n = simulation.currentStep
+            self._bar.set_postfix({"ns/day": f"{self.ns_per_day(simulation.currentStep):.2f}",
+                                   "T/K": f"{kelvin:.0f}"}, refresh=True)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+
+def run_simulation(config: SimulationConfig) -> Dict[str, object]:
+    """Run the simulation described by ``config``; returns the summary (also logged).
+
+    Summary keys: steps, simulated_ps, wall_s, ns_per_day, platform, backend,
+    final_potential_kj_mol, mean_temperature_k, dcd, csv.
+    """
+    config.check()
+    pdb = app.PDBFile(str(config.pdb))
+    system = build_system(config, pdb.topology)
+    backend = backend_in_use(system)
+    platform = select_platform(config.platform)
+    dt = config.timestep_fs * unit.femtoseconds
+    integrator = openmm.LangevinMiddleIntegrator(config.temperature * unit.kelvin,
+                                                 config.friction_per_ps / unit.picosecond, dt)
+    if config.seed is not None:
+        integrator.setRandomNumberSeed(int(config.seed))
+    simulation = app.Simulation(pdb.topology, system, integrator, platform)
+    simulation.context.setPositions(pdb.positions)
+    if config.minimize:
+        simulation.minimizeEnergy()
+    if config.seed is not None:
+        simulation.context.setVelocitiesToTemperature(config.temperature * unit.kelvin, int(config.seed))
+    else:
+        simulation.context.setVelocitiesToTemperature(config.temperature * unit.kelvin)
+    if config.dcd:
+        Path(config.dcd).parent.mkdir(parents=True, exist_ok=True)
+        simulation.reporters.append(app.DCDReporter(str(config.dcd), config.report_interval))
+    if config.csv:
+        Path(config.csv).parent.mkdir(parents=True, exist_ok=True)
+        simulation.reporters.append(app.StateDataReporter(
+            str(config.csv), config.report_interval, step=True, time=True, potentialEnergy=True,
+            kineticEnergy=True, totalEnergy=True, temperature=True, speed=True))
+    progress = ProgressReporter(config.report_interval, config.steps, config.timestep_fs,
+                                degrees_of_freedom(system), config.progress)
+    simulation.reporters.append(progress)
+    start = time.perf_counter()
+    try:
+        simulation.step(config.steps)
+    finally:
+        progress.close()
+    wall = time.perf_counter() - start
+    state = simulation.context.getState(getEnergy=True)
+    simulated_ps = config.steps * config.timestep_fs * 1e-3
+    summary = {
+        "steps": config.steps,
+        "simulated_ps": simulated_ps,
+        "wall_s": wall,
+        "ns_per_day": simulated_ps * 1e-3 / (wall / 86400.0) if wall > 0 else float("nan"),
+        "platform": platform.getName(),
+        "backend": backend,
+        "final_potential_kj_mol": state.getPotentialEnergy().value_in_unit(unit.kilojoule_per_mole),
+        "mean_temperature_k": (sum(progress.temperatures) / len(progress.temperatures)
+                               if progress.temperatures else float("nan")),
+        "dcd": str(config.dcd) if config.dcd else None,
+        "csv": str(config.csv) if config.csv else None,
+    }
+    return summary

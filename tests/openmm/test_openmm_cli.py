@@ -1,0 +1,65 @@
+"""The ``simulate``, ``analyze`` and ``info`` sub-commands, run in-process on tiny inputs."""
+import csv
+import json
+
+import openmm.app as app
+import openmm.unit as unit
+import pytest
+
+from openmm_range.cli.main import main
+
+from conftest import peptide_only
+
+
+@pytest.fixture(scope="module")
+def peptide_pdb(tmp_path_factory, alanine_pdb):
+    topology, positions = peptide_only(alanine_pdb)
+    path = tmp_path_factory.mktemp("cli") / "peptide.pdb"
+    with open(path, "w") as handle:
+        app.PDBFile.writeFile(topology, positions * unit.nanometer, handle)
+    return path
+
+
+def test_simulate_then_analyze(tmp_path, peptide_pdb, model_files, capsys):
+    dcd, log, summary = tmp_path / "run.dcd", tmp_path / "run.csv", tmp_path / "summary.json"
+    code = main(["simulate", "--pdb", str(peptide_pdb), "--model", "range-schnet", "--model-path",
+                 str(model_files["range-schnet"]), "--steps", "40", "--timestep-fs", "1", "--report-interval", "10",
+                 "--platform", "CPU", "--backend", "python", "--dcd", str(dcd), "--csv", str(log), "--seed", "3",
+                 "--no-progress", "--threads", "1", "--json", str(summary)])
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "ns/day on CPU with the python backend" in out
+    with open(log) as handle:
+        rows = list(csv.reader(handle))
+    assert len(rows) == 1 + 4 and "Temperature (K)" in rows[0][5]
+    result = json.loads(summary.read_text())
+    assert result["steps"] == 40 and result["backend"] == "python" and result["ns_per_day"] > 0
+
+    code = main(["analyze", str(dcd), "--top", str(peptide_pdb), "--out", str(tmp_path / "an")])
+    assert code == 0
+    with open(tmp_path / "an_rg.csv") as handle:
+        rg_rows = list(csv.reader(handle))
+    assert rg_rows[0] == ["time_ps", "rg_nm"] and len(rg_rows) == 1 + 4
+    assert float(rg_rows[1][0]) == pytest.approx(0.01)  # first frame after 10 steps of 1 fs
+    assert 0.1 < float(rg_rows[1][1]) < 1.0
+    assert (tmp_path / "an_rg.png").stat().st_size > 1000
+
+
+def test_info_prints_metadata(model_files, capsys):
+    assert main(["info", str(model_files["range-painn"])]) == 0
+    out = capsys.readouterr().out
+    assert "range-painn" in out and "cutoff:        5.0 Å" in out and "H C N O" in out
+    assert main(["info", str(model_files["schnet"]), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["name"] == "schnet"
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--platform", "Quantum"], "platform 'Quantum' is not available here"),
+    (["--temperature", "-5"], "temperature must be a positive number"),
+    (["--ml-chain", "9"], "ml_chain 9 does not exist"),
+])
+def test_simulate_bad_input_is_a_clear_error(argv, message, peptide_pdb, model_files, capsys):
+    code = main(["simulate", "--pdb", str(peptide_pdb), "--model", "range-schnet", "--model-path",
+                 str(model_files["range-schnet"]), "--steps", "1", "--no-progress", *argv])
+    assert code == 2
+    assert message in capsys.readouterr().err

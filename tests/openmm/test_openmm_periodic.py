@@ -1,0 +1,73 @@
+"""Periodic systems: the energy ignores wrapping into other images and global translation.
+
+RANGE's master node is placed at the centre of the molecule made whole by minimum image
+relative to atom 0, and the local part uses minimum-image neighbours; so a molecule
+split across the boundary has the energy of the whole one, and a box large enough for
+the molecule gives the non-periodic energy.
+"""
+import numpy as np
+import openmm
+import pytest
+from openmmml import MLPotential
+
+from conftest import PLATFORMS, peptide_only, require_backend
+
+BOXES = {  # nm, rows = box vectors in OpenMM's reduced triclinic form
+    "cubic": np.array([[3.0, 0.0, 0.0], [0.0, 3.0, 0.0], [0.0, 0.0, 3.0]]),
+    "triclinic": np.array([[3.0, 0.0, 0.0], [0.8, 2.9, 0.0], [-0.7, 0.9, 2.8]]),
+}
+
+
+def wrap_into_box(positions, box):
+    """Every atom moved into the primary cell (fractional coordinates in [0, 1))."""
+    fractional = positions @ np.linalg.inv(box)
+    return (fractional - np.floor(fractional)) @ box
+
+
+@pytest.fixture(scope="module")
+def vacuum_energy(model_files, alanine_pdb):
+    topology, positions = peptide_only(alanine_pdb)
+    system = MLPotential("range-schnet", modelPath=str(model_files["range-schnet"])).createSystem(
+        topology, backend="python", precision="double")
+    context = openmm.Context(system, openmm.VerletIntegrator(0.001), openmm.Platform.getPlatformByName("Reference"))
+    context.setPositions(positions)
+    return positions, context.getState(getEnergy=True).getPotentialEnergy().value_in_unit(
+        openmm.unit.kilojoule_per_mole)
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+@pytest.mark.parametrize("backend", ["python", "torchforce"])
+@pytest.mark.parametrize("box_name", sorted(BOXES))
+def test_energy_is_wrap_and_translation_invariant(box_name, backend, platform, model_files, alanine_pdb,
+                                                  vacuum_energy):
+    require_backend(backend)
+    box = BOXES[box_name]
+    topology, _ = peptide_only(alanine_pdb, periodic=True)
+    topology.setPeriodicBoxVectors([openmm.Vec3(*row) for row in box])
+    system = MLPotential("range-schnet", modelPath=str(model_files["range-schnet"])).createSystem(
+        topology, backend=backend, precision="double")
+    assert system.usesPeriodicBoundaryConditions()
+    context = openmm.Context(system, openmm.VerletIntegrator(0.001), openmm.Platform.getPlatformByName(platform))
+    context.setPeriodicBoxVectors(*[openmm.Vec3(*row) for row in box])
+
+    def energy(positions):
+        context.setPositions(positions)
+        return context.getState(getEnergy=True).getPotentialEnergy().value_in_unit(openmm.unit.kilojoule_per_mole)
+
+    positions, e_vacuum = vacuum_energy
+    centred = positions - positions.mean(axis=0) + box.sum(axis=0) / 2
+    e_whole = energy(centred)
+    assert e_whole == pytest.approx(e_vacuum, rel=1e-8, abs=1e-8)
+
+    translated = centred + np.array([0.37, -1.21, 2.05])
+    assert energy(translated) == pytest.approx(e_whole, rel=1e-8, abs=1e-8)
+
+    imaged = centred.copy()
+    imaged[0] += box[0]  # atom 0 anchors the master-node image choice: move it too
+    imaged[5] -= box[1] + box[2]
+    imaged[-1] += 2 * box[2] - box[0]
+    assert energy(imaged) == pytest.approx(e_whole, rel=1e-8, abs=1e-8)
+
+    split = wrap_into_box(centred - centred.mean(axis=0), box)  # centre on a box corner: split 8 ways
+    assert np.ptp(split, axis=0).max() > 0.5 * np.diag(box).min(), "the molecule is not actually split"
+    assert energy(split) == pytest.approx(e_whole, rel=1e-8, abs=1e-8)
