@@ -148,6 +148,9 @@ def train(config: TrainConfig, resume: bool = False, log=print) -> Dict:
         if _resumable(json.loads(ckpt["config"])) != _resumable(config.to_dict()):
             raise ValueError(f"{ckpt_path}: the checkpoint was made with a different configuration; "
                              "resume with the same config or use a new out_dir")
+        if ckpt.get("data_hash") != full.content_hash:
+            raise ValueError(f"{ckpt_path}: the training data changed since this checkpoint (content hash "
+                             f"{ckpt.get('data_hash')} -> {full.content_hash}); resume needs the same data")
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
         torch.set_rng_state(ckpt["rng"])
@@ -208,7 +211,8 @@ def train(config: TrainConfig, resume: bool = False, log=print) -> Dict:
             _write_metrics(out / "metrics.csv", history)
             ckpt = {"epoch": epoch, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
                     "rng": torch.get_rng_state(), "best": best, "best_epoch": best_epoch, "best_model": best_state,
-                    "history": json.dumps(history), "config": config.to_json(), "wall_s": wall}
+                    "history": json.dumps(history), "config": config.to_json(), "wall_s": wall,
+                    "data_hash": full.content_hash}
             data = _state_bytes(ckpt)
             atomic_write(ckpt_path, lambda tmp: Path(tmp).write_bytes(data))
             if best_epoch == epoch:
