@@ -15,3 +15,14 @@ def check_positions(pos, name: str = "positions") -> None:
     if not bool(torch.isfinite(pos).all()):
         bad = int(torch.nonzero(~torch.isfinite(pos).all(dim=1))[0])
         raise ValueError(f"{name} contains NaN or inf (first at atom {bad})")
+
+
+def dataclass_from_dict(cls, d, what: str, hidden=()):
+    """Build dataclass ``cls`` from dict ``d``; unknown keys give a ValueError listing the accepted ones."""
+    import dataclasses
+
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(d) - known)
+    if unknown:
+        raise ValueError(f"unknown {what}(s) {unknown}; accepted: {sorted(known - set(hidden))}")
+    return cls(**d)

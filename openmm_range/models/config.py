@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, Optional, Tuple
 
 from ..elements import DEFAULT_ELEMENTS, to_atomic_numbers
+from ..validation import dataclass_from_dict
 
 #: Number of Gaussian distance functions per cutoff (Å), from the paper's Supplementary Tables 1-2.
 SCHNET_RBF_BY_CUTOFF = {4.0: 27, 5.0: 33, 7.0: 47, 9.0: 60, 12.0: 80}
@@ -81,8 +82,4 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, d: Dict[str, Any]) -> "ModelConfig":
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"unknown hyperparameter(s) {unknown}; accepted: {sorted(known - {'extra'})}")
-        return cls(**d)
+        return dataclass_from_dict(cls, d, "hyperparameter", hidden=("extra",))

@@ -6,6 +6,8 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import yaml
 
+from ..validation import dataclass_from_dict
+
 
 @dataclass
 class TrainConfig:
@@ -61,11 +63,7 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, d: Dict[str, Any]) -> "TrainConfig":
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"unknown training option(s) {unknown}; accepted: {sorted(known)}")
-        return cls(**d)
+        return dataclass_from_dict(cls, d, "training option")
 
     @classmethod
     def from_yaml(cls, path: str) -> "TrainConfig":
