@@ -5,7 +5,7 @@ from pathlib import Path
 
 def register(sub) -> None:
     p = sub.add_parser("publish", help="copy a run's best model into serialized_models/ with a model card")
-    p.add_argument("run_dir", help="training run directory (has best_model.pt, config.json, split.json)")
+    p.add_argument("run_dir", help="finished training run directory (best_model.pt, summary.json)")
     p.add_argument("--name", required=True, help="published name, e.g. range-schnet")
     p.add_argument("--out-dir", default="serialized_models")
     p.add_argument("--note", help="markdown file whose text is added to the card (e.g. quality-bar results)")
@@ -13,22 +13,14 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    import torch
-
-    import openmm_range
-    from openmm_range.data import concat_datasets, load_dataset
-    from openmm_range.training.evaluate import evaluate_model
     from openmm_range.training.model_card import publish
 
-    run_dir = Path(args.run_dir)
-    cfg = json.loads((run_dir / "config.json").read_text())
-    split = json.loads((run_dir / "split.json").read_text())
-    parts = [load_dataset(p, dtype=torch.float64) for p in cfg["data"]]
-    data = parts[0] if len(parts) == 1 else concat_datasets(parts)
-    # split.json holds indices into the concatenated data (also when a subsample was used)
-    model = openmm_range.load_model(run_dir / "best_model.pt")
-    test = evaluate_model(model, data, {"test": split["test"]})["test"] if split["test"] else None
+    summary_path = Path(args.run_dir) / "summary.json"
+    if not summary_path.exists():
+        raise FileNotFoundError(f"{summary_path} does not exist: the run has not finished (train it to the end first)")
+    # test metrics were computed by the trainer on the run's own test split, with the data it trained on
+    test = json.loads(summary_path.read_text()).get("test")
     note = Path(args.note).read_text() if args.note else None
-    dest = publish(str(run_dir), args.name, args.out_dir, test, note)
+    dest = publish(args.run_dir, args.name, args.out_dir, test, note)
     print(f"wrote {dest} and {dest.with_suffix('.md')}")
     return 0

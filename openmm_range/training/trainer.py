@@ -227,7 +227,9 @@ def train(config: TrainConfig, resume: bool = False, log=print) -> Dict:
                "wall_s": wall, "train_structures": len(train_set), "out_dir": str(out)}
     if is_main and best_state is not None:
         model.load_state_dict(best_state)
-        summary["test"] = evaluate_split(model, test_set, config.batch_size, device) if len(test_set) else {}
+        if len(test_set):
+            from .evaluate import errors, metrics
+            summary["test"] = metrics(errors(model, test_set, config.batch_size, device))
         (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
         try:
             from .plots import learning_curves, parity_plot
