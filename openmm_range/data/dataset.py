@@ -164,10 +164,15 @@ class AtomsDataset(Dataset):
                 part += 1
             parts[part].append(unique[k])
             filled += counts[k]
-        # every requested part gets at least one molecule: move one from the largest part
-        for i in np.flatnonzero(fr > 0):
+        # a part with fraction 0 stays empty; every other part gets at least one molecule
+        nonzero = [int(j) for j in np.flatnonzero(fr > 0)]
+        for i in np.flatnonzero(fr == 0):
+            keep = max([j for j in nonzero if j < i], default=nonzero[0])
+            parts[keep].extend(parts[i])
+            parts[i] = []
+        for i in nonzero:
             if not parts[i]:
-                donor = max(range(len(parts)), key=lambda j: len(parts[j]))
+                donor = max(nonzero, key=lambda j: len(parts[j]))
                 parts[i].append(parts[donor].pop())
         return tuple(self.subset(np.flatnonzero(np.isin(mol, p))) for p in parts)
 

@@ -72,6 +72,8 @@ def test_split_by_molecule_never_shares_molecules(frames_factory):
         assert all(mols)
         assert not (mols[0] & mols[1]) and not (mols[0] & mols[2]) and not (mols[1] & mols[2])
         assert sum(len(p) for p in parts) == len(ds)
+    train, val, test = ds.split((0.9, 0.1, 0.0), by="molecule", seed=0)
+    assert len(test) == 0 and len(train) + len(val) == len(ds) and len(val) > 0
 
 
 def test_split_errors(synthetic):
