@@ -9,6 +9,9 @@ Arguments accepted by ``createSystem`` / ``createMixedSystem`` (passed on to ``a
 * ``cudaGraphs``: replay CUDA graphs (TorchForce: openmm-torch's ``useCUDAGraphs`` on the
   CUDA platform; PythonForce: capture on a CUDA device). Default: on when CUDA is available.
 * ``cudaGraphWarmupSteps``: eager evaluations before capture (default 10).
+* ``maxNeighbors``: neighbour slots per atom in the exported module's static-shape
+  neighbour list (default: ``openmm_range.export.default_max_neighbors``, at most N-1).
+  Too few slots raise a clear error (NaN energy when CUDA graphs are on).
 
 torch is imported only inside ``addForces``.
 """
@@ -76,7 +79,7 @@ class RangePotentialImpl(MLPotentialImpl):
     def addForces(self, topology: openmm.app.Topology, system: openmm.System, atoms: Optional[Iterable[int]],
                   forceGroup: int, backend: str = "auto", precision: Optional[str] = None,
                   device: Optional[str] = None, cudaGraphs: Optional[bool] = None, cudaGraphWarmupSteps: int = 10,
-                  **args) -> None:
+                  maxNeighbors: Optional[int] = None, **args) -> None:
         """Add one force computing the model's energy (kJ/mol) of ``atoms`` to ``system``.
 
         ``atoms`` (None: all) in the given order define the atom order of the exported
@@ -94,7 +97,7 @@ class RangePotentialImpl(MLPotentialImpl):
         unknown = sorted(set(args) - _OPENMMML_PASSTHROUGH)
         if unknown:
             logger.warning("RANGE %s: ignoring unknown argument(s) %s; accepted: backend, precision, device, "
-                           "cudaGraphs, cudaGraphWarmupSteps", self.name, unknown)
+                           "cudaGraphs, cudaGraphWarmupSteps, maxNeighbors", self.name, unknown)
         check_backend(backend)
         indices = ml_atom_indices(topology, atoms)
         numbers = atomic_numbers(topology, indices, self.metadata["elements"], self.name)
@@ -114,7 +117,7 @@ class RangePotentialImpl(MLPotentialImpl):
         model = self._load()
         if chosen == "torchforce":
             module = export(model, numbers, periodic=periodic, return_forces=False, dtype=getattr(torch, dtype),
-                            check_errors=not cuda_graphs)
+                            max_neighbors=maxNeighbors, check_errors=not cuda_graphs)
             system.addForce(build_torch_force(module, indices, periodic, forceGroup, cuda_graphs,
                                               cudaGraphWarmupSteps))
             protect_system(system)
@@ -122,7 +125,7 @@ class RangePotentialImpl(MLPotentialImpl):
             if device is None:
                 device = "cuda" if torch.cuda.is_available() else "cpu"
             computation = RangeComputation(self._model_bytes, numbers, periodic, dtype, str(device), cuda_graphs,
-                                           cudaGraphWarmupSteps, model=model)
+                                           cudaGraphWarmupSteps, max_neighbors=maxNeighbors, model=model)
             system.addForce(build_python_force(computation, indices, periodic, forceGroup))
 
     def _dtype(self, precision: Optional[str]) -> str:

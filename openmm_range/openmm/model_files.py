@@ -1,7 +1,8 @@
 """Finding the model file behind ``MLPotential(name[, modelPath=...])`` and checking it.
 
 Shipped models live in ``openmm_range/serialized_models/<name>.pt`` (one per potential
-name). A user's own file, written by :func:`openmm_range.save_model` or by training, is
+name; installed with the package), or, in a source checkout, in the repository's
+top-level ``serialized_models/`` (where ``openmm-range publish`` writes by default). A user's own file, written by :func:`openmm_range.save_model` or by training, is
 passed as ``modelPath``. Files are read with ``torch.load(weights_only=True)``: loading a
 model never executes code from the file.
 """
@@ -9,8 +10,10 @@ import os
 from pathlib import Path
 from typing import Any, Dict, Optional, Union
 
-#: Directory of the models shipped with the package.
-SHIPPED_DIR = Path(__file__).resolve().parent.parent / "serialized_models"
+_PACKAGE_DIR = Path(__file__).resolve().parent.parent
+#: Directories searched for shipped models, in order: inside the package, then the
+#: source checkout's top level.
+SHIPPED_DIRS = (_PACKAGE_DIR / "serialized_models", _PACKAGE_DIR.parent / "serialized_models")
 
 
 class ModelNotInstalledError(FileNotFoundError):
@@ -18,8 +21,11 @@ class ModelNotInstalledError(FileNotFoundError):
 
 
 def shipped_model_path(name: str) -> Path:
-    """Path where the shipped model ``name`` would be installed (it may not exist)."""
-    return SHIPPED_DIR / f"{name}.pt"
+    """Path of the shipped model ``name``: the first existing one, else the package location."""
+    for directory in SHIPPED_DIRS:
+        if (directory / f"{name}.pt").is_file():
+            return directory / f"{name}.pt"
+    return SHIPPED_DIRS[0] / f"{name}.pt"
 
 
 def resolve_model_file(name: str, model_path: Optional[Union[str, os.PathLike]]) -> Path:
@@ -37,7 +43,8 @@ def resolve_model_file(name: str, model_path: Optional[Union[str, os.PathLike]])
     path = shipped_model_path(name)
     if not path.is_file():
         raise ModelNotInstalledError(
-            f"no shipped {name!r} model is installed (looked for {path}); pass your own model file: "
+            f"no shipped {name!r} model is installed (looked in {' and '.join(str(d) for d in SHIPPED_DIRS)}); "
+            f"pass your own model file: "
             f"MLPotential({name!r}, modelPath='model.pt'), where model.pt was written by "
             f"openmm_range.save_model or by `openmm-range train`")
     return path

@@ -31,9 +31,11 @@ _MODULE_CACHE_SIZE = 8
 
 
 def _cached_export(model_bytes: bytes, atomic_numbers: Sequence[int], periodic: bool, dtype: torch.dtype,
-                   device: str, check_errors: bool, model=None) -> torch.jit.ScriptModule:
+                   device: str, check_errors: bool, max_neighbors: Optional[int],
+                   model=None) -> torch.jit.ScriptModule:
     """The exported module (``return_forces=True``) for these settings, built once per process."""
-    key = (hashlib.sha256(model_bytes).hexdigest(), tuple(atomic_numbers), periodic, str(dtype), device, check_errors)
+    key = (hashlib.sha256(model_bytes).hexdigest(), tuple(atomic_numbers), periodic, str(dtype), device, check_errors,
+           max_neighbors)
     module = _MODULE_CACHE.get(key)
     if module is None:
         from ..export import export
@@ -41,7 +43,7 @@ def _cached_export(model_bytes: bytes, atomic_numbers: Sequence[int], periodic: 
         if model is None:
             model = load_model_bytes(model_bytes)
         module = export(model, atomic_numbers, periodic=periodic, return_forces=True, dtype=dtype,
-                        check_errors=check_errors).to(device)
+                        max_neighbors=max_neighbors, check_errors=check_errors).to(device)
         _MODULE_CACHE[key] = module
         while len(_MODULE_CACHE) > _MODULE_CACHE_SIZE:
             _MODULE_CACHE.popitem(last=False)
@@ -75,11 +77,13 @@ class RangeComputation:
             ``warmup_steps`` eager calls and replay it; falls back to eager if capture
             fails or disagrees with the eager result.
         warmup_steps: eager calls before capture.
+        max_neighbors: neighbour slots per atom (None: the exporter's default).
         model: the already-loaded model (optional, saves re-reading ``model_bytes``).
     """
 
     def __init__(self, model_bytes: bytes, atomic_numbers: Sequence[int], periodic: bool, dtype: str, device: str,
-                 cuda_graphs: bool = True, warmup_steps: int = 10, model=None):
+                 cuda_graphs: bool = True, warmup_steps: int = 10, max_neighbors: Optional[int] = None,
+                 model=None):
         if dtype not in ("float32", "float64"):
             raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
         self.model_bytes = bytes(model_bytes)
@@ -89,10 +93,11 @@ class RangeComputation:
         self.device = str(device)
         self.cuda_graphs = bool(cuda_graphs)
         self.warmup_steps = int(warmup_steps)
+        self.max_neighbors = None if max_neighbors is None else int(max_neighbors)
         self._reset()
         if model is not None:
             self._module = _cached_export(self.model_bytes, self.atomic_numbers, self.periodic, self._torch_dtype,
-                                          self.device, True, model=model)
+                                          self.device, True, self.max_neighbors, model=model)
 
     def _reset(self) -> None:
         self._module: Optional[torch.jit.ScriptModule] = None
@@ -108,17 +113,18 @@ class RangeComputation:
 
     def __getstate__(self) -> Dict[str, Any]:
         return {key: getattr(self, key) for key in
-                ("model_bytes", "atomic_numbers", "periodic", "dtype", "device", "cuda_graphs", "warmup_steps")}
+                ("model_bytes", "atomic_numbers", "periodic", "dtype", "device", "cuda_graphs", "warmup_steps",
+                 "max_neighbors")}
 
     def __setstate__(self, state: Dict[str, Any]) -> None:
-        self.__dict__.update(state)
+        self.__dict__.update({"max_neighbors": None, **state})
         self._reset()
 
     def module(self) -> torch.jit.ScriptModule:
         """The checked exported module (built on first use)."""
         if self._module is None:
             self._module = _cached_export(self.model_bytes, self.atomic_numbers, self.periodic, self._torch_dtype,
-                                          self.device, True)
+                                          self.device, True, self.max_neighbors)
         return self._module
 
     def __call__(self, state: openmm.State) -> Tuple[float, np.ndarray]:
@@ -149,7 +155,7 @@ class RangeComputation:
 
         try:
             unchecked = _cached_export(self.model_bytes, self.atomic_numbers, self.periodic, self._torch_dtype,
-                                       self.device, False)
+                                       self.device, False, self.max_neighbors)
             graphed = GraphedModule(unchecked, positions, box)
             energy, forces = graphed(positions, box)
             ref_energy, ref_forces = self.module()(positions, box)

@@ -176,10 +176,10 @@ def run_simulation(config: SimulationConfig) -> Dict[str, object]:
     final_potential_kj_mol, mean_temperature_k, dcd, csv.
     """
     config.check()
+    platform = select_platform(config.platform)
     pdb = app.PDBFile(str(config.pdb))
     system = build_system(config, pdb.topology)
     backend = backend_in_use(system)
-    platform = select_platform(config.platform)
     dt = config.timestep_fs * unit.femtoseconds
     integrator = openmm.LangevinMiddleIntegrator(config.temperature * unit.kelvin,
                                                  config.friction_per_ps / unit.picosecond, dt)

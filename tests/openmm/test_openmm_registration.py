@@ -114,3 +114,17 @@ def test_box_smaller_than_twice_the_cutoff_is_refused(model_files, alanine_pdb):
     potential = MLPotential("range-schnet", modelPath=str(model_files["range-schnet"]))
     with pytest.raises(ValueError, match="box is too small.*cutoff 5 Å"):
         potential.createSystem(topology, backend="python")
+
+
+@pytest.mark.parametrize("backend", ["python", "torchforce"])
+def test_too_few_neighbour_slots_is_a_clear_error(backend, model_files, peptide):
+    from conftest import require_backend
+
+    require_backend(backend)
+    topology, positions = peptide
+    system = MLPotential("range-schnet", modelPath=str(model_files["range-schnet"])).createSystem(
+        topology, backend=backend, maxNeighbors=3)
+    context = openmm.Context(system, openmm.VerletIntegrator(0.001), openmm.Platform.getPlatformByName("CPU"))
+    context.setPositions(positions)
+    with pytest.raises(openmm.OpenMMException, match="neighbour capacity overflow"):
+        context.getState(getEnergy=True)

@@ -44,7 +44,7 @@ def test_energy_and_forces_leave_in_kj_per_mol(setup):
     """Output direction: eV -> kJ/mol (x96.485) and eV/Å -> kJ/mol/nm (x964.85)."""
     model, numbers, positions, energy, forces = setup
     energy_ev, forces_ev_per_a = model.energy_and_forces(numbers, torch.tensor(positions * ANGSTROM_PER_NANOMETRE))
-    assert energy == pytest.approx(float(energy_ev[0]) * KJ_PER_MOL_PER_EV, rel=1e-6)
+    assert energy == pytest.approx(float(energy_ev[0].detach()) * KJ_PER_MOL_PER_EV, rel=1e-6)
     expected = forces_ev_per_a.detach().numpy() * KJ_PER_MOL_PER_EV * ANGSTROM_PER_NANOMETRE
     assert np.abs(expected).max() > 0.1
     np.testing.assert_allclose(forces, expected, rtol=1e-6, atol=1e-6 * np.abs(expected).max())
