@@ -59,9 +59,10 @@ def register(subparsers) -> None:
     lr.set_defaults(func=_longrange)
 
     scan = sub.add_parser("dimer-scan", help="GFN2-xTB interaction energy vs separation for dimers of a dimer dataset")
-    scan.add_argument("directory", help="a dimer dataset directory (e.g. data/dimers-xtb)")
+    scan.add_argument("directory", help="a dimer dataset directory (data/dimers-xtb) or its spec file")
     scan.add_argument("--pairs", nargs="*", default=None, help="pair names (default: a few of each kind)")
     scan.add_argument("--gaps", type=float, nargs="+", default=[2.5, 4.0, 6.0, 10.0, 15.0, 20.0], help="Å")
+    scan.add_argument("--orientations", type=int, default=32, help="random orientations tried at 4 A; the most attractive is scanned")
     scan.add_argument("--json", default=None)
     scan.set_defaults(func=_dimer_scan)
 
@@ -171,7 +172,7 @@ def _longrange(args) -> int:
 def _dimer_scan(args) -> int:
     from openmm_range.data.longrange import dimer_interaction_scan
 
-    result = dimer_interaction_scan(args.directory, pairs=args.pairs, gaps=args.gaps)
+    result = dimer_interaction_scan(args.directory, pairs=args.pairs, gaps=args.gaps, n_orientations=args.orientations)
     print("interaction energy E(AB) - E(A) - E(B), kcal/mol, vs closest-atom gap (A):")
     print("pair".ljust(28) + "".join(f"{g:>9.1f}" for g in args.gaps))
     for row in result["pairs"]:

@@ -13,7 +13,7 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 
 from openmm_range.data.frames import Frames
-from openmm_range.data.generate.potentials import XTBPotential
+from openmm_range.data.generate.potentials import SCFError, XTBPotential
 from openmm_range.units import EV_PER_KCAL_PER_MOL, MEV_PER_EV
 
 
@@ -133,21 +133,30 @@ def dimer_interaction_scan(
     method: Optional[str] = None,
     accuracy: Optional[float] = None,
 ) -> Dict:
-    """Interaction energy vs closest-atom gap for pairs of a dimer dataset's spec.
+    """Interaction energy vs closest-atom gap for pairs of a dimer dataset (``directory``: its
+    directory or its spec .yaml).
 
     Monomers: one ETKDG/MMFF conformer each. Orientation: the most attractive of
     ``n_orientations`` random ones at ``reference_gap``; then B is translated rigidly along
-    the centroid direction to each gap. Energies in kcal/mol and meV."""
+    the centroid direction to each gap. Energies in kcal/mol and meV (NaN where the SCF of
+    the pair does not converge)."""
     from openmm_range.data.generate.molecules import build_molecule, min_distance, place_dimer
     from openmm_range.data.store import read_meta
 
-    meta = read_meta(directory)
-    label = meta.get("label", {})
+    if directory.endswith((".yaml", ".yml")):
+        import yaml
+
+        with open(directory) as handle:
+            spec = yaml.safe_load(handle)
+        label = spec.get("label", {})
+    else:
+        meta = read_meta(directory)
+        spec, label = meta.get("spec") or {}, dict(meta.get("label", {}))
     method = method or label.get("method", "GFN2-xTB")
     accuracy = accuracy if accuracy is not None else label.get("accuracy", 0.01)
-    dimer_spec = (meta.get("spec") or {}).get("dimers")
+    dimer_spec = spec.get("dimers")
     if not dimer_spec:
-        raise ValueError(f"{directory}: meta.json has no 'dimers' spec; dimer-scan needs a dimer dataset")
+        raise ValueError(f"{directory}: has no 'dimers' spec; dimer-scan needs a dimer dataset or dimer spec file")
     smiles = {m["name"]: m["smiles"] for m in dimer_spec["monomers"]}
     names = [f"{a}+{b}" for a, b in dimer_spec["pairs"]]
     if pairs is None:
@@ -179,6 +188,8 @@ def dimer_interaction_scan(
         centre_distance = float(np.linalg.norm(direction))
         direction /= centre_distance
         values = []
+        # one calculator along the scan: each SCF starts from the previous gap's wavefunction
+        pair_potential = XTBPotential(z, charge=q, method=method, accuracy=accuracy)
         for gap in gaps:
             # shifts between -centre_distance (centroids on top of each other) and far away:
             # in this range the closest-atom distance grows with the shift
@@ -190,7 +201,10 @@ def dimer_interaction_scan(
                 else:
                     hi = mid
             moved = pb + hi * direction
-            values.append(energy(z, np.concatenate([pa, moved]), q) - e_a - e_b)
+            try:
+                values.append(pair_potential(np.concatenate([pa, moved]))[0] - e_a - e_b)
+            except SCFError:
+                values.append(float("nan"))
         values = np.array(values)
         out.append(
             {
