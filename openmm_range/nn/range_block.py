@@ -56,6 +56,9 @@ def _logit(p: float) -> float:
 
 
 class RangeBlock(nn.Module):
+    ATOM_PROJ = ("agg_k", "agg_v", "bc_q", "bc_k_self", "bc_v_self")
+    POS_PROJ = ("agg_e", "bc_e")
+
     """Aggregation + broadcast through ``M`` master nodes with ``L``-head additive attention.
 
     Aggregation (atoms -> master node I, head l)::
@@ -93,20 +96,19 @@ class RangeBlock(nn.Module):
         self.num_master = num_master_nodes
         L, d = num_heads, self.head_dim
         self.leaky = nn.LeakyReLU(negative_slope)
+        # Projections of the atom features (A_K, A_V, B_Q, B_Kself, B_Vself) and of the positional
+        # encoding (A_E, B_E) are each computed with one matrix multiply; ATOM_PROJ / POS_PROJ
+        # name the row blocks. Only A_Q and B_Q carry a bias (one bias per sum suffices).
+        self.atom_proj = nn.Linear(hidden, len(self.ATOM_PROJ) * hidden, bias=False)
+        self.pos_proj = nn.Linear(num_pos_rbf, len(self.POS_PROJ) * hidden, bias=False)
+        self.bc_q_bias = nn.Parameter(torch.zeros(hidden))
         # aggregation
         self.agg_q = nn.Linear(hidden, hidden)
-        self.agg_k = nn.Linear(hidden, hidden, bias=False)
-        self.agg_e = nn.Linear(num_pos_rbf, hidden, bias=False)
-        self.agg_v = nn.Linear(hidden, hidden, bias=False)
         self.agg_a = nn.Parameter(torch.randn(L, d) / d**0.5)
         self.agg_act = activation(act)
         # broadcast
-        self.bc_q = nn.Linear(hidden, hidden)
-        self.bc_k_self = nn.Linear(hidden, hidden, bias=False)
-        self.bc_v_self = nn.Linear(hidden, hidden, bias=False)
         self.bc_k = nn.Parameter(torch.randn(L, d, d) / d**0.5)
         self.bc_v = nn.Parameter(torch.randn(L, d, d) / d**0.5)
-        self.bc_e = nn.Linear(num_pos_rbf, hidden, bias=False)
         self.bc_b = nn.Parameter(torch.randn(L, d) / d**0.5)
         self.mix = MLP([hidden, hidden, hidden], act)
         # regulariser parameters for master nodes 2..M (lambda_1 = 1 is fixed)
@@ -114,6 +116,15 @@ class RangeBlock(nn.Module):
         self.lambda_raw = nn.Parameter(torch.full((extra,), _logit(0.9)))
         self.a_raw = nn.Parameter(torch.full((extra,), _inverse_softplus(0.1)))
         self.b_raw = nn.Parameter(torch.full((extra,), _inverse_softplus(1.0)))
+
+    def projection_weight(self, name: str) -> torch.Tensor:
+        """The (h, h) or (h, f) matrix of one named projection (for inspection and tests)."""
+        h = self.hidden
+        if name in self.ATOM_PROJ:
+            k = self.ATOM_PROJ.index(name)
+            return self.atom_proj.weight[k * h:(k + 1) * h]
+        k = self.POS_PROJ.index(name)
+        return self.pos_proj.weight[k * h:(k + 1) * h]
 
     # -- regulariser -------------------------------------------------------------------
     def lambdas(self) -> torch.Tensor:
@@ -154,22 +165,24 @@ class RangeBlock(nn.Module):
         """
         N = s.shape[0]
         M, L, d = self.num_master, self.heads, self.head_dim
+        agg_k, agg_v, bc_q, bc_k_self, bc_v_self = torch.split(self.atom_proj(s), self.hidden, dim=-1)
+        agg_e, bc_e = torch.split(self.pos_proj(pos_rbf), self.hidden, dim=-1)
         # aggregation: atoms -> master nodes
         q = self.agg_q(master).view(num_graphs, M, L, d)
-        k = (self.agg_k(s) + self.agg_e(pos_rbf)).view(N, 1, L, d)
+        k = (agg_k + agg_e).view(N, 1, L, d)
         alpha = (self.leaky(gather_segments(q, batch, num_graphs) + k) * self.agg_a).sum(-1)
         alpha = segment_softmax(alpha, batch, num_graphs)
-        values = self.agg_v(s).view(N, 1, L, d)
+        values = agg_v.reshape(N, 1, L, d)
         new_master = self.agg_act(segment_sum(alpha.unsqueeze(-1) * values, batch, num_graphs))
         # broadcast: master nodes + self-loop -> atoms
-        qb = self.bc_q(s).view(N, L, d)
-        beta_self = (self.leaky(qb + self.bc_k_self(s).view(N, L, d)) * self.bc_b).sum(-1)
+        qb = (bc_q + self.bc_q_bias).view(N, L, d)
+        beta_self = (self.leaky(qb + bc_k_self.reshape(N, L, d)) * self.bc_b).sum(-1)
         keys = torch.einsum("lde,bmle->bmld", self.bc_k, new_master)
-        eb = self.bc_e(pos_rbf).view(N, 1, L, d)
+        eb = bc_e.reshape(N, 1, L, d)
         beta_m = (self.leaky(qb.unsqueeze(1) + gather_segments(keys, batch, num_graphs) + eb) * self.bc_b).sum(-1)
         beta = torch.softmax(torch.cat([beta_self.unsqueeze(1), beta_m], dim=1), dim=1)
         w_self = beta[:, 0]
         w_master = beta[:, 1:] * gather_segments(self.master_scale(size_n), batch, num_graphs).unsqueeze(-1)
         vals = torch.einsum("lde,bmle->bmld", self.bc_v, new_master)
-        out = w_self.unsqueeze(-1) * self.bc_v_self(s).view(N, L, d) + (w_master.unsqueeze(-1) * gather_segments(vals, batch, num_graphs)).sum(1)
+        out = w_self.unsqueeze(-1) * bc_v_self.reshape(N, L, d) + (w_master.unsqueeze(-1) * gather_segments(vals, batch, num_graphs)).sum(1)
         return self.mix(out.reshape(N, self.hidden)), new_master.reshape(num_graphs, M, self.hidden)

@@ -11,6 +11,7 @@ from openmm_range.nn.range_block import RangeBlock
 def reference_range(block: RangeBlock, s, master, pos_rbf, batch, size_n):
     """Equations (3)-(8), (11)-(16) of the paper, one atom, head and master node at a time."""
     L, d, M = block.heads, block.head_dim, block.num_master
+    W = block.projection_weight
     leaky = lambda x: torch.nn.functional.leaky_relu(x, 0.2)  # noqa: E731
     B = master.shape[0]
     lam = block.lambdas()
@@ -23,10 +24,10 @@ def reference_range(block: RangeBlock, s, master, pos_rbf, batch, size_n):
             for l in range(L):
                 sl = slice(l * d, (l + 1) * d)
                 q = (block.agg_q.weight[sl] @ master[g, I] + block.agg_q.bias[sl])
-                logits = torch.stack([block.agg_a[l] @ leaky(q + block.agg_k.weight[sl] @ s[i]
-                                                            + block.agg_e.weight[sl] @ pos_rbf[i]) for i in atoms])
+                logits = torch.stack([block.agg_a[l] @ leaky(q + W("agg_k")[sl] @ s[i]
+                                                            + W("agg_e")[sl] @ pos_rbf[i]) for i in atoms])
                 w = torch.softmax(logits, 0)
-                new_master[g, I, sl] = sum(w[k] * (block.agg_v.weight[sl] @ s[i]) for k, i in enumerate(atoms))
+                new_master[g, I, sl] = sum(w[k] * (W("agg_v")[sl] @ s[i]) for k, i in enumerate(atoms))
     new_master = torch.tanh(new_master)
     out = torch.zeros_like(s)
     for i in range(s.shape[0]):
@@ -36,12 +37,12 @@ def reference_range(block: RangeBlock, s, master, pos_rbf, batch, size_n):
                        for I in range(1, M)]
         for l in range(L):
             sl = slice(l * d, (l + 1) * d)
-            q = block.bc_q.weight[sl] @ s[i] + block.bc_q.bias[sl]
-            self_logit = block.bc_b[l] @ leaky(q + block.bc_k_self.weight[sl] @ s[i])
+            q = W("bc_q")[sl] @ s[i] + block.bc_q_bias[sl]
+            self_logit = block.bc_b[l] @ leaky(q + W("bc_k_self")[sl] @ s[i])
             logits = [self_logit] + [block.bc_b[l] @ leaky(q + block.bc_k[l] @ new_master[g, I, sl]
-                                                           + block.bc_e.weight[sl] @ pos_rbf[i]) for I in range(M)]
+                                                           + W("bc_e")[sl] @ pos_rbf[i]) for I in range(M)]
             w = torch.softmax(torch.stack(logits), 0)
-            acc = w[0] * (block.bc_v_self.weight[sl] @ s[i])
+            acc = w[0] * (W("bc_v_self")[sl] @ s[i])
             for I in range(M):
                 acc = acc + Lam[I] * w[1 + I] * (block.bc_v[l] @ new_master[g, I, sl])
             out[i, sl] = acc
@@ -53,6 +54,7 @@ def test_range_block_matches_paper_equations(num_master):
     torch.manual_seed(0)
     block = RangeBlock(hidden=8, num_heads=2, num_master_nodes=num_master).double()
     with torch.no_grad():
+        block.bc_q_bias.normal_()
         for p in (block.lambda_raw, block.a_raw, block.b_raw):
             p.add_(torch.randn_like(p))
     n_atoms = 7
