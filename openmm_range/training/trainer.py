@@ -135,6 +135,7 @@ def train(config: TrainConfig, resume: bool = False, log=print) -> Dict:
     is_main = rank == 0
     if is_main:
         out.mkdir(parents=True, exist_ok=True)
+        lock = _lock_run_dir(out)  # noqa: F841  (held until this function returns)
     full, (train_set, val_set, test_set) = load_data(config)
     if len(train_set) == 0 or len(val_set) == 0:
         raise ValueError(f"split {config.split} of {len(full)} structures leaves an empty training or validation set")
@@ -239,6 +240,19 @@ def train(config: TrainConfig, resume: bool = False, log=print) -> Dict:
         except ImportError:
             log("matplotlib not installed: no plots")
     return summary
+
+
+def _lock_run_dir(out: Path):
+    """Hold an exclusive lock on ``out``: two trainers writing one run directory would corrupt it."""
+    import fcntl
+
+    handle = open(out / ".lock", "w")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise ValueError(f"another training process is using {out}; wait for it or choose another out_dir") from None
+    return handle
 
 
 def _resumable(cfg: Dict) -> Dict:

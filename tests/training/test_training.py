@@ -134,3 +134,14 @@ def test_ddp_two_processes_equal_one_process(dataset_path, tmp_path):
         # float64; the only difference is the summation order of the gradient (rank sums then
         # all-reduce), which Adam turns into ~1e-11 differences on near-zero gradients.
         torch.testing.assert_close(b[k], a[k], rtol=1e-8, atol=1e-9, msg=k)
+
+
+def test_two_trainers_cannot_share_a_run_directory(dataset_path, tmp_path):
+    from openmm_range.training.trainer import _lock_run_dir
+
+    held = _lock_run_dir(tmp_path)
+    res = subprocess.run([sys.executable, "-m", "openmm_range.cli.main", "train",
+                          write_config(tmp_path / "c.yaml", config(dataset_path, tmp_path, epochs=1))],
+                         capture_output=True, text=True)
+    held.close()
+    assert res.returncode == 2 and "another training process is using" in res.stderr
