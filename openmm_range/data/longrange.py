@@ -120,7 +120,15 @@ def far_field_force_change(
     }
 
 
-DEFAULT_SCAN_PAIRS = ("nma+nma", "water+water", "acetic_acid+acetic_acid", "acetate+methylammonium", "benzene+benzene", "acetate+water")
+DEFAULT_SCAN_PAIRS = (
+    "nma+nma",
+    "water+water",
+    "acetic_acid+acetic_acid",
+    "acetate+water",
+    "acetate+acetate",
+    "methylammonium+benzene",
+    "benzene+benzene",
+)
 
 
 def dimer_interaction_scan(

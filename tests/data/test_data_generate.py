@@ -124,6 +124,8 @@ def test_dimer_dataset(tiny_dimers):
         gaps += store.read_chunk_info(path)["gap"]
     assert len(gaps) == len(ds)
     assert min(gaps) > 1.0 and max(gaps) < 13.5  # placed in [2, 12] A, then 5 MD steps
+    transfer = [q for p in store.list_chunks(out_dir) for q in store.read_chunk_info(p)["charge_transfer"]]
+    assert len(transfer) == len(ds) and max(abs(q) for q in transfer) <= 0.02
 
 
 def test_spec_errors(tmp_path):

@@ -82,6 +82,8 @@ class XTBPotential:
         self.reuse_wavefunction = reuse_wavefunction
         self._calc = None
         self._res = None
+        #: (n,) Mulliken partial charges (e) of the last successful calculation.
+        self.last_charges: Optional[np.ndarray] = None
 
     def _new_calculator(self, pos_bohr: np.ndarray):
         from tblite.interface import Calculator
@@ -119,6 +121,7 @@ class XTBPotential:
                 self._res = None
                 raise SCFError(str(exc)) from None
         self._res = res if self.reuse_wavefunction else None
+        self.last_charges = np.asarray(res.get("charges"), dtype=np.float64)
         energy = float(res.get("energy")) * EV_PER_HARTREE
         forces = -np.asarray(res.get("gradient"), dtype=np.float64) * (EV_PER_HARTREE / ANGSTROM_PER_BOHR)
         return energy, forces

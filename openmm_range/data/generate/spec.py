@@ -75,7 +75,10 @@ class DimerSpec:
 
     ``pairs``: list of [name_a, name_b] (names from ``monomers``). Each task (pair, replica)
     yields ``frames`` structures; each is thermalised by ``md_steps`` GFN-FF steps at
-    ``temperature`` K after placement (fragments are kept unbonded).
+    ``temperature`` K after placement (fragments are kept unbonded). A structure whose
+    GFN2-xTB Mulliken charge on monomer A differs from A's formal charge by more than
+    ``max_charge_transfer`` (e) is dropped: GFN2-xTB's delocalisation error can move a
+    fraction of an electron between distant ions, which is not physical.
     """
 
     monomers: List[MoleculeSpec]
@@ -88,6 +91,7 @@ class DimerSpec:
     temperature: float = 300.0
     timestep: float = 0.5
     friction: float = 0.01
+    max_charge_transfer: float = 0.02
 
 
 @dataclass

@@ -9,7 +9,7 @@ import functools
 import os
 import time
 from dataclasses import dataclass
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -115,9 +115,16 @@ def get_molecule(spec: Spec, m: MoleculeSpec, index: int, n_conformers: int) -> 
 
 
 def _label(
-    spec: Spec, z: np.ndarray, charge: int, uhf: int, frames: List[np.ndarray]
-) -> Tuple[List[np.ndarray], List[float], List[np.ndarray], List[int]]:
-    """Label frames with tblite; returns float32-rounded positions, energies, forces and kept frame indices."""
+    spec: Spec,
+    z: np.ndarray,
+    charge: int,
+    uhf: int,
+    frames: List[np.ndarray],
+    fragment: Optional[Tuple[int, int, float]] = None,
+) -> Tuple[List[np.ndarray], List[float], List[np.ndarray], List[int], List[float], Dict[str, int]]:
+    """Label frames with tblite; returns float32-rounded positions, energies, forces, kept frame
+    indices, for ``fragment = (n_a, charge_a, max_transfer)`` the charge moved off monomer A
+    (frames moving more than ``max_transfer`` e are dropped), and counts of dropped frames."""
     xtb = XTBPotential(
         z,
         charge=charge,
@@ -127,19 +134,29 @@ def _label(
         electronic_temperature=spec.label.electronic_temperature,
         max_iter=spec.label.max_iter,
     )
-    pos_out, e_out, f_out, kept = [], [], [], []
+    pos_out, e_out, f_out, kept, transfer = [], [], [], [], []
+    dropped = {"scf_failures": 0, "charge_transfer": 0}
     for k, frame in enumerate(frames):
         pos32 = np.asarray(frame, dtype=np.float32)
         try:
             energy, forces = xtb(pos32.astype(np.float64))
         except SCFError:
             xtb.reset()
+            dropped["scf_failures"] += 1
             continue
+        if fragment is not None:
+            n_a, charge_a, max_transfer = fragment
+            moved = float(xtb.last_charges[:n_a].sum() - charge_a)
+            if abs(moved) > max_transfer:
+                xtb.reset()
+                dropped["charge_transfer"] += 1
+                continue
+            transfer.append(moved)
         pos_out.append(pos32)
         e_out.append(energy)
         f_out.append(forces)
         kept.append(k)
-    return pos_out, e_out, f_out, kept
+    return pos_out, e_out, f_out, kept, transfer, dropped
 
 
 def _sample_molecule(spec: Spec, task: Task, rng: np.random.Generator) -> Tuple[Molecule, List[np.ndarray], List[Dict]]:
@@ -205,7 +222,7 @@ def _sample_dimer(spec: Spec, task: Task, rng: np.random.Generator):
         centres.append(dimer_centre_distance(pos[:n_a], pos[n_a:]))
     charge = mol_a.charge + mol_b.charge
     per_frame = {"gap": gaps, "centre_distance": centres}
-    return z, charge, mol_a.uhf + mol_b.uhf, frames, per_frame, [n_a, mol_b.n_atoms]
+    return z, charge, mol_a.uhf + mol_b.uhf, frames, per_frame, [n_a, mol_b.n_atoms], mol_a.charge
 
 
 def run_task(spec: Spec, task: Task) -> Tuple[Frames, Dict]:
@@ -213,7 +230,8 @@ def run_task(spec: Spec, task: Task) -> Tuple[Frames, Dict]:
     t0 = time.perf_counter()
     if spec.is_dimer:
         rng = np.random.default_rng(_seed(spec.seed, _KIND_DIMER_TASK, task.group, task.replica))
-        z, charge, uhf, frames, per_frame, fragments = _sample_dimer(spec, task, rng)
+        z, charge, uhf, frames, per_frame, fragments, charge_a = _sample_dimer(spec, task, rng)
+        fragment = (fragments[0], charge_a, spec.dimers.max_charge_transfer)
         tags = [
             {
                 "kind": "dimer",
@@ -226,9 +244,9 @@ def run_task(spec: Spec, task: Task) -> Tuple[Frames, Dict]:
     else:
         rng = np.random.default_rng(_seed(spec.seed, _KIND_MOLECULE_TASK, task.group, task.replica))
         mol, frames, tags = _sample_molecule(spec, task, rng)
-        z, charge, uhf, per_frame = mol.z, mol.charge, mol.uhf, {}
+        z, charge, uhf, per_frame, fragment = mol.z, mol.charge, mol.uhf, {}, None
     t1 = time.perf_counter()
-    pos, energy, forces, kept = _label(spec, z, charge, uhf, frames)
+    pos, energy, forces, kept, transfer, dropped = _label(spec, z, charge, uhf, frames, fragment)
     t2 = time.perf_counter()
     if not kept:
         raise RuntimeError(f"task {task.task_id}: no structure could be labelled (all SCF failed)")
@@ -251,11 +269,14 @@ def run_task(spec: Spec, task: Task) -> Tuple[Frames, Dict]:
         "replica": task.replica,
         "sampling": tags,
         "kept": kept if len(kept) != len(frames) else "all",
-        "scf_failures": len(frames) - len(kept),
+        "scf_failures": dropped["scf_failures"],
+        "charge_transfer_dropped": dropped["charge_transfer"],
         "seconds_sampling": round(t1 - t0, 3),
         "seconds_labelling": round(t2 - t1, 3),
         "pid": os.getpid(),
     }
     for key, values in per_frame.items():
         info[key] = [round(values[k], 4) for k in kept]
+    if fragment is not None:
+        info["charge_transfer"] = [round(q, 5) for q in transfer]
     return out, info
