@@ -1,0 +1,129 @@
+"""Stability of Langevin dynamics of DHA with a shipped model (paper Fig. 4 analogue).
+
+Runs ``--runs`` independent Langevin simulations (different seeds) of the bundled DHA
+structure at ``--temperature`` with ``openmm-range simulate`` machinery, then checks each
+trajectory: bonds intact (every PDB bond stays within ``--max-bond-stretch`` of its
+starting length), energies finite, maximum force bounded (evaluated with the model on
+every saved frame), and records the radius of gyration over time (via the same code as
+``openmm-range analyze``). Writes into ``--out``: one DCD/CSV per run, ``summary.json``,
+``rg_vs_time.csv`` and ``rg_vs_time.png``.
+
+    .venv/bin/python benchmarks/dha_stability.py --runs 8 --ps 100     # the issue's setting
+"""
+import argparse
+import csv
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+import openmm_range  # noqa: E402
+from openmm_range.openmm.analysis import radius_of_gyration  # noqa: E402
+from openmm_range.openmm.model_files import resolve_model_file  # noqa: E402
+from openmm_range.openmm.simulation import SimulationConfig, run_simulation  # noqa: E402
+from openmm_range.structures import dha_pdb_path  # noqa: E402
+
+
+def check_run(dcd: Path, csv_path: Path, module, bonds, ref_lengths, max_stretch: float):
+    import mdtraj
+
+    traj = mdtraj.load(str(dcd), top=str(dha_pdb_path()))
+    xyz = torch.tensor(traj.xyz, dtype=torch.float64)  # nm
+    lengths = (xyz[:, bonds[:, 0]] - xyz[:, bonds[:, 1]]).norm(dim=-1)
+    stretch = float((lengths - ref_lengths).abs().max()) * 10.0  # Å
+    max_force = 0.0
+    for frame in xyz:
+        _, forces = module(frame)
+        max_force = max(max_force, float(forces.norm(dim=1).max()))
+    with open(csv_path) as fh:  # OpenMM StateDataReporter: '#"Step","Time (ps)","Potential Energy (kJ/mole)",...'
+        rows = list(csv.reader(fh))
+    column = next(i for i, name in enumerate(rows[0]) if "Potential Energy" in name)
+    energies = [float(row[column]) for row in rows[1:]]
+    return {"frames": len(traj), "max_bond_stretch_angstrom": stretch, "bonds_intact": stretch <= max_stretch,
+            "energies_finite": all(math.isfinite(e) for e in energies), "max_force_kj_mol_nm": max_force,
+            "potential_energy_range_kj_mol": [min(energies), max(energies)] if energies else None}
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", default="range-schnet")
+    p.add_argument("--model-path", default=None)
+    p.add_argument("--runs", type=int, default=8)
+    p.add_argument("--ps", type=float, default=100.0, help="simulated time per run, ps")
+    p.add_argument("--timestep-fs", type=float, default=1.0)
+    p.add_argument("--temperature", type=float, default=300.0)
+    p.add_argument("--report-interval", type=int, default=100)
+    p.add_argument("--platform", default="auto")
+    p.add_argument("--max-bond-stretch", type=float, default=0.5, help="Å")
+    p.add_argument("--max-force", type=float, default=1e4, help="kJ/mol/nm bound on any atom's force")
+    p.add_argument("--out", default=str(HERE / "results" / "dha_stability"))
+    args = p.parse_args()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    path = resolve_model_file(args.model, args.model_path)
+    model = openmm_range.load_model(path).double()
+    import mdtraj
+
+    top = mdtraj.load(str(dha_pdb_path()))
+    bonds = torch.tensor([[b[0].index, b[1].index] for b in top.topology.bonds])
+    z = [a.element.atomic_number for a in top.topology.atoms]
+    module = openmm_range.export(model, z, return_forces=True)
+    x0 = torch.tensor(top.xyz[0], dtype=torch.float64)
+    ref_lengths = (x0[bonds[:, 0]] - x0[bonds[:, 1]]).norm(dim=-1)
+    steps = int(round(args.ps * 1000.0 / args.timestep_fs))
+    runs, series = [], {}
+    for k in range(args.runs):
+        dcd, csv_path = out / f"run{k}.dcd", out / f"run{k}.csv"
+        t0 = time.perf_counter()
+        summary = run_simulation(SimulationConfig(
+            pdb=dha_pdb_path(), model=args.model, model_path=Path(path), temperature=args.temperature,
+            timestep_fs=args.timestep_fs, steps=steps, platform=args.platform, report_interval=args.report_interval,
+            dcd=dcd, csv=csv_path, seed=1000 + k, progress=False))
+        result = {"run": k, "seed": 1000 + k, "wall_s": time.perf_counter() - t0,
+                  "ns_per_day": summary.get("ns_per_day"), "error": None}
+        try:
+            result.update(check_run(dcd, csv_path, module, bonds, ref_lengths, args.max_bond_stretch))
+            times, rg, unit = radius_of_gyration(dcd, dha_pdb_path())
+            series[k] = (times, rg * 10.0)
+            result.update({"rg_min_angstrom": float(rg.min() * 10), "rg_max_angstrom": float(rg.max() * 10)})
+        except Exception as exc:  # a blown-up run may leave unreadable frames: report, keep going
+            result["error"] = f"{type(exc).__name__}: {exc}"
+        result["stable"] = bool(result["error"] is None and result.get("bonds_intact") and result.get("energies_finite")
+                                and result.get("max_force_kj_mol_nm", math.inf) <= args.max_force)
+        runs.append(result)
+        print(json.dumps(result), flush=True)
+    report = {"model": args.model, "model_file": str(path), "training_data_hash": model.metadata.get("training_data_hash"),
+              "runs": args.runs, "ps_per_run": args.ps, "timestep_fs": args.timestep_fs, "temperature_k": args.temperature,
+              "stable_runs": sum(r["stable"] for r in runs), "results": runs}
+    (out / "summary.json").write_text(json.dumps(report, indent=2) + "\n")
+    if series:
+        with open(out / "rg_vs_time.csv", "w", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow(["run", "time_ps", "rg_angstrom"])
+            for k, (t, rg) in series.items():
+                w.writerows([k, float(a), float(b)] for a, b in zip(t, rg))
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(7, 3.5))
+        for k, (t, rg) in series.items():
+            ax.plot(t, rg, lw=0.8, label=f"run {k}")
+        ax.set_xlabel("time (ps)")
+        ax.set_ylabel("radius of gyration (Å)")
+        ax.set_title(f"DHA, {args.model}, Langevin {args.temperature:g} K, {args.timestep_fs:g} fs", fontsize=9)
+        ax.legend(fontsize=6, ncol=4)
+        fig.tight_layout()
+        fig.savefig(out / "rg_vs_time.png", dpi=120)
+    print(f"{report['stable_runs']}/{args.runs} runs stable; results in {out}")
+
+
+if __name__ == "__main__":
+    main()
