@@ -59,7 +59,11 @@ def far_field_force_change(
     for s in iterator:
         z = frames.z[off[s] : off[s + 1]]
         pos = frames.pos[off[s] : off[s + 1]]
-        xtb = XTBPotential(z, charge=int(frames.charge[s]), uhf=int(frames.spin[s]), method=method, accuracy=accuracy)
+        # every SCF from the default guess: a guess from another geometry can land an ion pair
+        # in a different SCF solution, which would masquerade as a long-range effect
+        xtb = XTBPotential(
+            z, charge=int(frames.charge[s]), uhf=int(frames.spin[s]), method=method, accuracy=accuracy, reuse_wavefunction=False
+        )
         _, f_ref = xtb(pos)
         dist = np.sqrt(((pos[:, None, :] - pos[None, :, :]) ** 2).sum(-1))
         far_max = (dist > max(radii)).any(axis=1)
@@ -86,7 +90,9 @@ def far_field_force_change(
                     }
                 )
         # same structure again, starting from the last displaced structure's wavefunction
-        _, f_again = xtb(pos)
+        restarted = XTBPotential(z, charge=int(frames.charge[s]), uhf=int(frames.spin[s]), method=method, accuracy=accuracy)
+        restarted(moved)
+        _, f_again = restarted(pos)
         noise.append(float(np.linalg.norm(f_again - f_ref, axis=1).max()) * MEV_PER_EV)
     summary = []
     for radius in radii:

@@ -201,6 +201,7 @@ def finalize(out_dir: str, spot_check: bool = True, log=print) -> Dict:
             n_structures=int(cfg.get("structures", 3)),
             n_components=int(cfg.get("components", 6)),
             step=float(cfg.get("step", 0.002)),
+            n_relabel=int(cfg.get("relabel", 20)),
             method=label["method"],
             accuracy=label["accuracy"],
             electronic_temperature=label["electronic_temperature_K"],

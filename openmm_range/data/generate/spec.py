@@ -106,6 +106,7 @@ class SpotCheckSpec:
     structures: int = 3
     components: int = 6
     step: float = 0.002
+    relabel: int = 20
 
 
 @dataclass
@@ -197,7 +198,7 @@ def parse_spec(data: Dict, source: str = "<spec>") -> Spec:
     if molecules and not steps:
         raise ValueError(f"{source}: 'sampling' must list at least one md or displace step")
     spot_raw = data.get("spot_check", {}) or {}
-    _check_keys(f"{source}: spot_check", spot_raw, ["structures", "components", "step"])
+    _check_keys(f"{source}: spot_check", spot_raw, ["structures", "components", "step", "relabel"])
     return Spec(
         name=str(data["name"]),
         seed=int(data["seed"]),

@@ -2,7 +2,9 @@
 
 For a few structures it recomputes the energy at the stored positions (checks the stored
 energy) and, for a few random (atom, axis) components, compares the stored force with
-``-(E(x + h) - E(x - h)) / 2h``. Central differences have an O(h^2) error, and SCF noise
+``-(E(x + h) - E(x - h)) / 2h``. More structures are relabelled from the default SCF guess
+(the generator restarts each SCF from the previous structure's wavefunction) to check that
+no stored label belongs to a different SCF solution. Central differences have an O(h^2) error, and SCF noise
 adds ~noise/h, so ``h`` of 1e-3 to 5e-3 Å with accuracy 0.01 resolves ~1e-4 eV/Å.
 """
 from typing import Dict
@@ -15,6 +17,8 @@ from openmm_range.data.generate.potentials import XTBPotential
 #: Accept a component if |F_fd - F| <= ABS_TOL + REL_TOL * |F| (eV/Å).
 ABS_TOL = 2e-3
 REL_TOL = 1e-3
+#: Stored energies must be reproduced (fresh SCF) within this, eV.
+RELABEL_ENERGY_TOL = 1e-4
 
 
 def spot_check_forces(
@@ -26,8 +30,10 @@ def spot_check_forces(
     accuracy: float = 0.01,
     electronic_temperature: float = 300.0,
     seed: int = 0,
+    n_relabel: int = 20,
 ) -> Dict:
-    """Compare stored forces with central differences on random structures/components.
+    """Compare stored forces with central differences on random structures/components, and
+    relabel ``n_relabel`` random structures from the default SCF guess.
 
     Returns a JSON-able dict with one record per component and a ``summary`` (max errors,
     energy reproduction error, ``passed``)."""
@@ -69,6 +75,24 @@ def spot_check_forces(
                     "ok": bool(err <= ABS_TOL + REL_TOL * abs(f_ref)),
                 }
             )
+    # labels were computed along each task with the previous structure's wavefunction as the
+    # guess; relabel more structures from the default guess to catch a different SCF solution
+    relabel = rng.choice(len(frames), size=min(n_relabel, len(frames)), replace=False)
+    relabel_force_errors = []
+    for s in sorted(int(p) for p in relabel):
+        sl = slice(off[s], off[s + 1])
+        xtb = XTBPotential(
+            frames.z[sl],
+            charge=int(frames.charge[s]),
+            uhf=int(frames.spin[s]),
+            method=method,
+            accuracy=accuracy,
+            electronic_temperature=electronic_temperature,
+            reuse_wavefunction=False,
+        )
+        energy, forces = xtb(frames.pos[sl])
+        energy_errors.append(abs(energy - frames.energy[s]))
+        relabel_force_errors.append(float(np.abs(forces - frames.forces[sl]).max()))
     errors = np.array([r["abs_error"] for r in records])
     refs = np.array([abs(r["force"]) for r in records])
     summary = {
@@ -77,7 +101,11 @@ def spot_check_forces(
         "step_angstrom": step,
         "max_abs_error_eV_per_A": float(errors.max()),
         "max_rel_error": float((errors / np.maximum(refs, 1e-3)).max()),
+        "relabelled_structures": len(relabel_force_errors),
         "max_energy_reproduction_error_eV": float(max(energy_errors)),
-        "passed": bool(all(r["ok"] for r in records)),
+        "max_relabel_force_error_eV_per_A": float(max(relabel_force_errors, default=0.0)),
+        "passed": bool(all(r["ok"] for r in records))
+        and max(energy_errors) < RELABEL_ENERGY_TOL
+        and max(relabel_force_errors, default=0.0) < ABS_TOL,
     }
     return {"summary": summary, "components": records}
