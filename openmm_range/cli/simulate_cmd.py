@@ -64,7 +64,13 @@ def run(args) -> int:
         minimize=args.minimize, report_interval=args.report_interval,
         dcd=Path(args.dcd) if args.dcd else None, csv=Path(args.csv) if args.csv else None, seed=args.seed,
         ml_chain=args.ml_chain, mm_forcefield=tuple(args.mm_forcefield), progress=args.progress)
-    summary = run_simulation(config)
+    import openmm
+
+    try:
+        summary = run_simulation(config)
+    except (RuntimeError, openmm.OpenMMException) as exc:
+        print(f"openmm-range simulate: error: {exc}", file=sys.stderr)
+        return 1
     print(f"simulated {summary['simulated_ps']:.3f} ps ({summary['steps']} steps) in {summary['wall_s']:.1f} s: "
           f"{summary['ns_per_day']:.3f} ns/day on {summary['platform']} with the {summary['backend']} backend")
     print(f"final potential energy {summary['final_potential_kj_mol']:.3f} kJ/mol; "
