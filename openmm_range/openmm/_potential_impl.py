@@ -70,10 +70,11 @@ class RangePotentialImpl(MLPotentialImpl):
 
     def _load(self):
         if self._model is None:
-            from ..serialization import load_model
+            from .pythonforce_backend import load_model_bytes
 
+            # One read: the PythonForce pickles exactly the bytes the model was built from.
             self._model_bytes = self.path.read_bytes()
-            self._model = load_model(self.path)
+            self._model = load_model_bytes(self._model_bytes)
         return self._model
 
     def addForces(self, topology: openmm.app.Topology, system: openmm.System, atoms: Optional[Iterable[int]],
