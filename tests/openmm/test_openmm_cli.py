@@ -8,7 +8,7 @@ import pytest
 
 from openmm_range.cli.main import main
 
-from conftest import peptide_only
+from openmm_helpers import peptide_only
 
 
 @pytest.fixture(scope="module")

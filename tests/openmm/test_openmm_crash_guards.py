@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ALANINE_PDB
+from openmm_helpers import ALANINE_PDB
 
 SCRIPT = Path(__file__).with_name("crash_paths.py")
 SCENARIOS = ["interpolate-auto", "interpolate-torchforce", "xml-round-trip-python", "deepcopy-python",

@@ -11,7 +11,7 @@ from openmmml import MLPotential
 
 from openmm_range.openmm.pythonforce_backend import RangeComputation
 
-from conftest import PLATFORMS, energy_forces, require_backend
+from openmm_helpers import PLATFORMS, energy_forces, require_backend
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 

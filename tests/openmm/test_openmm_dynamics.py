@@ -11,7 +11,7 @@ from openmmml import MLPotential
 
 from openmm_range.openmm.simulation import backend_in_use, degrees_of_freedom
 
-from conftest import PLATFORMS, make_model_file
+from openmm_helpers import PLATFORMS, make_model_file
 
 R_KJ_PER_MOL_K = 0.00831446261815324  # molar gas constant, kJ/(mol K)
 

@@ -8,7 +8,7 @@ import openmm_range
 from openmm_range.openmm.simulation import backend_in_use
 from openmm_range.registry import MODEL_NAMES
 
-from conftest import PLATFORMS, energy_forces, require_backend
+from openmm_helpers import PLATFORMS, energy_forces, require_backend
 
 
 def module_energy_forces(path, topology, positions, dtype=torch.float64):

@@ -18,7 +18,7 @@ from openmmml import MLPotential
 import openmm_range
 from openmm_range.openmm.simulation import backend_in_use
 
-from conftest import ALANINE_PDB, PLATFORMS, energy_forces, peptide_only
+from openmm_helpers import ALANINE_PDB, PLATFORMS, energy_forces, peptide_only
 
 FORCEFIELD = ("amber19-all.xml", "amber19/tip3pfb.xml")
 ATOL = 0.01  # kJ/mol

@@ -10,7 +10,7 @@ import openmm
 import pytest
 from openmmml import MLPotential
 
-from conftest import PLATFORMS, peptide_only, require_backend
+from openmm_helpers import PLATFORMS, peptide_only, require_backend
 
 BOXES = {  # nm, rows = box vectors in OpenMM's reduced triclinic form
     "cubic": np.array([[3.0, 0.0, 0.0], [0.0, 3.0, 0.0], [0.0, 0.0, 3.0]]),

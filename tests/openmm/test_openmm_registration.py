@@ -9,7 +9,7 @@ from openmm_range.openmm.backends import BACKENDS
 from openmm_range.openmm.potential import RangePotentialImpl, RangePotentialImplFactory
 from openmm_range.registry import MODEL_NAMES
 
-from conftest import make_model_file
+from openmm_helpers import make_model_file, peptide_only, require_backend
 
 
 @pytest.mark.parametrize("name", MODEL_NAMES)
@@ -107,8 +107,6 @@ def test_bad_ml_atoms(model_files, peptide, atoms, pattern):
 
 
 def test_box_smaller_than_twice_the_cutoff_is_refused(model_files, alanine_pdb):
-    from conftest import peptide_only
-
     topology, _ = peptide_only(alanine_pdb, periodic=True)
     topology.setPeriodicBoxVectors([openmm.Vec3(0.9, 0, 0), openmm.Vec3(0, 3, 0), openmm.Vec3(0, 0, 3)])
     potential = MLPotential("range-schnet", modelPath=str(model_files["range-schnet"]))
@@ -118,8 +116,6 @@ def test_box_smaller_than_twice_the_cutoff_is_refused(model_files, alanine_pdb):
 
 @pytest.mark.parametrize("backend", ["python", "torchforce"])
 def test_too_few_neighbour_slots_is_a_clear_error(backend, model_files, peptide):
-    from conftest import require_backend
-
     require_backend(backend)
     topology, positions = peptide
     system = MLPotential("range-schnet", modelPath=str(model_files["range-schnet"])).createSystem(

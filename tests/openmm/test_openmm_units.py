@@ -11,7 +11,7 @@ from openmmml import MLPotential
 
 import openmm_range
 
-from conftest import energy_forces
+from openmm_helpers import energy_forces
 
 ANGSTROM_PER_NANOMETRE = 10.0
 KJ_PER_MOL_PER_EV = 96.485332  # CODATA: e * N_A / 1000
