@@ -157,7 +157,7 @@ def _longrange(args) -> int:
             continue
         print(
             f"beyond {row['radius']:5.1f} A: probes {row['probes']:4d}  mean |dF| {row['mean_meV_per_A']:8.3f} meV/A  "
-            f"median {row['median_meV_per_A']:8.3f}  max {row['max_meV_per_A']:8.3f}  "
+            f"median {row['median_meV_per_A']:8.3f}  p90 {row['p90_meV_per_A']:8.3f}  max {row['max_meV_per_A']:8.3f}  "
             f"mean |dF|/|F| {row['mean_relative']:.2e}"
         )
     print(f"SCF noise floor (max over atoms, same structure from another guess): "

@@ -51,6 +51,7 @@ def far_field_force_change(
     chosen = rng.choice(eligible, size=min(n_structures, len(eligible)), replace=False)
     records: List[Dict] = []
     noise: List[float] = []
+    scf_failures = 0
     iterator = sorted(int(s) for s in chosen)
     if progress:
         from tqdm import tqdm
@@ -76,7 +77,11 @@ def far_field_force_change(
                     continue
                 moved = pos.copy()
                 moved[far] += rng.normal(scale=sigma, size=(int(far.sum()), 3))
-                _, f_new = xtb(moved)
+                try:
+                    _, f_new = xtb(moved)
+                except SCFError:
+                    scf_failures += 1
+                    continue
                 change = float(np.linalg.norm(f_new[i] - f_ref[i]))
                 records.append(
                     {
@@ -91,8 +96,11 @@ def far_field_force_change(
                 )
         # same structure again, starting from the last displaced structure's wavefunction
         restarted = XTBPotential(z, charge=int(frames.charge[s]), uhf=int(frames.spin[s]), method=method, accuracy=accuracy)
-        restarted(moved)
-        _, f_again = restarted(pos)
+        try:
+            restarted(moved)
+            _, f_again = restarted(pos)
+        except SCFError:
+            continue
         noise.append(float(np.linalg.norm(f_again - f_ref, axis=1).max()) * MEV_PER_EV)
     summary = []
     for radius in radii:
@@ -109,6 +117,7 @@ def far_field_force_change(
                 "mean_far_atoms": float(np.mean([r["n_far"] for r in rows])),
                 "mean_meV_per_A": float(change.mean()),
                 "median_meV_per_A": float(np.median(change)),
+                "p90_meV_per_A": float(np.percentile(change, 90)),
                 "max_meV_per_A": float(change.max()),
                 "mean_relative": float(np.mean(change / np.maximum(norm, 1.0))),
             }
@@ -121,6 +130,7 @@ def far_field_force_change(
         "structures": [int(s) for s in chosen],
         "structure_extents_angstrom": [round(float(extents[s]), 2) for s in chosen],
         "scf_noise_floor_max_meV_per_A": float(max(noise)) if noise else None,
+        "scf_failures_skipped": scf_failures,
         "summary": summary,
         "probes": records,
     }
