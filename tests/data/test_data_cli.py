@@ -47,3 +47,16 @@ def test_bad_file_gives_clear_error(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "notes.txt: cannot tell the dataset format" in err
     assert main(["data", "info", str(tmp_path / "missing.npz")]) == 2
+
+
+def test_generate_command_runs_and_resumes(tmp_path, tiny_spec, capsys):
+    spec, write_spec = tiny_spec
+    spec["molecules"] = spec["molecules"][:1]
+    spec["sampling"] = [{"kind": "displace", "sigma": 0.05, "frames": 2}]
+    path = write_spec(tmp_path, spec)
+    assert main(["data", "generate", path, "--max-tasks", "1", "--no-progress"]) == 0
+    assert "tasks_remaining=1" in capsys.readouterr().out
+    assert len(load_dataset(str(tmp_path / "tiny-xtb"))) == 2
+    assert main(["data", "generate", path, "--no-progress"]) == 0
+    assert len(load_dataset(str(tmp_path / "tiny-xtb"))) == 4
+    assert "spot check" in capsys.readouterr().out
