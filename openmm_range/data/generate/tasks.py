@@ -160,6 +160,7 @@ def _label(
 
 
 def _sample_molecule(spec: Spec, task: Task, rng: np.random.Generator) -> Tuple[Molecule, List[np.ndarray], List[Dict]]:
+    """Frames of one molecule task: every sampling step of the spec, started from conformer ``task.replica``."""
     mspec = spec.molecules[task.group]
     mol = get_molecule(spec, mspec, task.group, spec.conformers.n)
     start = mol.conformers[task.replica % len(mol.conformers)]
@@ -194,6 +195,8 @@ def _sample_molecule(spec: Spec, task: Task, rng: np.random.Generator) -> Tuple[
 
 
 def _sample_dimer(spec: Spec, task: Task, rng: np.random.Generator):
+    """Frames of one dimer task: random gap, conformers and orientation per frame, then a few
+    GFN-FF steps. Returns (z, charge, uhf, frames, per-frame records, [n_a, n_b], charge of A)."""
     d = spec.dimers
     names = {m.name: (i, m) for i, m in enumerate(d.monomers)}
     ia, ma = names[d.pairs[task.group][0]]
@@ -260,7 +263,7 @@ def run_task(spec: Spec, task: Task) -> Tuple[Frames, Dict]:
         mol_id=np.full(n, task.group),
         charge=np.full(n, charge),
         spin=np.full(n, uhf),
-        molecules=[f"mol{i}" for i in range(task.group + 1)],
+        molecules=[f"mol{i}" for i in range(task.group + 1)],  # names live in meta.json, not in chunks
         source=f"task {task.task_id}",
     )
     info = {
