@@ -201,3 +201,24 @@ def padded_neighbors(pos: torch.Tensor, cutoff: float, max_neighbors: int, box: 
     far[:, 0] = 2.0 * cutoff
     vec = torch.where(mask.unsqueeze(-1), vec, far)
     return src, dst, vec, lost
+
+
+def exact_pairs_single(pos: torch.Tensor, cutoff: float, box: Optional[torch.Tensor] = None):
+    """All directed pairs closer than ``cutoff`` in one small graph, by an all-pairs search.
+
+    TorchScript-able but with data-dependent shapes (not CUDA-graph capturable): the fast
+    choice on CPUs for small molecules, where the padded path would evaluate many empty
+    slots. Returns src (E,), dst (E,), vec (E, 3) Å from dst to src.
+    """
+    n = pos.shape[0]
+    with torch.no_grad():
+        d = pos.detach().unsqueeze(0) - pos.detach().unsqueeze(1)
+        if box is not None:
+            d = minimum_image(d, box.detach())
+        inside = ((d * d).sum(-1) < cutoff * cutoff) & ~torch.eye(n, dtype=torch.bool, device=pos.device)
+        pairs = torch.nonzero(inside)
+    dst, src = pairs[:, 0], pairs[:, 1]
+    vec = pos[src] - pos[dst]
+    if box is not None:
+        vec = minimum_image(vec, box)
+    return src, dst, vec

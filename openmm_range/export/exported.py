@@ -9,7 +9,9 @@ export) and follows openmm-torch's conventions:
   ``(energy, forces)`` with forces in kJ/mol/nm when exported with ``return_forces=True``.
 
 The module converts nm -> Å and eV -> kJ/mol at its boundary (``openmm_range.units``)
-and uses the static-shape neighbour list, so it has no data-dependent shapes. With
+and, on CUDA devices, uses the static-shape neighbour list, so it has no
+data-dependent shapes there (on CPUs an exact all-pairs search is faster; see
+``export(static_shapes=...)``). With
 ``check_errors=True`` (default) it raises on NaN positions, too-small boxes and
 neighbour-capacity overflow (these checks read values on the host); with
 ``check_errors=False`` nothing synchronises with the host and the forward/backward can be
@@ -25,7 +27,7 @@ import torch
 from torch import nn
 
 from ..models.atomistic import AtomisticModel
-from ..neighbors import box_widths, minimum_image, padded_neighbors
+from ..neighbors import box_widths, exact_pairs_single, minimum_image, padded_neighbors
 from ..units import ANGSTROM_PER_NM, KJ_PER_MOL_PER_EV
 
 #: Atom number density (atoms/Å^3) assumed when sizing the neighbour capacity: 1.5x liquid water.
@@ -42,7 +44,7 @@ class ExportedModel(nn.Module):
     """Energy of one fixed set of atoms: ``forward(positions_nm, box_nm=None) -> E (kJ/mol)``."""
 
     def __init__(self, model: AtomisticModel, types: torch.Tensor, periodic: bool, max_neighbors: int,
-                 check_errors: bool, metadata_json: str):
+                 check_errors: bool, metadata_json: str, static_shapes: Optional[bool] = None):
         super().__init__()
         self.model = model
         self.register_buffer("types", types)
@@ -51,6 +53,8 @@ class ExportedModel(nn.Module):
         self.cutoff = model.cutoff
         self.max_neighbors = max_neighbors
         self.check_errors = check_errors
+        # 0: static shapes on CUDA devices (graph capture), exact pairs elsewhere; 1: always static; 2: never
+        self.shape_mode = 0 if static_shapes is None else (1 if static_shapes else 2)
         self.length_scale = ANGSTROM_PER_NM
         self.energy_scale = KJ_PER_MOL_PER_EV
         self.metadata_json = metadata_json
@@ -69,7 +73,11 @@ class ExportedModel(nn.Module):
             cell = box.to(pos.dtype) * self.length_scale
             if self.check_errors and bool(box_widths(cell).min() < 2.0 * self.cutoff):
                 raise ValueError("the model cutoff is larger than half the smallest box width")
-        src, dst, vec, lost = padded_neighbors(pos, self.cutoff, self.max_neighbors, cell)
+        if self.shape_mode == 1 or (self.shape_mode == 0 and pos.is_cuda):
+            src, dst, vec, lost = padded_neighbors(pos, self.cutoff, self.max_neighbors, cell)
+        else:
+            src, dst, vec = exact_pairs_single(pos, self.cutoff, cell)
+            lost = torch.zeros((), dtype=torch.long, device=pos.device)
         if self.check_errors and bool(lost > 0):
             raise RuntimeError("neighbour capacity overflow: " + str(int(lost)) + " pairs inside the cutoff "
                                "did not fit in max_neighbors=" + str(self.max_neighbors) +
@@ -99,7 +107,8 @@ class ExportedModelWithForces(ExportedModel):
 
 def export(model: AtomisticModel, atomic_numbers: Sequence[int], periodic: bool = False,
            return_forces: bool = False, dtype: Optional[torch.dtype] = None,
-           max_neighbors: Optional[int] = None, check_errors: bool = True) -> torch.jit.ScriptModule:
+           max_neighbors: Optional[int] = None, check_errors: bool = True,
+           static_shapes: Optional[bool] = None) -> torch.jit.ScriptModule:
     """Build the positions-only TorchScript module for ``atomic_numbers`` (atoms fixed here).
 
     Args:
@@ -112,6 +121,11 @@ def export(model: AtomisticModel, atomic_numbers: Sequence[int], periodic: bool 
         dtype: compute precision (default: the model's); inputs of either float dtype are accepted.
         max_neighbors: neighbour slots per atom (default :func:`default_max_neighbors`).
         check_errors: see the module docstring (False for CUDA-graph capture).
+        static_shapes: True: the padded neighbour list, no data-dependent shapes, CUDA-graph
+            capturable. False: exact pairs from an all-pairs search each call (data-dependent
+            shapes; 2-4x faster on CPUs for small molecules, where most padded slots would be
+            empty). None (default): static on CUDA devices, exact pairs elsewhere, decided
+            per call from the device of ``positions``.
     """
     if not isinstance(model, AtomisticModel):
         raise ValueError(f"export expects a model from openmm_range.create_model, got {type(model).__name__}")
@@ -133,9 +147,9 @@ def export(model: AtomisticModel, atomic_numbers: Sequence[int], periodic: bool 
     for p in frozen.parameters():
         p.requires_grad_(False)
     meta = model_metadata(model)
-    meta.update({"atomic_numbers": z.tolist(), "periodic": periodic, "max_neighbors": k,
+    meta.update({"atomic_numbers": z.tolist(), "periodic": periodic, "max_neighbors": k, "static_shapes": static_shapes,
                  "input_units": {"positions": "nm", "box": "nm"},
                  "output_units": {"energy": "kJ/mol", "forces": "kJ/mol/nm"}})
     cls = ExportedModelWithForces if return_forces else ExportedModel
-    module = cls(frozen, types, periodic, k, check_errors, json.dumps(meta, sort_keys=True))
+    module = cls(frozen, types, periodic, k, check_errors, json.dumps(meta, sort_keys=True), static_shapes)
     return torch.jit.script(module)

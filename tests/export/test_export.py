@@ -53,12 +53,12 @@ def test_periodic_module_needs_box_and_refuses_small_box():
 def test_capacity_overflow_is_reported_never_dropped():
     model = small_model("range-schnet")
     z, pos = random_molecule(30, seed=3, spacing=0.9)
-    strict = openmm_range.export(model, z.tolist(), max_neighbors=2)
+    strict = openmm_range.export(model, z.tolist(), max_neighbors=2, static_shapes=True)
     with pytest.raises(Exception, match="neighbour capacity overflow"):
         strict(pos / 10)
-    graph_safe = openmm_range.export(model, z.tolist(), max_neighbors=2, check_errors=False)
+    graph_safe = openmm_range.export(model, z.tolist(), max_neighbors=2, check_errors=False, static_shapes=True)
     assert torch.isnan(graph_safe(pos / 10))
-    roomy = openmm_range.export(model, z.tolist(), check_errors=False)
+    roomy = openmm_range.export(model, z.tolist(), check_errors=False, static_shapes=True)
     assert torch.isfinite(roomy(pos / 10))
 
 
@@ -71,3 +71,19 @@ def test_metadata_travels_in_the_archive(tmp_path):
     meta = json.loads(torch.jit.load(str(path)).metadata_json)
     assert meta["atomic_numbers"] == [6, 1, 1, 1, 1] and meta["name"] == "range-painn"
     assert meta["output_units"]["energy"] == "kJ/mol"
+
+
+@pytest.mark.parametrize("periodic", [False, True])
+def test_dynamic_pairs_equal_static_pairs(periodic):
+    model = small_model("range-schnet")
+    z, pos = random_molecule(25, seed=4)
+    box = torch.eye(3, dtype=torch.float64) * 2.2 if periodic else None
+    args = (pos / 10.0,) + ((box,) if periodic else ())
+    static = openmm_range.export(model, z.tolist(), periodic=periodic, return_forces=True, static_shapes=True)
+    default = openmm_range.export(model, z.tolist(), periodic=periodic, return_forces=True)
+    torch.testing.assert_close(default(*args)[1], static(*args)[1], rtol=1e-8, atol=1e-8)
+    dynamic = openmm_range.export(model, z.tolist(), periodic=periodic, return_forces=True, static_shapes=False)
+    e0, f0 = static(*args)
+    e1, f1 = dynamic(*args)
+    torch.testing.assert_close(e1, e0, rtol=1e-10, atol=1e-9)
+    torch.testing.assert_close(f1, f0, rtol=1e-8, atol=1e-8)
