@@ -10,8 +10,9 @@ Arguments accepted by ``createSystem`` / ``createMixedSystem`` (passed on to ``a
   CUDA platform; PythonForce: capture on a CUDA device). Default: on when CUDA is available.
 * ``cudaGraphWarmupSteps``: eager evaluations before capture (default 10).
 * ``maxNeighbors``: neighbour slots per atom in the exported module's static-shape
-  neighbour list (default: ``openmm_range.export.default_max_neighbors``, at most N-1).
-  Too few slots raise a clear error (NaN energy when CUDA graphs are on).
+  neighbour list, used on CUDA devices (default:
+  ``openmm_range.export.default_max_neighbors``, at most N-1). Too few slots raise a
+  clear error (NaN energy when CUDA graphs are on). On CPUs the exact pair list is used.
 
 torch is imported only inside ``addForces``.
 """
@@ -117,8 +118,11 @@ class RangePotentialImpl(MLPotentialImpl):
 
         model = self._load()
         if chosen == "torchforce":
+            # With CUDA graphs: static shapes and no host synchronisation, so openmm-torch can
+            # capture it. Otherwise the exporter picks per call (exact pairs on CPUs).
             module = export(model, numbers, periodic=periodic, return_forces=False, dtype=getattr(torch, dtype),
-                            max_neighbors=maxNeighbors, check_errors=not cuda_graphs)
+                            max_neighbors=maxNeighbors, check_errors=not cuda_graphs,
+                            static_shapes=True if cuda_graphs else None)
             system.addForce(build_torch_force(module, indices, periodic, forceGroup, cuda_graphs,
                                               cudaGraphWarmupSteps))
             protect_system(system)

@@ -3,7 +3,8 @@
 A CUDA graph records the kernels of one call of ``module(positions, box)`` (forward and
 the autograd backward inside it) and replays them with new inputs copied into the same
 static buffers, removing per-kernel launch overhead. It requires static shapes and no
-host synchronisation, so the module must be exported with ``check_errors=False``.
+host synchronisation, so the module must be exported with ``check_errors=False`` and
+``static_shapes=True``.
 """
 from typing import Optional, Tuple
 
@@ -14,7 +15,8 @@ class GraphedModule:
     """Captured ``module(positions, box) -> (energy kJ/mol, forces kJ/mol/nm)`` on a CUDA device.
 
     Args:
-        module: exported with ``return_forces=True, check_errors=False``, on the device.
+        module: exported with ``return_forces=True, check_errors=False, static_shapes=True``,
+            on the device.
         positions: (N, 3) nm example input (shape, dtype and device are fixed from now on).
         box: (3, 3) nm example box, or None for a non-periodic module.
         warmup_calls: eager calls on a side stream before capture (lets TorchScript's

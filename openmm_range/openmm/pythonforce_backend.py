@@ -42,8 +42,10 @@ def _cached_export(model_bytes: bytes, atomic_numbers: Sequence[int], periodic: 
 
         if model is None:
             model = load_model_bytes(model_bytes)
+        # The unchecked module is only ever captured in a CUDA graph: it needs static shapes.
         module = export(model, atomic_numbers, periodic=periodic, return_forces=True, dtype=dtype,
-                        max_neighbors=max_neighbors, check_errors=check_errors).to(device)
+                        max_neighbors=max_neighbors, check_errors=check_errors,
+                        static_shapes=None if check_errors else True).to(device)
         _MODULE_CACHE[key] = module
         while len(_MODULE_CACHE) > _MODULE_CACHE_SIZE:
             _MODULE_CACHE.popitem(last=False)

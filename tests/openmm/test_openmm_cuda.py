@@ -49,3 +49,13 @@ def test_cuda_platform_matches_reference(backend, model_files, peptide):
                                            positions, "Reference")
     assert energy == pytest.approx(ref_energy, rel=1e-4)
     assert np.abs(forces - ref_forces).max() <= 1e-3 * np.abs(ref_forces).max()
+
+
+def test_too_few_neighbour_slots_is_a_clear_error(model_files, peptide):
+    """On CUDA the exported module uses the static neighbour list, sized by maxNeighbors."""
+    topology, positions = peptide
+    numbers = [a.element.atomic_number for a in topology.atoms()]
+    computation = RangeComputation(model_files["range-schnet"].read_bytes(), numbers, False, "float32", "cuda",
+                                   cuda_graphs=False, max_neighbors=3)
+    with pytest.raises(RuntimeError, match="neighbour capacity overflow"):
+        computation.evaluate(torch.tensor(positions, dtype=torch.float32, device="cuda"), None)

@@ -9,7 +9,7 @@ from openmm_range.openmm.backends import BACKENDS
 from openmm_range.openmm.potential import RangePotentialImpl, RangePotentialImplFactory
 from openmm_range.registry import MODEL_NAMES
 
-from openmm_helpers import make_model_file, peptide_only, require_backend
+from openmm_helpers import make_model_file, peptide_only
 
 
 @pytest.mark.parametrize("name", MODEL_NAMES)
@@ -113,14 +113,3 @@ def test_box_smaller_than_twice_the_cutoff_is_refused(model_files, alanine_pdb):
     with pytest.raises(ValueError, match="box is too small.*cutoff 5 Å"):
         potential.createSystem(topology, backend="python")
 
-
-@pytest.mark.parametrize("backend", ["python", "torchforce"])
-def test_too_few_neighbour_slots_is_a_clear_error(backend, model_files, peptide):
-    require_backend(backend)
-    topology, positions = peptide
-    system = MLPotential("range-schnet", modelPath=str(model_files["range-schnet"])).createSystem(
-        topology, backend=backend, maxNeighbors=3)
-    context = openmm.Context(system, openmm.VerletIntegrator(0.001), openmm.Platform.getPlatformByName("CPU"))
-    context.setPositions(positions)
-    with pytest.raises(openmm.OpenMMException, match="neighbour capacity overflow"):
-        context.getState(getEnergy=True)
