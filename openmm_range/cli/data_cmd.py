@@ -16,6 +16,7 @@ from openmm_range.elements import symbol
 
 
 def register(subparsers) -> None:
+    """Add the ``data`` command and its actions to the top-level sub-parsers."""
     parser = subparsers.add_parser("data", help="reference data: generate, inspect, convert, analyse")
     sub = parser.add_subparsers(dest="data_command", metavar="ACTION")
     parser.set_defaults(func=lambda args: parser.print_help() or 2)

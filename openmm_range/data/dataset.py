@@ -53,9 +53,11 @@ class AtomsDataset(Dataset):
 
     # -- torch-geometric interface ----------------------------------------------------------
     def len(self) -> int:
+        """Number of structures."""
         return int(self._index.shape[0])
 
     def get(self, idx: int) -> Data:
+        """Structure ``idx`` as a ``Data`` (fields in the module docstring)."""
         s = int(self._index[idx])
         a, b = int(self._offsets[s]), int(self._offsets[s + 1])
         return Data(
@@ -83,6 +85,7 @@ class AtomsDataset(Dataset):
     # -- dataset API -----------------------------------------------------------------------
     @property
     def source(self) -> str:
+        """File or directory the data came from."""
         return self._base.source
 
     @property
@@ -92,6 +95,7 @@ class AtomsDataset(Dataset):
 
     @property
     def molecules(self) -> List[str]:
+        """Molecule names, indexed by ``mol_id``."""
         return self._base.molecules
 
     @property

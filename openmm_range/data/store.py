@@ -171,14 +171,17 @@ def load_frames_npz(path: str) -> Frames:
 
 
 def chunk_path(directory: str, task_id: int) -> str:
+    """Path of task ``task_id``'s chunk in a dataset directory."""
     return os.path.join(directory, CHUNK_DIR, f"task-{task_id:06d}.npz")
 
 
 def is_dataset_dir(path: str) -> bool:
+    """True if ``path`` is a dataset directory (holds meta.json)."""
     return os.path.isdir(path) and os.path.isfile(os.path.join(path, META_FILE))
 
 
 def read_meta(directory: str) -> Dict:
+    """The meta.json of a dataset directory."""
     path = os.path.join(directory, META_FILE)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{directory}: no {META_FILE}; not a dataset directory written by 'openmm-range data generate'")
@@ -202,6 +205,7 @@ def list_chunks(directory: str) -> List[str]:
 
 
 def done_task_ids(directory: str) -> List[int]:
+    """Task ids that already have a chunk."""
     return [int(os.path.basename(p)[5:11]) for p in list_chunks(directory)]
 
 
@@ -214,6 +218,7 @@ def remove_stale_tmp(directory: str) -> int:
 
 
 def read_chunk_info(path: str) -> Dict:
+    """The ``info_json`` record of a chunk (sampling, timings, per-structure extras)."""
     with np.load(path, allow_pickle=False) as npz:
         return json.loads(str(npz["info_json"])) if "info_json" in npz.files else {}
 

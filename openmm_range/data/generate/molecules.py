@@ -161,6 +161,7 @@ def place_dimer(
 
 
 def dimer_centre_distance(pos_a: np.ndarray, pos_b: np.ndarray) -> float:
+    """Distance between the centroids of (n, 3) ``pos_a`` and (m, 3) ``pos_b``, Å."""
     return float(np.linalg.norm(pos_a.mean(axis=0) - pos_b.mean(axis=0)))
 
 

@@ -24,24 +24,6 @@ class SCFError(RuntimeError):
     """The xTB self-consistent field did not converge for a structure."""
 
 
-def tblite_version() -> str:
-    try:
-        from importlib.metadata import version
-
-        return version("tblite")
-    except Exception:  # pragma: no cover
-        return "unknown"
-
-
-def gfnff_version() -> str:
-    try:
-        from importlib.metadata import version
-
-        return version("gfnff")
-    except Exception:  # pragma: no cover
-        return "unknown"
-
-
 class XTBPotential:
     """tblite xTB energies and forces for one molecule (fixed atoms, charge and spin).
 

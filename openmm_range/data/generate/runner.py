@@ -28,6 +28,7 @@ def spec_hash(spec: Spec) -> str:
 
 
 def library_versions() -> Dict[str, str]:
+    """Versions of Python, the platform and the libraries that shape the labels (provenance)."""
     from importlib.metadata import PackageNotFoundError, version
 
     out = {"python": platform.python_version(), "platform": platform.platform()}

@@ -63,6 +63,8 @@ class SamplingStep:
 
 @dataclass
 class MoleculeSpec:
+    """One molecule: name, SMILES, optional charge (must match the SMILES), unpaired electrons."""
+
     name: str
     smiles: str
     charge: Optional[int] = None
@@ -96,6 +98,8 @@ class DimerSpec:
 
 @dataclass
 class ConformerSpec:
+    """ETKDG conformers: keep ``n`` of ``candidates`` (``rg_stratified`` or ``first``)."""
+
     n: int = 4
     candidates: int = 0
     select: str = "rg_stratified"
@@ -103,6 +107,8 @@ class ConformerSpec:
 
 @dataclass
 class SpotCheckSpec:
+    """Finite-difference check (structures x components, step Å) and fresh-guess relabels."""
+
     structures: int = 3
     components: int = 6
     step: float = 0.002

@@ -47,6 +47,7 @@ def _seed(*parts: int) -> np.random.SeedSequence:
 
 
 def structures_per_molecule_task(steps: List[SamplingStep]) -> int:
+    """Structures one (molecule, conformer) task produces before SCF failures."""
     return sum(s.frames * (len(s.temperatures) if s.kind == "md" else 1) for s in steps)
 
 

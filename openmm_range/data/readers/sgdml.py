@@ -35,6 +35,7 @@ def _scalar_str(npz, key: str, default: str) -> str:
 
 
 def is_sgdml(path: str) -> bool:
+    """True if ``path`` is an .npz with the sGDML (or rMD17) keys."""
     try:
         with np.load(path, allow_pickle=False) as npz:
             keys = set(npz.files)
