@@ -7,7 +7,6 @@
     openmm-range data longrange FILE [--radii 5 15] [--structures 8] [--probes 6] [--json OUT]
     openmm-range data dimer-scan DIMER_DIR [--pairs 4] [--json OUT]
 """
-import argparse
 import json
 import os
 import sys
