@@ -30,12 +30,16 @@ class Layer(nn.Module):
         return s, v, master
 
 
-def master_distances(pos: torch.Tensor, batch: torch.Tensor, num_graphs: int) -> torch.Tensor:
-    """RANGE positional encoding input: ``r_i = |x_i - X_M| / max_j |x_j - X_M|`` in [0, 1].
+def master_distances(pos: torch.Tensor, batch: torch.Tensor, num_graphs: int, smooth_width: float) -> torch.Tensor:
+    """RANGE positional encoding input: ``r_i = |x_i - X_M| / D`` in [0, 1].
 
-    ``X_M`` is the geometric centre of atom i's graph. A tiny epsilon inside the square
-    root keeps the gradient finite for an atom sitting exactly at the centre; a graph whose
-    atoms all sit at the centre (e.g. a single atom) gets r = 1 for every atom.
+    ``X_M`` is the geometric centre of atom i's graph. The paper takes ``D = max_j |x_j - X_M|``;
+    that maximum has a kink whenever another atom becomes the farthest, so forces jump and
+    NVE dynamics does not conserve energy. With ``smooth_width = w > 0`` (Å) we use the smooth
+    maximum ``D = w log sum_j exp(|x_j - X_M| / w)``, which is >= the maximum (so r_i < 1),
+    exceeds it by at most ``w log N``, and has continuous derivatives of every order.
+    ``smooth_width = 0`` gives the paper's hard maximum. A tiny epsilon inside the square
+    root keeps the gradient finite for an atom sitting exactly at the centre.
 
     Shapes: pos (N, 3) Å; batch (N,). Returns (N,).
     """
@@ -43,11 +47,19 @@ def master_distances(pos: torch.Tensor, batch: torch.Tensor, num_graphs: int) ->
     centre = segment_sum(pos, batch, num_graphs) / segment_sum(ones, batch, num_graphs)
     diff = pos - gather_segments(centre, batch, num_graphs)
     dist = torch.sqrt((diff * diff).sum(-1) + 1e-12)
-    if num_graphs == 1:
-        return dist / dist.max()
-    dmax = torch.zeros(num_graphs, dtype=pos.dtype, device=pos.device)
-    dmax = dmax.scatter_reduce(0, batch, dist, reduce="amax", include_self=True)
-    return dist / dmax[batch]
+    peak = torch.zeros(num_graphs, dtype=pos.dtype, device=pos.device)
+    peak = peak.scatter_reduce(0, batch, dist.detach(), reduce="amax", include_self=True) if num_graphs > 1 \
+        else dist.detach().max().reshape(1)
+    if smooth_width > 0:
+        # log-sum-exp, shifted by the (detached) maximum for numerical safety
+        expo = torch.exp((dist - gather_segments(peak, batch, num_graphs)) / smooth_width)
+        scale = peak + smooth_width * torch.log(segment_sum(expo, batch, num_graphs))
+    elif num_graphs == 1:
+        scale = dist.max().reshape(1)
+    else:
+        scale = torch.zeros(num_graphs, dtype=pos.dtype, device=pos.device)
+        scale = scale.scatter_reduce(0, batch, dist, reduce="amax", include_self=True)
+    return dist / gather_segments(scale, batch, num_graphs)
 
 
 class AtomisticModel(nn.Module):
@@ -78,6 +90,7 @@ class AtomisticModel(nn.Module):
         self.master_init = nn.Parameter(torch.randn(self.num_master, config.hidden_channels) * 0.1,
                                         requires_grad=self.use_range)
         self.pos_rbf = GaussianRBF(config.num_master_rbf, 1.0)
+        self.master_smooth_width = float(config.master_smooth_width)
         self.readout = AtomwiseReadout(config.hidden_channels, len(config.elements), list(config.readout_layers),
                                        config.activation)
         z_to_type = torch.full((119,), -1, dtype=torch.long)
@@ -148,7 +161,7 @@ class AtomisticModel(nn.Module):
         counts = segment_sum(ones, batch, num_graphs)
         size_n = self.normalised_size(counts)
         if self.use_range:
-            pos_rbf = self.pos_rbf(master_distances(centre_pos, batch, num_graphs))
+            pos_rbf = self.pos_rbf(master_distances(centre_pos, batch, num_graphs, self.master_smooth_width))
         else:
             pos_rbf = torch.zeros(0, dtype=pos.dtype, device=pos.device)
         master = self.master_init.unsqueeze(0).expand(num_graphs, self.num_master, self.master_init.shape[1])

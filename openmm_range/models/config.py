@@ -40,6 +40,8 @@ class ModelConfig:
     num_heads: int = 16
     num_master_nodes: int = 3
     num_master_rbf: int = 7
+    # width (Å) of the smooth maximum normalising the master-node distances; 0 = the paper's hard max
+    master_smooth_width: float = 0.5
     n_min: Optional[int] = None  # smallest/largest training molecule (atoms); None: not trained yet
     n_max: Optional[int] = None
     extra: Dict[str, Any] = field(default_factory=dict)
@@ -56,6 +58,9 @@ class ModelConfig:
             value = getattr(self, key)
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{key} must be a positive integer, got {value!r}")
+        if not (isinstance(self.master_smooth_width, (int, float)) and self.master_smooth_width >= 0):
+            raise ValueError(f"master_smooth_width must be >= 0 (Å), got {self.master_smooth_width!r}")
+        self.master_smooth_width = float(self.master_smooth_width)
         if self.num_filters is None:
             self.num_filters = self.hidden_channels
         if (self.n_min is None) != (self.n_max is None):

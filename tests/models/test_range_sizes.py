@@ -47,3 +47,26 @@ def test_metadata_contents(tmp_path):
     assert meta["package_version"] == openmm_range.__version__
     assert meta["training_data_hash"] == "abc123"
     assert openmm_range.load_model(path).layers[0].range_block.num_master == 2
+
+
+def test_master_distance_normaliser_is_smooth_when_the_farthest_atom_changes():
+    """Forces must not jump when another atom becomes the farthest from the centre (NVE)."""
+    from openmm_range.models.atomistic import master_distances
+
+    pos = torch.tensor([[0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [-4.0, 0.0, 0.0], [4.0, 0.0, 0.0]], dtype=torch.float64)
+    batch = torch.zeros(4, dtype=torch.long)
+
+    def grad_at(shift, width):
+        p = pos.clone()
+        p[3, 0] += 1.0 + shift  # atoms 2 and 3 swap the role of the farthest atom at shift = 0
+        p.requires_grad_(True)
+        r = master_distances(p, batch, 1, width)
+        (g,) = torch.autograd.grad(r[1], p)
+        return g
+
+    smooth_jump = (grad_at(1e-6, 0.5) - grad_at(-1e-6, 0.5)).abs().max()
+    hard_jump = (grad_at(1e-6, 0.0) - grad_at(-1e-6, 0.0)).abs().max()
+    assert float(hard_jump) > 1e-3  # the paper's hard maximum has a kink here...
+    assert float(smooth_jump) < 1e-6  # ...the smooth maximum does not
+    r = master_distances(pos, batch, 1, 0.5)
+    assert float(r.max()) < 1.0 and float(r.min()) >= 0.0
