@@ -6,7 +6,12 @@ setup(
     description="RANGE long-range machine-learned force fields (SchNet/PaiNN + attention master nodes) for OpenMM",
     packages=find_packages(include=["openmm_range", "openmm_range.*"]),
     python_requires=">=3.10",
-    install_requires=["torch>=2.9", "numpy", "openmm>=8.6.1", "openmmml>=1.8", "pyyaml", "tqdm"],
+    install_requires=["torch>=2.9", "numpy", "openmm>=8.6.1", "openmmml>=1.8", "torch-geometric", "mdtraj",
+                      "matplotlib", "pyyaml", "tqdm"],
+    extras_require={
+        "torchforce": ["openmmtorch==1.5"],  # binary-bound to torch 2.9.x
+        "data": ["tblite", "rdkit", "gfnff", "h5py", "ase"],
+    },
     package_data={"openmm_range": ["resources/*"]},
     entry_points={
         "console_scripts": ["openmm-range=openmm_range.cli.main:main"],
