@@ -67,9 +67,9 @@ def test_nve_conserves_total_energy(platform, model_dir, peptide):
     check_nve("schnet", platform, model_dir, peptide)
 
 
-@pytest.mark.xfail(strict=False, reason="RANGE's positional encoding r_i = |x_i - X_M| / max_j |x_j - X_M| has a "
-                   "kink when the farthest atom changes: forces jump there and the energy error exceeds the "
-                   "smooth-dynamics bound (see docs/openmm.md, Known limits)")
+@pytest.mark.xfail(strict=False, reason="RANGE's attention logits use LeakyReLU (GATv2, as in the paper), whose "
+                   "kink at zero makes forces slightly discontinuous: the NVE error is ~2x the smooth-dynamics "
+                   "bound (the farthest-atom kink is removed by the smooth maximum; see docs/openmm.md)")
 def test_nve_range_model_meets_the_smooth_bound(model_dir, peptide):
     check_nve("range-schnet", "CPU", model_dir, peptide)
 
