@@ -73,8 +73,9 @@ def write_card(name: str, model_path: Path, run_dir: Path, test: Dict, extra: Op
     ]
     if extra:
         lines += [extra.strip(), ""]
-    lines += ["## Intended use and known limits", "", "Molecular dynamics of small organic molecules "
-              "(H, C, N, O, S) in the gas phase or as the ML region of ML/MM systems.", "", LIMITS]
+    elements = ", ".join(symbol(z) for z in meta["elements"])
+    lines += ["## Intended use and known limits", "", f"Molecular dynamics of molecules made of {elements} "
+              "like those of the training data, in the gas phase or as the ML region of ML/MM systems.", "", LIMITS]
     return "\n".join(lines)
 
 
