@@ -164,7 +164,7 @@ def dimer_interaction_scan(
     ``n_orientations`` random ones at ``reference_gap``; then B is translated rigidly along
     the centroid direction to each gap. Energies in kcal/mol and meV (NaN where the SCF of
     the pair does not converge)."""
-    from openmm_range.data.generate.molecules import build_molecule, min_distance, place_dimer
+    from openmm_range.data.generate.molecules import build_molecule, place_dimer, shift_to_gap
     from openmm_range.data.store import read_meta
 
     if directory.endswith((".yaml", ".yml")):
@@ -217,14 +217,7 @@ def dimer_interaction_scan(
         for gap in gaps:
             # shifts between -centre_distance (centroids on top of each other) and far away:
             # in this range the closest-atom distance grows with the shift
-            lo, hi = -centre_distance, float(gap) + 50.0
-            for _ in range(60):
-                mid = 0.5 * (lo + hi)
-                if min_distance(pa, pb + mid * direction) < gap:
-                    lo = mid
-                else:
-                    hi = mid
-            moved = pb + hi * direction
+            moved = pb + shift_to_gap(pa, pb, direction, gap, -centre_distance, float(gap) + 50.0) * direction
             try:
                 values.append(pair_potential(np.concatenate([pa, moved]))[0] - e_a - e_b)
             except SCFError:

@@ -150,14 +150,20 @@ def place_dimer(
     b0 = (pos_b - pos_b.mean(axis=0)) @ random_rotation(rng).T
     direction = rng.normal(size=3)
     direction /= np.linalg.norm(direction)
-    lo, hi = 0.0, gap + max_extent(a) + max_extent(b0) + 1.0
+    shift = shift_to_gap(a, b0, direction, gap, 0.0, gap + max_extent(a) + max_extent(b0) + 1.0)
+    return a, b0 + shift * direction
+
+
+def shift_to_gap(a: np.ndarray, b: np.ndarray, direction: np.ndarray, gap: float, lo: float, hi: float) -> float:
+    """Shift s in [lo, hi] (bisection, 60 steps) with closest-atom distance of a and b + s * direction
+    equal to ``gap`` (Å); the distance must grow with s on that interval. Returns the upper bracket."""
     for _ in range(60):
         mid = 0.5 * (lo + hi)
-        if min_distance(a, b0 + mid * direction) < gap:
+        if min_distance(a, b + mid * direction) < gap:
             lo = mid
         else:
             hi = mid
-    return a, b0 + hi * direction
+    return hi
 
 
 def dimer_centre_distance(pos_a: np.ndarray, pos_b: np.ndarray) -> float:

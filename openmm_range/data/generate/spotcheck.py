@@ -41,19 +41,18 @@ def spot_check_forces(
     picks = rng.choice(len(frames), size=min(n_structures, len(frames)), replace=False)
     off = frames.offsets
     records, energy_errors = [], []
+
+    def fresh_potential(s: int) -> XTBPotential:
+        """Calculator for structure ``s`` that starts every SCF from the default guess."""
+        return XTBPotential(frames.z[off[s] : off[s + 1]], charge=int(frames.charge[s]), uhf=int(frames.spin[s]),
+                            method=method, accuracy=accuracy, electronic_temperature=electronic_temperature,
+                            reuse_wavefunction=False)
+
     for s in sorted(int(p) for p in picks):
         z = frames.z[off[s] : off[s + 1]]
         pos = frames.pos[off[s] : off[s + 1]]
         forces = frames.forces[off[s] : off[s + 1]]
-        xtb = XTBPotential(
-            z,
-            charge=int(frames.charge[s]),
-            uhf=int(frames.spin[s]),
-            method=method,
-            accuracy=accuracy,
-            electronic_temperature=electronic_temperature,
-            reuse_wavefunction=False,
-        )
+        xtb = fresh_potential(s)
         energy, _ = xtb(pos)
         energy_errors.append(abs(energy - frames.energy[s]))
         for _ in range(n_components):
@@ -81,16 +80,7 @@ def spot_check_forces(
     relabel_force_errors = []
     for s in sorted(int(p) for p in relabel):
         sl = slice(off[s], off[s + 1])
-        xtb = XTBPotential(
-            frames.z[sl],
-            charge=int(frames.charge[s]),
-            uhf=int(frames.spin[s]),
-            method=method,
-            accuracy=accuracy,
-            electronic_temperature=electronic_temperature,
-            reuse_wavefunction=False,
-        )
-        energy, forces = xtb(frames.pos[sl])
+        energy, forces = fresh_potential(s)(frames.pos[sl])
         energy_errors.append(abs(energy - frames.energy[s]))
         relabel_force_errors.append(float(np.abs(forces - frames.forces[sl]).max()))
     errors = np.array([r["abs_error"] for r in records])
