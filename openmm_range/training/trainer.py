@@ -14,7 +14,6 @@ The data order of epoch e is drawn from a generator seeded with (seed, e), so a 
 run sees exactly the batches an uninterrupted one would.
 """
 import csv
-import io
 import json
 import math
 import os
@@ -106,19 +105,11 @@ def batches(n: int, batch_size: int, seed: int, epoch: int, shuffle: bool = True
 
 
 def evaluate_split(model, dataset, batch_size: int, device) -> Dict[str, float]:
-    model.eval()
-    acc: Dict[str, float] = {}
-    for idx in batches(len(dataset), batch_size, 0, 0, shuffle=False):
-        batch = Batch.from_data_list([dataset[i] for i in idx]).to(device)
-        _, stats = loss_terms(model, batch, 1.0)
-        accumulate(acc, stats)
-    return summarise(acc)
+    """Energy/force MAE and RMSE (meV, meV/Å) of ``dataset``, as ``openmm-range evaluate`` reports them."""
+    from .evaluate import errors, metrics
 
-
-def _state_bytes(obj) -> bytes:
-    buf = io.BytesIO()
-    torch.save(obj, buf)
-    return buf.getvalue()
+    overall = metrics(errors(model, dataset, batch_size, device))["all"]
+    return {k: v for k, v in overall.items() if k != "structures"}
 
 
 def train(config: TrainConfig, resume: bool = False, log=print) -> Dict:
@@ -214,8 +205,7 @@ def train(config: TrainConfig, resume: bool = False, log=print) -> Dict:
                     "rng": torch.get_rng_state(), "best": best, "best_epoch": best_epoch, "best_model": best_state,
                     "history": json.dumps(history), "config": config.to_json(), "wall_s": wall,
                     "data_hash": full.content_hash}
-            data = _state_bytes(ckpt)
-            atomic_write(ckpt_path, lambda tmp: Path(tmp).write_bytes(data))
+            atomic_write(ckpt_path, lambda tmp: torch.save(ckpt, tmp))
             if best_epoch == epoch:
                 _save_best(model, best_state, full, config, history, wall, out / "best_model.pt")
         if config.early_stopping_patience and stale >= config.early_stopping_patience:
@@ -230,6 +220,7 @@ def train(config: TrainConfig, resume: bool = False, log=print) -> Dict:
         model.load_state_dict(best_state)
         if len(test_set):
             from .evaluate import errors, metrics
+
             summary["test"] = metrics(errors(model, test_set, config.batch_size, device))
         (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
         try:
