@@ -165,6 +165,22 @@ def neighbor_pairs(pos: torch.Tensor, cutoff: float, batch: Optional[torch.Tenso
         return _pairs_brute(pos, cutoff, batch, num_graphs, box)
 
 
+def _all_displacements(pos: torch.Tensor, box: Optional[torch.Tensor]) -> torch.Tensor:
+    """(N, N, 3) minimum-image vectors pos[j] - pos[i] (no gradient), for the all-pairs searches."""
+    d = pos.detach().unsqueeze(0) - pos.detach().unsqueeze(1)
+    if box is not None:
+        d = minimum_image(d, box.detach())
+    return d
+
+
+def _pair_vectors(pos: torch.Tensor, src: torch.Tensor, dst: torch.Tensor, box: Optional[torch.Tensor]) -> torch.Tensor:
+    """(E, 3) pair vectors pos[src] - pos[dst] (minimum image), differentiable in ``pos``."""
+    vec = pos[src] - pos[dst]
+    if box is not None:
+        vec = minimum_image(vec, box)
+    return vec
+
+
 def padded_neighbors(pos: torch.Tensor, cutoff: float, max_neighbors: int, box: Optional[torch.Tensor] = None):
     """Static-shape neighbour list for one graph (TorchScript-able, CUDA-graph capturable).
 
@@ -184,9 +200,7 @@ def padded_neighbors(pos: torch.Tensor, cutoff: float, max_neighbors: int, box: 
     """
     n = pos.shape[0]
     with torch.no_grad():
-        d = pos.detach().unsqueeze(0) - pos.detach().unsqueeze(1)
-        if box is not None:
-            d = minimum_image(d, box.detach())
+        d = _all_displacements(pos, box)
         d2 = (d * d).sum(-1) + torch.diag(torch.full([n], float("inf"), dtype=pos.dtype, device=pos.device))
         inside = d2 < cutoff * cutoff
         lost = torch.clamp(inside.sum(1) - max_neighbors, min=0).sum()
@@ -194,9 +208,7 @@ def padded_neighbors(pos: torch.Tensor, cutoff: float, max_neighbors: int, box: 
         mask = (nearest < cutoff * cutoff).reshape(-1)
     src = idx.reshape(-1)
     dst = torch.arange(n, device=pos.device).repeat_interleave(max_neighbors)
-    vec = pos[src] - pos[dst]
-    if box is not None:
-        vec = minimum_image(vec, box)
+    vec = _pair_vectors(pos, src, dst, box)
     far = torch.zeros_like(vec)
     far[:, 0] = 2.0 * cutoff
     vec = torch.where(mask.unsqueeze(-1), vec, far)
@@ -212,13 +224,8 @@ def exact_pairs_single(pos: torch.Tensor, cutoff: float, box: Optional[torch.Ten
     """
     n = pos.shape[0]
     with torch.no_grad():
-        d = pos.detach().unsqueeze(0) - pos.detach().unsqueeze(1)
-        if box is not None:
-            d = minimum_image(d, box.detach())
+        d = _all_displacements(pos, box)
         inside = ((d * d).sum(-1) < cutoff * cutoff) & ~torch.eye(n, dtype=torch.bool, device=pos.device)
         pairs = torch.nonzero(inside)
     dst, src = pairs[:, 0], pairs[:, 1]
-    vec = pos[src] - pos[dst]
-    if box is not None:
-        vec = minimum_image(vec, box)
-    return src, dst, vec
+    return src, dst, _pair_vectors(pos, src, dst, box)
