@@ -20,6 +20,7 @@ setup(
             "range-painn=openmm_range.openmm.potential:RangePotentialImplFactory",
             "schnet=openmm_range.openmm.potential:RangePotentialImplFactory",
             "painn=openmm_range.openmm.potential:RangePotentialImplFactory",
+            "schnet-long=openmm_range.openmm.potential:RangePotentialImplFactory",
         ],
     },
 )

@@ -9,9 +9,16 @@ every saved frame), and records the radius of gyration over time (via the same c
 ``rg_vs_time.csv`` and ``rg_vs_time.png``.
 
     .venv/bin/python benchmarks/dha_stability.py --runs 8 --ps 100     # the issue's setting
+
+Resumable: each finished run leaves ``run<k>.json``; a rerun with the same model file and
+settings reuses it. ``--only 0,1,2,3`` computes just those runs (so two processes can share
+the work); every invocation rewrites the summary and the plot from all finished runs.
+A run counts as visiting the compact / extended state when its Rg goes below
+``--compact-rg`` / above ``--extended-rg``.
 """
 import argparse
 import csv
+import hashlib
 import json
 import math
 import sys
@@ -28,7 +35,18 @@ import openmm_range  # noqa: E402
 from openmm_range.openmm.analysis import radius_of_gyration  # noqa: E402
 from openmm_range.openmm.model_files import resolve_model_file  # noqa: E402
 from openmm_range.openmm.simulation import SimulationConfig, run_simulation  # noqa: E402
+from openmm_range.serialization import atomic_write  # noqa: E402
 from openmm_range.structures import dha_pdb_path  # noqa: E402
+
+
+def _sha256(path) -> str:
+    with open(path, "rb") as fh:
+        return hashlib.sha256(fh.read()).hexdigest()
+
+
+def _finished(out: Path, k: int, settings) -> bool:
+    path = out / f"run{k}.json"
+    return path.exists() and json.loads(path.read_text()).get("settings") == settings
 
 
 def check_run(dcd: Path, csv_path: Path, module, bonds, ref_lengths, max_stretch: float):
@@ -65,6 +83,9 @@ def main():
     p.add_argument("--max-force", type=float, default=1e4, help="kJ/mol/nm bound on any atom's force")
     p.add_argument("--out", default=str(HERE / "results" / "dha_stability"))
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (1 avoids competing with OpenMM's)")
+    p.add_argument("--only", default=None, help="comma-separated run indices to compute now (default: all)")
+    p.add_argument("--compact-rg", type=float, default=6.0, help="Å; Rg below this counts as compact")
+    p.add_argument("--extended-rg", type=float, default=7.0, help="Å; Rg above this counts as extended")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     out = Path(args.out)
@@ -80,8 +101,13 @@ def main():
     x0 = torch.tensor(top.xyz[0], dtype=torch.float64)
     ref_lengths = (x0[bonds[:, 0]] - x0[bonds[:, 1]]).norm(dim=-1)
     steps = int(round(args.ps * 1000.0 / args.timestep_fs))
-    runs, series = [], {}
-    for k in range(args.runs):
+    settings = {"model_file_sha256": _sha256(path), "ps": args.ps, "timestep_fs": args.timestep_fs,
+                "temperature_k": args.temperature, "report_interval": args.report_interval}
+    todo = range(args.runs) if args.only is None else [int(k) for k in args.only.split(",")]
+    for k in todo:
+        if _finished(out, k, settings):
+            print(f"run {k}: already finished with these settings", flush=True)
+            continue
         dcd, csv_path = out / f"run{k}.dcd", out / f"run{k}.csv"
         t0 = time.perf_counter()
         summary = run_simulation(SimulationConfig(
@@ -89,42 +115,46 @@ def main():
             timestep_fs=args.timestep_fs, steps=steps, platform=args.platform, report_interval=args.report_interval,
             dcd=dcd, csv=csv_path, seed=1000 + k, progress=False))
         result = {"run": k, "seed": 1000 + k, "wall_s": time.perf_counter() - t0,
-                  "ns_per_day": summary.get("ns_per_day"), "error": None}
+                  "ns_per_day": summary.get("ns_per_day"), "error": None, "settings": settings}
         try:
             result.update(check_run(dcd, csv_path, module, bonds, ref_lengths, args.max_bond_stretch))
             times, rg, unit = radius_of_gyration(dcd, dha_pdb_path())
-            series[k] = (times, rg * 10.0)
             result.update({"rg_min_angstrom": float(rg.min() * 10), "rg_max_angstrom": float(rg.max() * 10)})
         except Exception as exc:  # a blown-up run may leave unreadable frames: report, keep going
             result["error"] = f"{type(exc).__name__}: {exc}"
         result["stable"] = bool(result["error"] is None and result.get("bonds_intact") and result.get("energies_finite")
                                 and result.get("max_force_kj_mol_nm", math.inf) <= args.max_force)
-        runs.append(result)
+        atomic_write(out / f"run{k}.json", lambda tmp: Path(tmp).write_text(json.dumps(result, indent=2) + "\n"))
         print(json.dumps(result), flush=True)
+    runs = [json.loads((out / f"run{k}.json").read_text()) for k in range(args.runs) if _finished(out, k, settings)]
+    series = {}
+    for r in runs:
+        if r["error"] is None:
+            times, rg, unit = radius_of_gyration(out / f"run{r['run']}.dcd", dha_pdb_path())
+            series[r["run"]] = (times, rg * 10.0)
+            r["visits_compact"] = bool((rg * 10.0 < args.compact_rg).any())
+            r["visits_extended"] = bool((rg * 10.0 > args.extended_rg).any())
+            r["fraction_compact"] = float((rg * 10.0 < args.compact_rg).mean())
+            r["fraction_extended"] = float((rg * 10.0 > args.extended_rg).mean())
     report = {"model": args.model, "model_file": str(path), "training_data_hash": model.metadata.get("training_data_hash"),
               "runs": args.runs, "ps_per_run": args.ps, "timestep_fs": args.timestep_fs, "temperature_k": args.temperature,
-              "stable_runs": sum(r["stable"] for r in runs), "results": runs}
-    (out / "summary.json").write_text(json.dumps(report, indent=2) + "\n")
-    if series:
-        with open(out / "rg_vs_time.csv", "w", newline="") as fh:
-            w = csv.writer(fh)
-            w.writerow(["run", "time_ps", "rg_angstrom"])
-            for k, (t, rg) in series.items():
-                w.writerows([k, float(a), float(b)] for a, b in zip(t, rg))
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+              "finished_runs": len(runs), "stable_runs": sum(r["stable"] for r in runs),
+              "compact_rg_angstrom": args.compact_rg, "extended_rg_angstrom": args.extended_rg,
+              "runs_visiting_compact": sum(r.get("visits_compact", False) for r in runs),
+              "runs_visiting_extended": sum(r.get("visits_extended", False) for r in runs), "results": runs}
+    atomic_write(out / "summary.json", lambda tmp: Path(tmp).write_text(json.dumps(report, indent=2) + "\n"))
+    if series:  # the plot and CSV are made by `openmm-range analyze` itself
+        from openmm_range.cli.main import main as cli
 
-        fig, ax = plt.subplots(figsize=(7, 3.5))
-        for k, (t, rg) in series.items():
-            ax.plot(t, rg, lw=0.8, label=f"run {k}")
-        ax.set_xlabel("time (ps)")
-        ax.set_ylabel("radius of gyration (Å)")
-        ax.set_title(f"DHA, {args.model}, Langevin {args.temperature:g} K, {args.timestep_fs:g} fs", fontsize=9)
-        ax.legend(fontsize=6, ncol=4)
-        fig.tight_layout()
-        fig.savefig(out / "rg_vs_time.png", dpi=120)
-    print(f"{report['stable_runs']}/{args.runs} runs stable; results in {out}")
+        dcds = [str(out / f"run{k}.dcd") for k in sorted(series)]
+        code = cli(["analyze", *dcds, "--top", str(dha_pdb_path()), "--out", str(out / "rg_vs_time"),
+                    "--levels", f"{args.compact_rg},{args.extended_rg}",
+                    "--title", f"DHA, {args.model}, Langevin {args.temperature:g} K, {args.timestep_fs:g} fs"])
+        if code != 0:
+            raise SystemExit(code)
+    print(f"{report['stable_runs']}/{len(runs)} finished runs stable ({len(runs)}/{args.runs} finished); "
+          f"{report['runs_visiting_compact']} visit Rg < {args.compact_rg} Å, "
+          f"{report['runs_visiting_extended']} visit Rg > {args.extended_rg} Å; results in {out}")
 
 
 if __name__ == "__main__":

@@ -18,14 +18,14 @@ def register(subparsers) -> None:
 def run(args) -> int:
     from openmm_range.elements import symbol
     from openmm_range.openmm.model_files import resolve_model_file
-    from openmm_range.registry import MODEL_NAMES
+    from openmm_range.registry import POTENTIAL_NAMES
     from openmm_range.serialization import read_metadata
 
     path = Path(args.model)
     if not path.is_file():
-        if args.model not in MODEL_NAMES:
+        if args.model not in POTENTIAL_NAMES:
             raise FileNotFoundError(f"{args.model!r} is neither a model file nor a shipped model name "
-                                    f"({', '.join(MODEL_NAMES)})")
+                                    f"({', '.join(POTENTIAL_NAMES)})")
         path = resolve_model_file(args.model, None)
     meta = read_metadata(path)
     if args.json:

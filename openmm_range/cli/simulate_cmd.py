@@ -22,7 +22,7 @@ def register(subparsers) -> None:
 
     p = subparsers.add_parser("simulate", help="run Langevin MD in OpenMM with a RANGE potential")
     p.add_argument("--pdb", required=True, help="input structure (PDB)")
-    p.add_argument("--model", required=True, help="potential name: range-schnet, range-painn, schnet, painn")
+    p.add_argument("--model", required=True, help="potential name: range-schnet, range-painn, schnet, schnet-long, painn")
     p.add_argument("--model-path", default=None, help="model file (.pt) from save_model/training; default: shipped")
     p.add_argument("--temperature", type=float, default=300.0, help="K (default 300)")
     p.add_argument("--timestep-fs", type=float, default=2.0, help="fs (default 2)")

@@ -18,7 +18,7 @@ def register(sub) -> None:
         flag = "--" + f.name.replace("_", "-")
         if f.name == "data":
             p.add_argument(flag, nargs="+", default=None, help="dataset path(s)")
-        elif f.name in ("hyperparameters", "split"):
+        elif f.name in ("hyperparameters", "split", "max_structures"):
             p.add_argument(flag, type=json.loads, default=None, help=f"{f.name} as JSON")
         else:
             kind = {"int": int, "float": float, "str": str}.get(str(f.type).replace("typing.Optional[", "").rstrip("]"), None)

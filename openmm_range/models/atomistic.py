@@ -83,7 +83,8 @@ class AtomisticModel(nn.Module):
         self.fcut = CosineCutoff(config.cutoff)
         self.use_range = config.uses_range
         blocks = [RangeBlock(config.hidden_channels, config.num_heads, config.num_master_nodes,
-                             config.num_master_rbf, config.activation) if self.use_range else None
+                             config.num_master_rbf, config.activation,
+                             score_act=config.attention_activation) if self.use_range else None
                   for _ in range(config.num_interactions)]
         self.layers = nn.ModuleList([Layer(local, block) for local, block in zip(representation.local_layers, blocks)])
         self.num_master = config.num_master_nodes if self.use_range else 1

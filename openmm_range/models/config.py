@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, Optional, Tuple
 
 from ..elements import DEFAULT_ELEMENTS, to_atomic_numbers
+from ..nn.mlp import ATTENTION_ACTIVATIONS
 from ..validation import dataclass_from_dict
 
 #: Number of Gaussian distance functions per cutoff (Å), from the paper's Supplementary Tables 1-2.
@@ -42,6 +43,9 @@ class ModelConfig:
     num_master_rbf: int = 7
     # width (Å) of the smooth maximum normalising the master-node distances; 0 = the paper's hard max
     master_smooth_width: float = 0.5
+    # attention score activation: 'leaky_relu' (GATv2, the paper; its kink leaves a small force
+    # discontinuity) or 'smooth_leaky_relu' (same slopes, smooth; energy-conserving dynamics)
+    attention_activation: str = "leaky_relu"
     n_min: Optional[int] = None  # smallest/largest training molecule (atoms); None: not trained yet
     n_max: Optional[int] = None
     extra: Dict[str, Any] = field(default_factory=dict)
@@ -61,6 +65,9 @@ class ModelConfig:
         if not (isinstance(self.master_smooth_width, (int, float)) and self.master_smooth_width >= 0):
             raise ValueError(f"master_smooth_width must be >= 0 (Å), got {self.master_smooth_width!r}")
         self.master_smooth_width = float(self.master_smooth_width)
+        if self.attention_activation not in ATTENTION_ACTIVATIONS:
+            raise ValueError(f"attention_activation must be one of {list(ATTENTION_ACTIVATIONS)}, "
+                             f"got {self.attention_activation!r}")
         if self.num_filters is None:
             self.num_filters = self.hidden_channels
         if (self.n_min is None) != (self.n_max is None):

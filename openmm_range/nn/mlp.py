@@ -14,6 +14,32 @@ class ShiftedSoftplus(nn.Module):
         return nn.functional.softplus(x) - 0.6931471805599453
 
 
+class SmoothLeakyReLU(nn.Module):
+    """``s x + (1 - s) (softplus(x) - log 2)``: LeakyReLU's slopes (``s`` for x << 0, 1 for x >> 0)
+    without the kink at 0, so forces built on it are continuous in their derivative too."""
+
+    def __init__(self, negative_slope: float = 0.2):
+        super().__init__()
+        self.negative_slope = float(negative_slope)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        s = self.negative_slope
+        return s * x + (1.0 - s) * (nn.functional.softplus(x) - 0.6931471805599453)
+
+
+#: attention score activations of the RANGE block
+ATTENTION_ACTIVATIONS = ("leaky_relu", "smooth_leaky_relu")
+
+
+def attention_activation(name: str, negative_slope: float = 0.2) -> nn.Module:
+    """'leaky_relu' (GATv2, the paper) or 'smooth_leaky_relu' (same slopes, no kink)."""
+    if name == "leaky_relu":
+        return nn.LeakyReLU(negative_slope)
+    if name == "smooth_leaky_relu":
+        return SmoothLeakyReLU(negative_slope)
+    raise ValueError(f"unknown attention activation {name!r}; accepted: {list(ATTENTION_ACTIVATIONS)}")
+
+
 def activation(name: str) -> nn.Module:
     """Activation module by name: 'tanh' (paper default), 'silu' or 'ssp'."""
     if name == "ssp":

@@ -8,7 +8,7 @@ from typing import Tuple
 import torch
 from torch import nn
 
-from .mlp import MLP, activation
+from .mlp import MLP, activation, attention_activation
 
 
 def segment_sum(x: torch.Tensor, index: torch.Tensor, num_segments: int) -> torch.Tensor:
@@ -84,7 +84,7 @@ class RangeBlock(nn.Module):
     """
 
     def __init__(self, hidden: int, num_heads: int, num_master_nodes: int, num_pos_rbf: int = 7,
-                 act: str = "tanh", negative_slope: float = 0.2):
+                 act: str = "tanh", negative_slope: float = 0.2, score_act: str = "leaky_relu"):
         super().__init__()
         if hidden % num_heads != 0:
             raise ValueError(f"hidden_channels ({hidden}) must be divisible by num_heads ({num_heads})")
@@ -95,7 +95,7 @@ class RangeBlock(nn.Module):
         self.head_dim = hidden // num_heads
         self.num_master = num_master_nodes
         L, d = num_heads, self.head_dim
-        self.leaky = nn.LeakyReLU(negative_slope)
+        self.leaky = attention_activation(score_act, negative_slope)
         # Projections of the atom features (A_K, A_V, B_Q, B_Kself, B_Vself) and of the positional
         # encoding (A_E, B_E) are each computed with one matrix multiply; ATOM_PROJ / POS_PROJ
         # name the row blocks. Only A_Q and B_Q carry a bias (one bias per sum suffices).

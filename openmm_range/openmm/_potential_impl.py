@@ -48,11 +48,11 @@ class RangePotentialImpl(MLPotentialImpl):
     """
 
     def __init__(self, name: str, modelPath: Optional[str] = None):
-        from ..registry import MODEL_NAMES
+        from ..registry import POTENTIAL_NAMES
         from .model_files import read_checked_metadata, resolve_model_file
 
-        if name not in MODEL_NAMES:
-            raise ValueError(f"unknown RANGE potential {name!r}; accepted: {', '.join(MODEL_NAMES)}")
+        if name not in POTENTIAL_NAMES:
+            raise ValueError(f"unknown RANGE potential {name!r}; accepted: {', '.join(POTENTIAL_NAMES)}")
         self.name = name
         self.path = resolve_model_file(name, modelPath)
         self.metadata = read_checked_metadata(name, self.path)

@@ -5,7 +5,7 @@ Lengths in nm, times in ps.
 import csv
 import struct
 from pathlib import Path
-from typing import Optional, Tuple
+from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -65,29 +65,37 @@ def radius_of_gyration(trajectory: Path, topology: Path, selection: Optional[str
     return (np.arange(len(rg)) + 1) * float(frame_interval_ps), rg, "ps"
 
 
-def write_rg_csv(path: Path, times: np.ndarray, rg: np.ndarray, time_unit: str) -> None:
-    """CSV with columns ``time_<unit>, rg_nm``."""
+def write_rg_csv(path: Path, series: Dict[str, Tuple[np.ndarray, np.ndarray]], time_unit: str) -> None:
+    """CSV with columns ``trajectory, time_<unit>, rg_nm``; ``series`` maps a label to (times, rg_nm)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow([f"time_{time_unit}", "rg_nm"])
-        for t, r in zip(times, rg):
-            writer.writerow([f"{t:.6g}", f"{r:.6f}"])
+        writer.writerow(["trajectory", f"time_{time_unit}", "rg_nm"])
+        for label, (times, rg) in series.items():
+            for t, r in zip(times, rg):
+                writer.writerow([label, f"{t:.6g}", f"{r:.6f}"])
 
 
-def plot_rg(path: Path, times: np.ndarray, rg: np.ndarray, time_unit: str, title: str = "") -> None:
-    """PNG plot of the radius of gyration over time."""
+def plot_rg(path: Path, series: Dict[str, Tuple[np.ndarray, np.ndarray]], time_unit: str, title: str = "",
+            levels_angstrom: Sequence[float] = ()) -> None:
+    """PNG plot of the radius of gyration over time, one line per trajectory, with optional
+    dashed horizontal reference lines (Å)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 3.5))
-    ax.plot(times, rg * 10.0, lw=1.0)
+    for label, (times, rg) in series.items():
+        ax.plot(times, rg * 10.0, lw=0.8 if len(series) > 1 else 1.0, label=label)
+    for level in levels_angstrom:
+        ax.axhline(level, color="0.6", lw=0.6, ls="--")
     ax.set_xlabel("time (ps)" if time_unit == "ps" else "frame")
     ax.set_ylabel("radius of gyration (Å)")
+    if len(series) > 1:
+        ax.legend(fontsize=6, ncol=4)
     if title:
-        ax.set_title(title)
+        ax.set_title(title, fontsize=9)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)

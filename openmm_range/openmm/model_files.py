@@ -57,9 +57,11 @@ def read_checked_metadata(name: str, path: Path) -> Dict[str, Any]:
     """
     from ..serialization import read_metadata
 
+    from ..registry import architecture_of
+
     metadata = read_metadata(path)
     stored = metadata.get("name")
-    if stored != name:
+    if stored != architecture_of(name):
         raise ValueError(f"model file {str(path)!r} holds a {stored!r} model, but the potential was created as "
                          f"{name!r}; use MLPotential({stored!r}, modelPath=...) for this file")
     for key in ("cutoff", "elements"):

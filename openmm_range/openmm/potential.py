@@ -1,8 +1,8 @@
 """Entry-point target of the openmm-ml plugin: ``MLPotential('range-schnet')`` and friends.
 
 Registered through the ``openmmml.potentials`` entry point for every name in
-``openmm_range.registry.MODEL_NAMES`` (``range-schnet``, ``range-painn``, ``schnet``,
-``painn``). Usage::
+``openmm_range.registry.POTENTIAL_NAMES`` (``range-schnet``, ``range-painn``, ``schnet``,
+``painn`` and ``schnet-long``, a SchNet with a long cutoff). Usage::
 
     from openmmml import MLPotential
     potential = MLPotential('range-schnet')                        # shipped model

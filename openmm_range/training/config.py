@@ -2,7 +2,7 @@
 import dataclasses
 import json
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 import yaml
 
@@ -26,7 +26,8 @@ class TrainConfig:
     split: Tuple[float, float, float] = (0.8, 0.1, 0.1)
     split_by: str = "structure"
     seed: int = 0
-    max_structures: Optional[int] = None  # random subsample of the data before splitting
+    # random subsample before splitting: one total, or one count per dataset in ``data`` (0 = all of it)
+    max_structures: Optional[Union[int, List[int]]] = None
     epochs: int = 200
     batch_size: int = 16
     lr: float = 1e-4
@@ -52,6 +53,11 @@ class TrainConfig:
         for key in ("epochs", "batch_size", "lr_step_network", "lr_step_lambda", "lr_step_ab"):
             if int(getattr(self, key)) < 1:
                 raise ValueError(f"{key} must be a positive integer, got {getattr(self, key)!r}")
+        if isinstance(self.max_structures, (list, tuple)):
+            if len(self.max_structures) != len(self.data) or any(int(m) < 0 for m in self.max_structures):
+                raise ValueError(f"max_structures as a list needs one count >= 0 per dataset in data ({len(self.data)}), "
+                                 f"got {self.max_structures!r}")
+            self.max_structures = [int(m) for m in self.max_structures]
 
     def to_dict(self) -> Dict[str, Any]:
         d = dataclasses.asdict(self)

@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 from typing import Dict, List, Optional
 
+import numpy as np
 import torch
 import torch.distributed as dist
 from torch_geometric.data import Batch
@@ -48,18 +49,35 @@ class _LossModule(torch.nn.Module):
 
 
 def load_data(config: TrainConfig):
-    """Concatenate the configured datasets, optionally subsample, and split."""
+    """Concatenate the configured datasets, optionally subsample, and split.
+
+    Returns ``(full, (train, val, test), parts)``; ``parts`` lists ``(path, start, stop)``: the
+    structures of each dataset in ``full`` (which keeps the datasets in the order of ``data``)."""
     from ..data import concat_datasets, load_dataset
 
     if not config.data:
         raise ValueError("no training data: set 'data' to one or more dataset paths")
     dtype = getattr(torch, config.dtype)
     parts = [load_dataset(p, dtype=dtype) for p in config.data]
+    if isinstance(config.max_structures, list):
+        parts = [_subsample(d, m, config.seed + k) for k, (d, m) in enumerate(zip(parts, config.max_structures))]
     full = parts[0] if len(parts) == 1 else concat_datasets(parts, dtype=dtype)
-    if config.max_structures and config.max_structures < len(full):
-        g = torch.Generator().manual_seed(config.seed)
-        full = full.subset(torch.randperm(len(full), generator=g)[: config.max_structures].sort().values.numpy())
-    return full, full.split(config.split, by=config.split_by, seed=config.seed)
+    if isinstance(config.max_structures, int):
+        full = _subsample(full, config.max_structures, config.seed)
+        sizes = [len(full)] if len(parts) == 1 else None
+    else:
+        sizes = [len(d) for d in parts]
+    bounds = np.cumsum([0] + sizes) if sizes else None
+    spans = [(p, int(bounds[k]), int(bounds[k + 1])) for k, p in enumerate(config.data)] if sizes else []
+    return full, full.split(config.split, by=config.split_by, seed=config.seed), spans
+
+
+def _subsample(dataset, count, seed: int):
+    """``count`` structures of ``dataset`` drawn at random (order kept); all of it when 0/None/too many."""
+    if not count or count >= len(dataset):
+        return dataset
+    g = torch.Generator().manual_seed(seed)
+    return dataset.subset(torch.randperm(len(dataset), generator=g)[:count].sort().values.numpy())
 
 
 def build_model(config: TrainConfig, train_set):
@@ -127,7 +145,7 @@ def train(config: TrainConfig, resume: bool = False, log=print) -> Dict:
     if is_main:
         out.mkdir(parents=True, exist_ok=True)
         lock = _lock_run_dir(out)  # noqa: F841  (held until this function returns)
-    full, (train_set, val_set, test_set) = load_data(config)
+    full, (train_set, val_set, test_set), spans = load_data(config)
     if len(train_set) == 0 or len(val_set) == 0:
         raise ValueError(f"split {config.split} of {len(full)} structures leaves an empty training or validation set")
     model = build_model(config, train_set).to(device)
@@ -222,6 +240,11 @@ def train(config: TrainConfig, resume: bool = False, log=print) -> Dict:
             from .evaluate import errors, metrics
 
             summary["test"] = metrics(errors(model, test_set, config.batch_size, device))
+            if len(spans) > 1:  # the same metrics for the test structures of each dataset
+                idx = test_set.parent_indices
+                summary["test_per_dataset"] = {
+                    path: metrics(errors(model, full.subset(idx[(idx >= lo) & (idx < hi)]), config.batch_size, device))
+                    for path, lo, hi in spans if ((idx >= lo) & (idx < hi)).any()}
         (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
         try:
             from .plots import learning_curves, parity_plot

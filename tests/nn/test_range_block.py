@@ -105,3 +105,33 @@ def test_basis_and_cutoff():
     r = torch.tensor([0.0, 2.5, 4.999999, 5.0, 7.0], dtype=torch.float64)
     assert cut(r).tolist()[0] == 1.0 and cut(r)[1] == pytest.approx(0.5)
     assert cut(r)[2] < 1e-10 and cut(r)[3] == 0 and cut(r)[4] == 0
+
+
+def test_smooth_leaky_relu_has_leaky_slopes_and_no_kink():
+    from openmm_range.nn.mlp import SmoothLeakyReLU, attention_activation
+
+    act = SmoothLeakyReLU(0.2)
+    x = torch.linspace(-40, 40, 801, dtype=torch.float64, requires_grad=True)
+    (grad,) = torch.autograd.grad(act(x).sum(), x)
+    assert grad[0].item() == pytest.approx(0.2, abs=1e-12) and grad[-1].item() == pytest.approx(1.0, abs=1e-12)
+    assert (grad[1:] >= grad[:-1]).all()  # slope rises monotonically from 0.2 to 1 ...
+    assert (grad[1:] - grad[:-1]).abs().max() < 0.03  # ... without a jump (LeakyReLU jumps by 0.8 at 0)
+    assert torch.autograd.gradgradcheck(act, (torch.randn(7, dtype=torch.float64, requires_grad=True),))
+    assert isinstance(attention_activation("leaky_relu"), torch.nn.LeakyReLU)
+    with pytest.raises(ValueError, match="accepted: \\['leaky_relu', 'smooth_leaky_relu'\\]"):
+        attention_activation("relu")
+
+
+def test_attention_activation_is_a_checked_hyperparameter_that_survives_saving(tmp_path):
+    import openmm_range
+
+    with pytest.raises(ValueError, match="attention_activation must be one of"):
+        openmm_range.create_model("range-schnet", hidden_channels=16, num_heads=4, attention_activation="gelu")
+    model = openmm_range.create_model("range-schnet", hidden_channels=16, num_heads=4,
+                                      attention_activation="smooth_leaky_relu")
+    openmm_range.save_model(model, tmp_path / "m.pt")
+    loaded = openmm_range.load_model(tmp_path / "m.pt")
+    assert loaded.config.attention_activation == "smooth_leaky_relu"
+    z, pos = torch.tensor([8, 1, 1, 6]), torch.randn(4, 3)
+    batch = torch.zeros(4, dtype=torch.long)
+    assert torch.equal(model(z, pos, batch), loaded(z, pos, batch))

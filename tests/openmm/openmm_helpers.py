@@ -30,7 +30,8 @@ def make_model_file(directory: Path, name: str, seed: int = 0, scale: float = 1.
     model = openmm_range.create_model(name, **{**TINY, **overrides})
     if scale != 1.0:
         model.readout.scale.fill_(scale)  # per-element energy scale (a saved buffer)
-    path = directory / f"{name}-seed{seed}-x{scale:g}.pt"
+    tag = "".join(f"-{k}={v}" for k, v in sorted(overrides.items()))
+    path = directory / f"{name}-seed{seed}-x{scale:g}{tag}.pt"
     openmm_range.save_model(model, path)
     return path
 

@@ -39,10 +39,22 @@ def test_simulate_then_analyze(tmp_path, peptide_pdb, model_files, capsys):
     assert code == 0
     with open(tmp_path / "an_rg.csv") as handle:
         rg_rows = list(csv.reader(handle))
-    assert rg_rows[0] == ["time_ps", "rg_nm"] and len(rg_rows) == 1 + 4
-    assert float(rg_rows[1][0]) == pytest.approx(0.01)  # first frame after 10 steps of 1 fs
-    assert 0.1 < float(rg_rows[1][1]) < 1.0
+    assert rg_rows[0] == ["trajectory", "time_ps", "rg_nm"] and len(rg_rows) == 1 + 4
+    assert rg_rows[1][0] == "run" and float(rg_rows[1][1]) == pytest.approx(0.01)  # first frame after 10 fs
+    assert 0.1 < float(rg_rows[1][2]) < 1.0
     assert (tmp_path / "an_rg.png").stat().st_size > 1000
+
+    # several trajectories: one CSV and one overlaid plot, rows labelled by trajectory
+    other = tmp_path / "copy.dcd"
+    other.write_bytes(dcd.read_bytes())
+    assert main(["analyze", str(dcd), str(other), "--top", str(peptide_pdb), "--out", str(tmp_path / "both"),
+                 "--levels", "2.0,3.0"]) == 0
+    with open(tmp_path / "both_rg.csv") as handle:
+        both = list(csv.reader(handle))[1:]
+    assert [r[0] for r in both] == ["run"] * 4 + ["copy"] * 4
+    assert [r[1:] for r in both[:4]] == [r[1:] for r in both[4:]] == [r[1:] for r in rg_rows[1:]]
+    assert main(["analyze", str(dcd), "--top", str(peptide_pdb), "--levels", "two"]) == 2
+    assert "--levels must be comma-separated numbers" in capsys.readouterr().err
 
 
 def test_info_prints_metadata(model_files, capsys):

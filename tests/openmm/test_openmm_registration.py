@@ -7,17 +7,17 @@ from openmmml import MLPotential
 from openmm_range.openmm import model_files
 from openmm_range.openmm.backends import BACKENDS
 from openmm_range.openmm.potential import RangePotentialImpl, RangePotentialImplFactory
-from openmm_range.registry import MODEL_NAMES
+from openmm_range.registry import POTENTIAL_NAMES
 
 from openmm_helpers import make_model_file, peptide_only
 
 
-@pytest.mark.parametrize("name", MODEL_NAMES)
+@pytest.mark.parametrize("name", POTENTIAL_NAMES)
 def test_every_model_name_is_registered_through_the_entry_point(name):
     assert isinstance(MLPotential._implFactories.get(name), RangePotentialImplFactory)
 
 
-@pytest.mark.parametrize("name", MODEL_NAMES)
+@pytest.mark.parametrize("name", POTENTIAL_NAMES)
 def test_shipped_model_or_clear_error(name):
     if model_files.shipped_model_path(name).is_file():
         assert isinstance(MLPotential(name)._impl, RangePotentialImpl)
@@ -27,16 +27,22 @@ def test_shipped_model_or_clear_error(name):
         assert "no shipped" in str(info.value) and name in str(info.value)
 
 
-@pytest.mark.parametrize("name", MODEL_NAMES)
+@pytest.mark.parametrize("name", POTENTIAL_NAMES)
 def test_model_path_loads_user_file(name, model_files):
-    impl = MLPotential(name, modelPath=str(model_files[name]))._impl
-    assert impl.metadata["name"] == name
+    architecture = POTENTIAL_NAMES[name]
+    impl = MLPotential(name, modelPath=str(model_files[architecture]))._impl
+    assert impl.metadata["name"] == architecture
     assert impl.getMLLongRange() is False
 
 
 def test_model_of_another_architecture_is_refused(model_files):
     with pytest.raises(ValueError, match="holds a 'painn' model.*range-schnet"):
         MLPotential("range-schnet", modelPath=str(model_files["painn"]))
+
+
+def test_schnet_long_takes_schnet_files_only(model_files):
+    with pytest.raises(ValueError, match="holds a 'range-schnet' model.*schnet-long"):
+        MLPotential("schnet-long", modelPath=str(model_files["range-schnet"]))
 
 
 def test_missing_model_file(tmp_path):

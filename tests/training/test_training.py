@@ -145,3 +145,30 @@ def test_two_trainers_cannot_share_a_run_directory(dataset_path, tmp_path):
                          capture_output=True, text=True)
     held.close()
     assert res.returncode == 2 and "another training process is using" in res.stderr
+
+
+def test_per_dataset_subsample_and_test_metrics_per_dataset(dataset_path, tmp_path):
+    """``max_structures`` as a list draws that many structures from each dataset (0 = all of it);
+    the summary then reports test metrics for each dataset's share of the test split."""
+    from openmm_range.training import TrainConfig, train
+    from openmm_range.training.trainer import load_data
+
+    other = tmp_path / "copy.npz"
+    other.write_bytes(Path(dataset_path).read_bytes())
+    cfg = TrainConfig.from_dict(config(dataset_path, tmp_path / "run", epochs=1, data=[str(dataset_path), str(other)],
+                                       max_structures=[10, 0]))
+    full, (train_set, val_set, test_set), spans = load_data(cfg)
+    assert len(full) == 10 + 24
+    assert spans == [(str(dataset_path), 0, 10), (str(other), 10, 34)]
+    assert len(train_set) + len(val_set) + len(test_set) == 34
+    summary = train(cfg, log=lambda *a: None)
+    per = summary["test_per_dataset"]
+    idx = test_set.parent_indices
+    assert {k: v["all"]["structures"] for k, v in per.items()} == {
+        p: int(((idx >= lo) & (idx < hi)).sum()) for p, lo, hi in spans if ((idx >= lo) & (idx < hi)).any()}
+    assert sum(v["all"]["structures"] for v in per.values()) == summary["test"]["all"]["structures"]
+
+    for bad in ([10], [10, -1]):
+        with pytest.raises(ValueError, match="one count >= 0 per dataset"):
+            TrainConfig.from_dict(config(dataset_path, tmp_path / "x", data=[str(dataset_path), str(other)],
+                                         max_structures=bad))

@@ -1,0 +1,36 @@
+"""Choose ``schnet-long``: the SchNet cutoff among 7, 9 and 12 Å with the lowest validation force MAE.
+
+Reads ``runs/schnet-long-<C>/summary.json`` of the finished candidate runs, writes
+``runs/schnet-long-selection.md`` (a table for the model card) and prints the winner's run
+directory. Exits with status 1 while any candidate is unfinished: the choice is only made
+among all three.
+"""
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CUTOFFS = (7, 9, 12)
+
+
+def main() -> int:
+    rows = {}
+    for c in CUTOFFS:
+        path = ROOT / "runs" / f"schnet-long-{c}" / "summary.json"
+        if not path.exists():
+            print(f"candidate {c} Å has not finished ({path} missing)", file=sys.stderr)
+            return 1
+        rows[c] = json.loads(path.read_text())["best_val_force_mae_mev_a"]
+    best = min(rows, key=rows.get)
+    lines = ["## Cutoff selection", "",
+             f"`schnet-long` is the SchNet run with the lowest validation force MAE among the cutoffs "
+             f"{', '.join(f'{c} Å' for c in CUTOFFS)} (same data, width and schedule): **{best} Å**.", "",
+             "| cutoff (Å) | best validation force MAE (meV/Å) |", "|---|---|"]
+    lines += [f"| {c} | {v:.2f}{' (chosen)' if c == best else ''} |" for c, v in rows.items()]
+    (ROOT / "runs" / "schnet-long-selection.md").write_text("\n".join(lines) + "\n")
+    print(ROOT / "runs" / f"schnet-long-{best}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
