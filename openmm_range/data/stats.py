@@ -28,11 +28,17 @@ def composition_matrix(frames: Frames, elements: np.ndarray) -> np.ndarray:
 def fit_atom_ref_energies(frames: Frames) -> Dict[int, float]:
     """Per-element energies (eV) minimising sum_s (E_s - sum_i e[z_i])^2.
 
+    Fitted on the neutral structures when they contain every element: an ion's energy is
+    several eV away from any sum of atomic terms, and a few ions would otherwise shift the
+    references of all neutral molecules (ions keep their offset for the network to learn).
     With a single composition (e.g. one molecule) the problem is underdetermined; the
     minimum-norm solution is returned, which still removes the mean energy exactly."""
     elements = np.unique(frames.z)
     counts = composition_matrix(frames, elements)
-    coef, *_ = np.linalg.lstsq(counts, frames.energy, rcond=None)
+    use = frames.charge == 0
+    if not use.any() or not (counts[use].sum(axis=0) > 0).all():
+        use = np.ones(len(frames), dtype=bool)
+    coef, *_ = np.linalg.lstsq(counts[use], frames.energy[use], rcond=None)
     return {int(z): float(c) for z, c in zip(elements, coef)}
 
 

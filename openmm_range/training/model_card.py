@@ -4,7 +4,7 @@ from pathlib import Path
 from typing import Dict, Optional
 
 from ..elements import symbol
-from ..serialization import load_model, save_model
+from ..serialization import atomic_write, load_model, save_model
 
 LIMITS = """\
 - Trained on gas-phase GFN2-xTB (tblite) labels, not DFT: it reproduces GFN2-xTB, including its
@@ -15,6 +15,16 @@ LIMITS = """\
   assumes the ML region spans less than half the box.
 - Molecule sizes outside [N_min, N_max] are extrapolation (the master-node regulariser clamps).
 """
+
+
+def _subsample_text(cfg: Dict) -> str:
+    limit = cfg.get("max_structures")
+    if not limit:
+        return ""
+    if isinstance(limit, list):
+        parts = [f"{m} of {path}" if m else f"all of {path}" for path, m in zip(cfg.get("data", []), limit)]
+        return "; random subsample: " + ", ".join(parts)
+    return f"; random subsample of {limit} structures"
 
 
 def write_card(name: str, model_path: Path, run_dir: Path, test: Dict, extra: Optional[str] = None) -> str:
@@ -44,7 +54,7 @@ def write_card(name: str, model_path: Path, run_dir: Path, test: Dict, extra: Op
         f"- content hash (SHA-256 of structures and labels): `{meta.get('training_data_hash')}`",
         f"- structures used: {summary.get('train_structures', '?')} for training; split {cfg.get('split')} "
         f"by {cfg.get('split_by')}, seed {cfg.get('seed')}"
-        + (f"; random subsample of {cfg['max_structures']} structures" if cfg.get("max_structures") else ""),
+        + _subsample_text(cfg),
         f"- elements: {', '.join(symbol(z) for z in meta['elements'])}",
         f"- N_min / N_max (atoms): {meta['n_min']} / {meta['n_max']}",
         "",
@@ -71,6 +81,13 @@ def write_card(name: str, model_path: Path, run_dir: Path, test: Dict, extra: Op
         f"- force MAE per element (meV/Å): {per_el}",
         "",
     ]
+    per_dataset = summary.get("test_per_dataset") or {}
+    if per_dataset:
+        lines += ["Per dataset (its structures in the test split):", "",
+                  "| dataset | structures | energy MAE (meV) | force MAE (meV/Å) |", "|---|---|---|---|"]
+        lines += [f"| {path} | {m['all']['structures']} | {m['all'].get('energy_mae_mev', float('nan')):.2f} | "
+                  f"{m['all'].get('force_mae_mev_a', float('nan')):.2f} |" for path, m in per_dataset.items()]
+        lines.append("")
     if extra:
         lines += [extra.strip(), ""]
     elements = ", ".join(symbol(z) for z in meta["elements"])
@@ -93,5 +110,5 @@ def publish(run_dir: str, name: str, out_dir: str = "serialized_models", test: O
     dest = Path(out_dir) / f"{name}.pt"
     save_model(model, dest)
     card = write_card(name, dest, run, test or {}, extra)
-    (Path(out_dir) / f"{name}.md").write_text(card)
+    atomic_write(Path(out_dir) / f"{name}.md", lambda tmp: Path(tmp).write_text(card))
     return dest

@@ -270,8 +270,10 @@ def _lock_run_dir(out: Path):
 
 
 def _resumable(cfg: Dict) -> Dict:
-    """The options that must match to resume (the epoch budget and patience may grow)."""
-    return {k: v for k, v in json.loads(json.dumps(cfg)).items() if k not in ("epochs", "early_stopping_patience", "threads")}
+    """The options that must match to resume (the epoch budget and patience may grow; a run may move
+    between CPU and GPU, which changes rounding but not the recipe)."""
+    return {k: v for k, v in json.loads(json.dumps(cfg)).items()
+            if k not in ("epochs", "early_stopping_patience", "threads", "device")}
 
 
 def _save_best(model, best_state, full, config, history, wall, path):

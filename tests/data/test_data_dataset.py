@@ -149,3 +149,26 @@ def test_store_is_atomic_and_pickle_free(synthetic, tmp_path):
     write_npz_atomic(bad, {"format": np.array("openmm-range-frames/1"), "z": np.array([1], dtype=object)})
     with pytest.raises(ValueError, match="pickle"):
         load_dataset(bad)
+
+
+def test_atom_reference_energies_come_from_neutral_structures():
+    """Ions (several eV off any sum of atomic terms) must not shift the neutral references."""
+    from openmm_range.data.stats import fit_atom_ref_energies
+
+    ref = {1: -13.9, 6: -57.9, 8: -110.5}
+    comps = [[6, 1, 1, 1, 1], [8, 1, 1], [6, 8, 1, 1, 1, 1], [6, 6, 1, 1, 1, 1, 1, 1], [8, 1]]  # last: OH- anion
+    charge = np.array([0, 0, 0, 0, -1])
+    rng = np.random.default_rng(1)
+    energy = np.array([sum(ref[z] for z in c) for c in comps]) + rng.normal(scale=0.01, size=len(comps))
+    energy[-1] -= 8.0  # the anion's offset
+    z = np.concatenate(comps)
+    n = np.array([len(c) for c in comps])
+    frames = Frames(z=z, pos=rng.normal(size=(len(z), 3)), energy=energy, forces=np.zeros((len(z), 3)), n_atoms=n,
+                    mol_id=np.arange(len(comps)), charge=charge, spin=np.zeros(len(comps), dtype=np.int64),
+                    molecules=[str(k) for k in range(len(comps))])
+    fitted = fit_atom_ref_energies(frames)
+    for el, value in ref.items():
+        assert fitted[el] == pytest.approx(value, abs=0.05)
+    # without neutral structures holding every element, all structures are used
+    only_ions = Frames(**{**frames.__dict__, "charge": np.full(len(comps), -1)})
+    assert fit_atom_ref_energies(only_ions)[8] != pytest.approx(fitted[8], abs=0.05)

@@ -167,6 +167,13 @@ def test_per_dataset_subsample_and_test_metrics_per_dataset(dataset_path, tmp_pa
     assert {k: v["all"]["structures"] for k, v in per.items()} == {
         p: int(((idx >= lo) & (idx < hi)).sum()) for p, lo, hi in spans if ((idx >= lo) & (idx < hi)).any()}
     assert sum(v["all"]["structures"] for v in per.values()) == summary["test"]["all"]["structures"]
+    from openmm_range.training.model_card import publish
+
+    publish(str(tmp_path / "run"), "tiny", str(tmp_path / "shipped"), summary["test"])
+    card = (tmp_path / "shipped" / "tiny.md").read_text()
+    assert f"random subsample: 10 of {dataset_path}, all of {other}" in card
+    for path, m in per.items():
+        assert f"| {path} | {m['all']['structures']} | {m['all']['energy_mae_mev']:.2f} |" in card
 
     for bad in ([10], [10, -1]):
         with pytest.raises(ValueError, match="one count >= 0 per dataset"):
