@@ -29,6 +29,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 import openmm_range  # noqa: E402
+from openmm_range.data.generate.molecules import min_distance  # noqa: E402
 from openmm_range.data.generate.potentials import XTBPotential  # noqa: E402
 from openmm_range.openmm.model_files import shipped_model_path  # noqa: E402
 from openmm_range.serialization import atomic_write  # noqa: E402
@@ -63,11 +64,6 @@ def test_dimers(config_path: str, dimer_path: str):
                     "energy": float(frames.energy[i]), "n_a": int(info["fragments"][0]),
                     "charges": [int(c) for c in info["fragment_charges"]]})
     return out, config
-
-
-def closest_gap(pos: np.ndarray, n_a: int) -> float:
-    d = np.linalg.norm(pos[:n_a, None, :] - pos[None, n_a:, :], axis=-1)
-    return float(d.min())
 
 
 def reference_monomers(dimers, label, cache_path: Path):
@@ -120,7 +116,7 @@ def main():
     label = json.loads((Path(args.dimers) / "meta.json").read_text())["label"]
     monomers = reference_monomers(dimers, label, Path(args.cache))
     ref = np.array([d["energy"] - ea - eb for d, (ea, eb) in zip(dimers, monomers)])
-    gaps = np.array([closest_gap(d["pos"], d["n_a"]) for d in dimers])
+    gaps = np.array([min_distance(d["pos"][:d["n_a"]], d["pos"][d["n_a"]:]) for d in dimers])
     results = {"test_dimers": len(dimers), "config": args.config, "models": {}, "bars": []}
     table = ["| model | cutoff (Å) | " + " | ".join(f"gap {lo:g}-{hi:g} Å" if hi < 100 else f"gap > {lo:g} Å"
                                                   for lo, hi in GAP_BINS) + " | beyond cutoff |",

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Measure the quality bars of the finished shipped models and (re)publish each with them in its
+# model card: benchmarks/dimer_longrange.py, then benchmarks/shipped_quality.py, then
+# `openmm-range publish` for every finished run (schnet-long: the selected candidate).
+#   bash scripts/publish_shipped.sh
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+bash scripts/ensure_env.sh
+py=.venv/bin/python
+# publish first so that the benchmarks evaluate the current runs' models
+publish() {  # NAME RUN_DIR [NOTE...]
+    local name="$1" run="$2"; shift 2
+    local note; note="$(mktemp)"
+    cat "$@" /dev/null > "$note"
+    .venv/bin/openmm-range publish "$run" --name "$name" --note "$note"
+    rm -f "$note"
+}
+runs=()
+for name in range-schnet schnet range-painn painn; do
+    [ -f "runs/$name/summary.json" ] && runs+=("$name:runs/$name")
+done
+if best="$($py scripts/select_schnet_long.py 2>/dev/null)"; then runs+=("schnet-long:$best"); fi
+for item in "${runs[@]}"; do publish "${item%%:*}" "${item#*:}"; done
+OMP_NUM_THREADS=1 $py benchmarks/dimer_longrange.py
+$py benchmarks/shipped_quality.py
+quality="$(mktemp)"
+{ echo "## Quality bars (all shipped models, held-out test splits)"; echo
+  sed -n '/^| bar |/,$p' benchmarks/results/shipped_quality.md; echo
+  echo "Dimer interaction energies by gap: benchmarks/results/dimer_longrange.md."; } > "$quality"
+for item in "${runs[@]}"; do
+    name="${item%%:*}"
+    if [ "$name" = schnet-long ]; then publish "$name" "${item#*:}" runs/schnet-long-selection.md "$quality"
+    else publish "$name" "${item#*:}" "$quality"; fi
+done
+rm -f "$quality"
