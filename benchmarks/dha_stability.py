@@ -49,6 +49,22 @@ def _finished(out: Path, k: int, settings) -> bool:
     return path.exists() and json.loads(path.read_text()).get("settings") == settings
 
 
+def first_break(dcd: Path, bonds, ref_lengths, max_stretch: float, ps_per_frame: float):
+    """(time in ps, 'ATOM-ATOM') of the first frame where a bond is off by more than ``max_stretch`` Å,
+    or (None, None)."""
+    import mdtraj
+
+    traj = mdtraj.load(str(dcd), top=str(dha_pdb_path()))
+    xyz = torch.tensor(traj.xyz, dtype=torch.float64)
+    off = ((xyz[:, bonds[:, 0]] - xyz[:, bonds[:, 1]]).norm(dim=-1) - ref_lengths).abs() * 10.0
+    bad = (off > max_stretch).any(dim=1).nonzero()
+    if len(bad) == 0:
+        return None, None
+    f = int(bad[0])
+    i, j = bonds[int(off[f].argmax())].tolist()
+    return (f + 1) * ps_per_frame, f"{traj.topology.atom(i).name}-{traj.topology.atom(j).name}"
+
+
 def check_run(dcd: Path, csv_path: Path, module, bonds, ref_lengths, max_stretch: float):
     import mdtraj
 
@@ -136,6 +152,9 @@ def main():
             r["visits_extended"] = bool((rg * 10.0 > args.extended_rg).any())
             r["fraction_compact"] = float((rg * 10.0 < args.compact_rg).mean())
             r["fraction_extended"] = float((rg * 10.0 > args.extended_rg).mean())
+            r["first_break_ps"], r["first_break_bond"] = first_break(
+                out / f"run{r['run']}.dcd", bonds, ref_lengths, args.max_bond_stretch,
+                args.report_interval * args.timestep_fs / 1000.0)
     report = {"model": args.model, "model_file": str(path), "training_data_hash": model.metadata.get("training_data_hash"),
               "runs": args.runs, "ps_per_run": args.ps, "timestep_fs": args.timestep_fs, "temperature_k": args.temperature,
               "finished_runs": len(runs), "stable_runs": sum(r["stable"] for r in runs),
