@@ -13,7 +13,9 @@ every saved frame), and records the radius of gyration over time (via the same c
 Resumable: each finished run leaves ``run<k>.json``; a rerun with the same model file and
 settings reuses it. ``--only 0,1,2,3`` computes just those runs (so two processes can share
 the work); every invocation rewrites the summary and the plot from all finished runs.
-A run counts as visiting the compact / extended state when its Rg goes below
+``--xtb-frames`` frames of each run are re-labelled with GFN2-xTB (the training reference) to
+measure how far the model's energy and forces are off along its own trajectory; results also
+go to ``summary.md``. A run counts as visiting the compact / extended state when its Rg goes below
 ``--compact-rg`` / above ``--extended-rg``.
 """
 import argparse
@@ -65,6 +67,27 @@ def first_break(dcd: Path, bonds, ref_lengths, max_stretch: float, ps_per_frame:
     return (f + 1) * ps_per_frame, f"{traj.topology.atom(i).name}-{traj.topology.atom(j).name}"
 
 
+def reference_check(dcd: Path, model, z, frames: int):
+    """Model vs GFN2-xTB (the training reference; tblite, accuracy 0.01) on ``frames`` evenly spaced
+    frames of a trajectory: energy difference (eV) and force MAE (meV/Å) per frame."""
+    import mdtraj
+
+    from openmm_range.data.generate.potentials import XTBPotential
+
+    traj = mdtraj.load(str(dcd), top=str(dha_pdb_path()))
+    xtb = XTBPotential(np.asarray(z), accuracy=0.01)
+    zt = torch.as_tensor(z)
+    out = []
+    for f in np.linspace(0, len(traj) - 1, frames).round().astype(int):
+        pos = torch.tensor(traj.xyz[f] * 10.0, dtype=torch.float64, requires_grad=True)
+        energy = model(zt, pos, torch.zeros(len(z), dtype=torch.long)).sum()
+        (grad,) = torch.autograd.grad(energy, pos)
+        e_ref, f_ref = xtb(pos.detach().numpy())
+        out.append({"frame": int(f), "energy_error_ev": float(energy.detach()) - e_ref,
+                    "force_mae_mev_a": 1e3 * float(np.abs(-grad.numpy() - f_ref).mean())})
+    return out
+
+
 def check_run(dcd: Path, csv_path: Path, module, bonds, ref_lengths, max_stretch: float):
     import mdtraj
 
@@ -99,6 +122,8 @@ def main():
     p.add_argument("--max-force", type=float, default=1e4, help="kJ/mol/nm bound on any atom's force")
     p.add_argument("--out", default=str(HERE / "results" / "dha_stability"))
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (1 avoids competing with OpenMM's)")
+    p.add_argument("--xtb-frames", type=int, default=5,
+                   help="frames per run re-labelled with GFN2-xTB to measure the model's error along the run")
     p.add_argument("--only", default=None, help="comma-separated run indices to compute now (default: all)")
     p.add_argument("--compact-rg", type=float, default=6.0, help="Å; Rg below this counts as compact")
     p.add_argument("--extended-rg", type=float, default=7.0, help="Å; Rg above this counts as extended")
@@ -152,6 +177,8 @@ def main():
             r["visits_extended"] = bool((rg * 10.0 > args.extended_rg).any())
             r["fraction_compact"] = float((rg * 10.0 < args.compact_rg).mean())
             r["fraction_extended"] = float((rg * 10.0 > args.extended_rg).mean())
+            if args.xtb_frames:
+                r["xtb_check"] = reference_check(out / f"run{r['run']}.dcd", model, z, args.xtb_frames)
             r["first_break_ps"], r["first_break_bond"] = first_break(
                 out / f"run{r['run']}.dcd", bonds, ref_lengths, args.max_bond_stretch,
                 args.report_interval * args.timestep_fs / 1000.0)
@@ -162,6 +189,22 @@ def main():
               "runs_visiting_compact": sum(r.get("visits_compact", False) for r in runs),
               "runs_visiting_extended": sum(r.get("visits_extended", False) for r in runs), "results": runs}
     atomic_write(out / "summary.json", lambda tmp: Path(tmp).write_text(json.dumps(report, indent=2) + "\n"))
+    lines = [f"# DHA Langevin stability: {args.model}, {args.temperature:g} K, {args.timestep_fs:g} fs, "
+             f"{args.ps:g} ps per run", "",
+             f"{report['stable_runs']}/{len(runs)} runs stable (of {args.runs} planned). A run is stable when every "
+             f"bond stays within {args.max_bond_stretch} Å of its starting length, energies stay finite and no force "
+             f"exceeds {args.max_force:g} kJ/mol/nm. Model error vs GFN2-xTB on {args.xtb_frames} frames per run.", "",
+             "| run | stable | first break (ps) | bond | Rg min-max (Å) | ns/day | model - xTB energy (eV) | "
+             "force MAE vs xTB (meV/Å) |", "|---|---|---|---|---|---|---|---|"]
+    for r in runs:
+        check = r.get("xtb_check") or []
+        e = ", ".join(f"{c['energy_error_ev']:+.1f}" for c in check)
+        f = ", ".join(f"{c['force_mae_mev_a']:.0f}" for c in check)
+        brk = "-" if r.get("first_break_ps") is None else f"{r['first_break_ps']:.1f}"
+        lines.append(f"| {r['run']} | {'yes' if r['stable'] else 'NO'} | {brk} | {r.get('first_break_bond') or '-'} | "
+                     f"{r.get('rg_min_angstrom', float('nan')):.2f}-{r.get('rg_max_angstrom', float('nan')):.2f} | "
+                     f"{r['ns_per_day']:.2f} | {e} | {f} |")
+    atomic_write(out / "summary.md", lambda tmp: Path(tmp).write_text("\n".join(lines) + "\n"))
     if series:  # the plot and CSV are made by `openmm-range analyze` itself
         from openmm_range.cli.main import main as cli
 
