@@ -7,8 +7,9 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
+import numpy as np
 import openmm
 import openmm.app as app
 import openmm.unit as unit
@@ -76,6 +77,8 @@ class SimulationConfig:
     ml_chain: Optional[int] = None  # None: the whole PDB is ML; else ML/MM with this chain as ML
     mm_forcefield: Sequence[str] = field(default_factory=lambda: ("amber19-all.xml", "amber19/tip3pfb.xml"))
     progress: bool = True
+    # stop when a bond of the ML region leaves its minimised length by more than this (Å); 0/None: off
+    max_bond_stretch: Optional[float] = 0.5
 
     def check(self) -> None:
         """Raise ValueError naming the first bad setting."""
@@ -89,6 +92,20 @@ class SimulationConfig:
             raise ValueError(f"steps must be >= 0, got {self.steps}")
         if self.report_interval < 1:
             raise ValueError(f"report_interval must be >= 1, got {self.report_interval}")
+        if self.max_bond_stretch is not None and not (math.isfinite(self.max_bond_stretch) and self.max_bond_stretch >= 0):
+            raise ValueError(f"max_bond_stretch must be >= 0 Å (0 turns the check off), got {self.max_bond_stretch!r}")
+
+
+class BondBrokenError(RuntimeError):
+    """A bond of the ML region stretched beyond the limit: the model has left the region it was trained on."""
+
+
+def ml_bonds(topology: app.Topology, ml_atoms: Optional[Sequence[int]] = None) -> np.ndarray:
+    """(B, 2) atom indices of the topology's bonds with both atoms in ``ml_atoms`` (None: all atoms)."""
+    keep = None if ml_atoms is None else set(ml_atoms)
+    pairs = [(b[0].index, b[1].index) for b in topology.bonds()
+             if keep is None or (b[0].index in keep and b[1].index in keep)]
+    return np.array(pairs, dtype=np.int64).reshape(-1, 2)
 
 
 def build_system(config: SimulationConfig, topology: app.Topology) -> openmm.System:
@@ -125,8 +142,11 @@ def degrees_of_freedom(system: openmm.System) -> int:
 class ProgressReporter:
     """An OpenMM reporter that drives a tqdm bar showing ns/day and keeps running statistics."""
 
-    def __init__(self, interval: int, total_steps: int, timestep_fs: float, dof: int, show: bool):
+    def __init__(self, interval: int, total_steps: int, timestep_fs: float, dof: int, show: bool,
+                 bond_watch: Optional[Tuple[app.Topology, np.ndarray, np.ndarray, float]] = None):
+        """``bond_watch``: (topology, bonds (B, 2), reference lengths (B,) nm, limit nm) or None."""
         self.interval = interval
+        self.bond_watch = bond_watch
         self.timestep_fs = timestep_fs
         self.dof = dof
         self.temperatures: List[float] = []
@@ -141,7 +161,8 @@ class ProgressReporter:
 
     def describeNextReport(self, simulation: app.Simulation) -> Dict:
         steps = self.interval - simulation.currentStep % self.interval
-        return {"steps": steps, "periodic": None, "include": ["energy"]}
+        return {"steps": steps, "periodic": False if self.bond_watch else None,
+                "include": ["energy", "positions"] if self.bond_watch else ["energy"]}
 
     def ns_per_day(self, step: int) -> float:
         done = step - (self._start_step or 0)
@@ -159,10 +180,28 @@ class ProgressReporter:
         if not math.isfinite(self.last_energy):
             raise RuntimeError(f"the potential energy became {self.last_energy} at step {simulation.currentStep}: "
                                f"the simulation is unstable (try a smaller time step or minimisation)")
+        if self.bond_watch is not None:
+            self._check_bonds(simulation, state)
         if self._bar is not None:
             self._bar.n = simulation.currentStep
             self._bar.set_postfix({"ns/day": f"{self.ns_per_day(simulation.currentStep):.2f}",
                                    "T/K": f"{kelvin:.0f}"}, refresh=True)
+
+    def _check_bonds(self, simulation: app.Simulation, state: openmm.State) -> None:
+        topology, bonds, reference, limit = self.bond_watch
+        pos = state.getPositions(asNumpy=True).value_in_unit(unit.nanometer)
+        stretch = np.abs(np.linalg.norm(pos[bonds[:, 0]] - pos[bonds[:, 1]], axis=1) - reference)
+        k = int(np.argmax(stretch))
+        if stretch[k] > limit:
+            atoms = list(topology.atoms())
+            a, b = (atoms[int(i)] for i in bonds[k])
+            raise BondBrokenError(
+                f"bond {a.residue.name}{a.residue.id}:{a.name}-{b.name} changed by {stretch[k] * 10:.2f} Å from its "
+                f"minimised length at step {simulation.currentStep} "
+                f"({simulation.currentStep * self.timestep_fs / 1000:.3f} ps), more than the limit "
+                f"{limit * 10:g} Å: the model has left the region it was trained on and the trajectory is no longer "
+                f"meaningful (frames written so far are kept). Use a better-trained model, or --max-bond-stretch 0 "
+                f"to turn this check off")
 
     def close(self) -> None:
         if self._bar is not None:
@@ -201,8 +240,16 @@ def run_simulation(config: SimulationConfig) -> Dict[str, object]:
         simulation.reporters.append(app.StateDataReporter(
             str(config.csv), config.report_interval, step=True, time=True, potentialEnergy=True,
             kineticEnergy=True, totalEnergy=True, temperature=True, speed=True))
+    bond_watch = None
+    if config.max_bond_stretch:
+        ml_atoms = None if config.ml_chain is None else [a.index for a in list(pdb.topology.chains())[config.ml_chain].atoms()]
+        bonds = ml_bonds(pdb.topology, ml_atoms)
+        if len(bonds):
+            start_pos = simulation.context.getState(getPositions=True).getPositions(asNumpy=True).value_in_unit(unit.nanometer)
+            reference = np.linalg.norm(start_pos[bonds[:, 0]] - start_pos[bonds[:, 1]], axis=1)
+            bond_watch = (pdb.topology, bonds, reference, config.max_bond_stretch / 10.0)
     progress = ProgressReporter(config.report_interval, config.steps, config.timestep_fs,
-                                degrees_of_freedom(system), config.progress)
+                                degrees_of_freedom(system), config.progress, bond_watch)
     simulation.reporters.append(progress)
     start = time.perf_counter()
     try:
