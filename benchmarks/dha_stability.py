@@ -36,7 +36,7 @@ sys.path.insert(0, str(HERE.parent))
 import openmm_range  # noqa: E402
 from openmm_range.openmm.analysis import radius_of_gyration  # noqa: E402
 from openmm_range.openmm.model_files import resolve_model_file  # noqa: E402
-from openmm_range.openmm.simulation import SimulationConfig, run_simulation  # noqa: E402
+from openmm_range.openmm.simulation import BondBrokenError, SimulationConfig, run_simulation  # noqa: E402
 from openmm_range.serialization import atomic_write  # noqa: E402
 from openmm_range.structures import dha_pdb_path  # noqa: E402
 
@@ -124,6 +124,8 @@ def main():
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (1 avoids competing with OpenMM's)")
     p.add_argument("--xtb-frames", type=int, default=5,
                    help="frames per run re-labelled with GFN2-xTB to measure the model's error along the run")
+    p.add_argument("--stop-at-break", action="store_true",
+                   help="end a run when a bond breaks (simulate's --max-bond-stretch check) instead of running on")
     p.add_argument("--only", default=None, help="comma-separated run indices to compute now (default: all)")
     p.add_argument("--compact-rg", type=float, default=6.0, help="Å; Rg below this counts as compact")
     p.add_argument("--extended-rg", type=float, default=7.0, help="Å; Rg above this counts as extended")
@@ -151,19 +153,30 @@ def main():
             continue
         dcd, csv_path = out / f"run{k}.dcd", out / f"run{k}.csv"
         t0 = time.perf_counter()
-        summary = run_simulation(SimulationConfig(
-            pdb=dha_pdb_path(), model=args.model, model_path=Path(path), temperature=args.temperature,
-            timestep_fs=args.timestep_fs, steps=steps, platform=args.platform, report_interval=args.report_interval,
-            dcd=dcd, csv=csv_path, seed=1000 + k, progress=False,
-            max_bond_stretch=None))  # this benchmark checks bonds afterwards, over the whole run
-        result = {"run": k, "seed": 1000 + k, "wall_s": time.perf_counter() - t0,
-                  "ns_per_day": summary.get("ns_per_day"), "error": None, "settings": settings}
+        stopped = None
+        try:
+            summary = run_simulation(SimulationConfig(
+                pdb=dha_pdb_path(), model=args.model, model_path=Path(path), temperature=args.temperature,
+                timestep_fs=args.timestep_fs, steps=steps, platform=args.platform, report_interval=args.report_interval,
+                dcd=dcd, csv=csv_path, seed=1000 + k, progress=False,
+                # by default bonds are checked afterwards, over the whole run; --stop-at-break ends a run there
+                max_bond_stretch=args.max_bond_stretch if args.stop_at_break else None))
+            ns_per_day = summary.get("ns_per_day")
+        except BondBrokenError as exc:
+            stopped = str(exc)
+            with open(csv_path) as fh:
+                done = (sum(1 for _ in fh) - 1) * args.report_interval
+            ns_per_day = done * args.timestep_fs * 1e-6 / ((time.perf_counter() - t0) / 86400.0)
+        result = {"run": k, "seed": 1000 + k, "wall_s": time.perf_counter() - t0, "ns_per_day": ns_per_day,
+                  "error": None, "stopped_at_break": stopped, "settings": settings}
         try:
             result.update(check_run(dcd, csv_path, module, bonds, ref_lengths, args.max_bond_stretch))
             times, rg, unit = radius_of_gyration(dcd, dha_pdb_path())
             result.update({"rg_min_angstrom": float(rg.min() * 10), "rg_max_angstrom": float(rg.max() * 10)})
         except Exception as exc:  # a blown-up run may leave unreadable frames: report, keep going
             result["error"] = f"{type(exc).__name__}: {exc}"
+        if stopped:
+            result["bonds_intact"] = False
         result["stable"] = bool(result["error"] is None and result.get("bonds_intact") and result.get("energies_finite")
                                 and result.get("max_force_kj_mol_nm", math.inf) <= args.max_force)
         atomic_write(out / f"run{k}.json", lambda tmp: Path(tmp).write_text(json.dumps(result, indent=2) + "\n"))

@@ -147,6 +147,7 @@ class ProgressReporter:
         """``bond_watch``: (topology, bonds (B, 2), reference lengths (B,) nm, limit nm) or None."""
         self.interval = interval
         self.bond_watch = bond_watch
+        self._stop: Optional[BondBrokenError] = None
         self.timestep_fs = timestep_fs
         self.dof = dof
         self.temperatures: List[float] = []
@@ -160,8 +161,12 @@ class ProgressReporter:
             self._bar = tqdm(total=total_steps, unit="step", dynamic_ncols=True)
 
     def describeNextReport(self, simulation: app.Simulation) -> Dict:
+        if self._stop is not None:  # raised here, after every reporter has written the step that broke
+            raise self._stop
         steps = self.interval - simulation.currentStep % self.interval
-        return {"steps": steps, "periodic": False if self.bond_watch else None,
+        # periodic None: OpenMM wraps whole molecules, so bonds stay intact; and this reporter then runs
+        # after the DCD/CSV reporters of the same step, whose frames are kept when it stops the run
+        return {"steps": steps, "periodic": None,
                 "include": ["energy", "positions"] if self.bond_watch else ["energy"]}
 
     def ns_per_day(self, step: int) -> float:
@@ -195,7 +200,7 @@ class ProgressReporter:
         if stretch[k] > limit:
             atoms = list(topology.atoms())
             a, b = (atoms[int(i)] for i in bonds[k])
-            raise BondBrokenError(
+            self._stop = BondBrokenError(
                 f"bond {a.residue.name}{a.residue.id}:{a.name}-{b.name} changed by {stretch[k] * 10:.2f} Å from its "
                 f"minimised length at step {simulation.currentStep} "
                 f"({simulation.currentStep * self.timestep_fs / 1000:.3f} ps), more than the limit "
@@ -256,6 +261,7 @@ def run_simulation(config: SimulationConfig) -> Dict[str, object]:
         simulation.step(config.steps)
     finally:
         progress.close()
+        simulation.reporters.clear()  # releasing the DCD/CSV reporters closes their files now, also after an error
     wall = time.perf_counter() - start
     state = simulation.context.getState(getEnergy=True)
     simulated_ps = config.steps * config.timestep_fs * 1e-3
