@@ -28,9 +28,17 @@ quality="$(mktemp)"
 { echo "## Quality bars (all shipped models, held-out test splits)"; echo
   sed -n '/^| bar |/,$p' benchmarks/results/shipped_quality.md; echo
   echo "Dimer interaction energies by gap: benchmarks/results/dimer_longrange.md."; } > "$quality"
+stability="$(mktemp)"
+if [ -f benchmarks/results/dha_stability/summary.md ]; then
+    sed 's/^# /## /' benchmarks/results/dha_stability/summary.md > "$stability"
+fi
 for item in "${runs[@]}"; do
     name="${item%%:*}"
-    if [ "$name" = schnet-long ]; then publish "$name" "${item#*:}" runs/schnet-long-selection.md "$quality"
-    else publish "$name" "${item#*:}" "$quality"; fi
+    case "$name" in
+        schnet-long) publish "$name" "${item#*:}" runs/schnet-long-selection.md "$quality" ;;
+        range-schnet) publish "$name" "${item#*:}" "$quality" "$stability" ;;
+        *) publish "$name" "${item#*:}" "$quality" ;;
+    esac
 done
+rm -f "$stability"
 rm -f "$quality"
