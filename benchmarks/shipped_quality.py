@@ -27,7 +27,8 @@ DHA = "data/dha-xtb"
 def run_dir(name: str):
     if name != "schnet-long":
         return ROOT / "runs" / name
-    res = subprocess.run([sys.executable, str(ROOT / "scripts" / "select_schnet_long.py")], capture_output=True, text=True)
+    res = subprocess.run([sys.executable, str(ROOT / "scripts" / "select_schnet_long.py"), "--allow-missing"],
+                         capture_output=True, text=True)
     return Path(res.stdout.strip()) if res.returncode == 0 else None
 
 

@@ -20,7 +20,7 @@ runs=()
 for name in range-schnet schnet range-painn painn; do
     [ -f "runs/$name/summary.json" ] && runs+=("$name:runs/$name")
 done
-if best="$($py scripts/select_schnet_long.py 2>/dev/null)"; then runs+=("schnet-long:$best"); fi
+if best="$($py scripts/select_schnet_long.py --allow-missing 2>/dev/null)"; then runs+=("schnet-long:$best"); fi
 for item in "${runs[@]}"; do publish "${item%%:*}" "${item#*:}"; done
 OMP_NUM_THREADS=1 $py benchmarks/dimer_longrange.py
 $py benchmarks/shipped_quality.py
