@@ -17,6 +17,13 @@ LIMITS = """\
 """
 
 
+RANGE_LIMITS = """\
+- The master nodes attend over every atom of the ML region: two molecules far apart are not
+  additive (E(A + B) != E(A) + E(B) even at 100 Å) unless the training data taught it; see
+  docs/architecture.md. Do not compute interaction or binding energies by subtraction.
+"""
+
+
 def _subsample_text(cfg: Dict) -> str:
     limit = cfg.get("max_structures")
     if not limit:
@@ -60,8 +67,9 @@ def write_card(name: str, model_path: Path, run_dir: Path, test: Dict, extra: Op
         "",
         "## Training",
         "",
-        f"- epochs run: {train.get('epochs_run')} (best validation epoch {summary.get('best_epoch')}), "
-        f"wall time {train.get('wall_s', 0) / 60:.1f} min on {train.get('hardware')}, torch {train.get('torch')}",
+        f"- epochs run: {summary.get('epochs_run', train.get('epochs_run'))} (best validation epoch "
+        f"{summary.get('best_epoch')}), wall time {summary.get('wall_s', train.get('wall_s', 0)) / 60:.1f} min on "
+        f"{train.get('hardware')}, torch {train.get('torch')}",
         f"- recipe: AdamW lr {cfg.get('lr')}, weight decay {cfg.get('weight_decay')}, batch {cfg.get('batch_size')}, "
         f"alpha {cfg.get('alpha_initial')} -> {cfg.get('alpha_final')} at epoch {cfg.get('alpha_switch_epoch')}, "
         f"delta {cfg.get('reg_delta')}, step schedules gamma {cfg.get('lr_gamma')} every "
@@ -93,6 +101,8 @@ def write_card(name: str, model_path: Path, run_dir: Path, test: Dict, extra: Op
     elements = ", ".join(symbol(z) for z in meta["elements"])
     lines += ["## Intended use and known limits", "", f"Molecular dynamics of molecules made of {elements} "
               "like those of the training data, in the gas phase or as the ML region of ML/MM systems.", "", LIMITS]
+    if meta["name"].startswith("range-"):
+        lines.append(RANGE_LIMITS)
     return "\n".join(lines)
 
 
