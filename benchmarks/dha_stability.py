@@ -51,14 +51,19 @@ def _finished(out: Path, k: int, settings) -> bool:
     return path.exists() and json.loads(path.read_text()).get("settings") == settings
 
 
-def first_break(dcd: Path, bonds, ref_lengths, max_stretch: float, ps_per_frame: float):
-    """(time in ps, 'ATOM-ATOM') of the first frame where a bond is off by more than ``max_stretch`` Å,
-    or (None, None)."""
+def bond_offsets(dcd: Path, bonds, ref_lengths):
+    """The trajectory and (frames, B) |bond length - reference| in Å."""
     import mdtraj
 
     traj = mdtraj.load(str(dcd), top=str(dha_pdb_path()))
-    xyz = torch.tensor(traj.xyz, dtype=torch.float64)
-    off = ((xyz[:, bonds[:, 0]] - xyz[:, bonds[:, 1]]).norm(dim=-1) - ref_lengths).abs() * 10.0
+    xyz = torch.tensor(traj.xyz, dtype=torch.float64)  # nm
+    return traj, ((xyz[:, bonds[:, 0]] - xyz[:, bonds[:, 1]]).norm(dim=-1) - ref_lengths).abs() * 10.0
+
+
+def first_break(dcd: Path, bonds, ref_lengths, max_stretch: float, ps_per_frame: float):
+    """(time in ps, 'ATOM-ATOM') of the first frame where a bond is off by more than ``max_stretch`` Å,
+    or (None, None)."""
+    traj, off = bond_offsets(dcd, bonds, ref_lengths)
     bad = (off > max_stretch).any(dim=1).nonzero()
     if len(bad) == 0:
         return None, None
@@ -89,12 +94,9 @@ def reference_check(dcd: Path, model, z, frames: int):
 
 
 def check_run(dcd: Path, csv_path: Path, module, bonds, ref_lengths, max_stretch: float):
-    import mdtraj
-
-    traj = mdtraj.load(str(dcd), top=str(dha_pdb_path()))
+    traj, off = bond_offsets(dcd, bonds, ref_lengths)
+    stretch = float(off.max())  # Å
     xyz = torch.tensor(traj.xyz, dtype=torch.float64)  # nm
-    lengths = (xyz[:, bonds[:, 0]] - xyz[:, bonds[:, 1]]).norm(dim=-1)
-    stretch = float((lengths - ref_lengths).abs().max()) * 10.0  # Å
     max_force = 0.0
     for frame in xyz:
         _, forces = module(frame)
