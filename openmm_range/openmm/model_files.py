@@ -55,9 +55,8 @@ def read_checked_metadata(name: str, path: Path) -> Dict[str, Any]:
 
     Raises ValueError if the file is not a model file or holds another architecture.
     """
-    from ..serialization import read_metadata
-
     from ..registry import architecture_of
+    from ..serialization import read_metadata
 
     metadata = read_metadata(path)
     stored = metadata.get("name")

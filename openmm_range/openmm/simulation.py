@@ -108,6 +108,16 @@ def ml_bonds(topology: app.Topology, ml_atoms: Optional[Sequence[int]] = None) -
     return np.array(pairs, dtype=np.int64).reshape(-1, 2)
 
 
+def ml_chain_atoms(topology: app.Topology, ml_chain: Optional[int]) -> Optional[List[int]]:
+    """Atom indices of chain ``ml_chain`` (the ML region of an ML/MM run); None when ``ml_chain`` is None."""
+    if ml_chain is None:
+        return None
+    chains = list(topology.chains())
+    if not 0 <= ml_chain < len(chains):
+        raise ValueError(f"ml_chain {ml_chain} does not exist; the PDB has chains 0..{len(chains) - 1}")
+    return [atom.index for atom in chains[ml_chain].atoms()]
+
+
 def build_system(config: SimulationConfig, topology: app.Topology) -> openmm.System:
     """The System for ``config``: all-ML, or ML/MM with chain ``config.ml_chain`` as the ML region."""
     from openmmml import MLPotential
@@ -116,10 +126,7 @@ def build_system(config: SimulationConfig, topology: app.Topology) -> openmm.Sys
     options = {"backend": config.backend, "precision": config.precision}
     if config.ml_chain is None:
         return potential.createSystem(topology, **options)
-    chains = list(topology.chains())
-    if not 0 <= config.ml_chain < len(chains):
-        raise ValueError(f"ml_chain {config.ml_chain} does not exist; the PDB has chains 0..{len(chains) - 1}")
-    ml_atoms = [atom.index for atom in chains[config.ml_chain].atoms()]
+    ml_atoms = ml_chain_atoms(topology, config.ml_chain)
     forcefield = app.ForceField(*config.mm_forcefield)
     periodic = topology.getPeriodicBoxVectors() is not None
     mm_system = forcefield.createSystem(topology, nonbondedMethod=app.PME if periodic else app.NoCutoff,
@@ -247,8 +254,7 @@ def run_simulation(config: SimulationConfig) -> Dict[str, object]:
             kineticEnergy=True, totalEnergy=True, temperature=True, speed=True))
     bond_watch = None
     if config.max_bond_stretch:
-        ml_atoms = None if config.ml_chain is None else [a.index for a in list(pdb.topology.chains())[config.ml_chain].atoms()]
-        bonds = ml_bonds(pdb.topology, ml_atoms)
+        bonds = ml_bonds(pdb.topology, ml_chain_atoms(pdb.topology, config.ml_chain))
         if len(bonds):
             start_pos = simulation.context.getState(getPositions=True).getPositions(asNumpy=True).value_in_unit(unit.nanometer)
             reference = np.linalg.norm(start_pos[bonds[:, 0]] - start_pos[bonds[:, 1]], axis=1)

@@ -10,6 +10,8 @@ from ..elements import symbol
 from .loss import predict
 
 SIZE_BINS = (0, 10, 20, 30, 50, 75, 100, 150, 10**9)
+#: the arrays returned by :func:`errors` (per structure: energy, n_atoms; per atom: forces, z)
+ERROR_KEYS = ("energy", "n_atoms", "forces", "z")
 
 
 def errors(model, dataset, batch_size: int = 16, device="cpu") -> Dict[str, np.ndarray]:

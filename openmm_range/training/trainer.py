@@ -237,14 +237,16 @@ def train(config: TrainConfig, resume: bool = False, log=print) -> Dict:
     if is_main and best_state is not None:
         model.load_state_dict(best_state)
         if len(test_set):
-            from .evaluate import errors, metrics
+            from .evaluate import ERROR_KEYS, errors, metrics
 
-            summary["test"] = metrics(errors(model, test_set, config.batch_size, device))
-            if len(spans) > 1:  # the same metrics for the test structures of each dataset
+            if len(spans) > 1:  # each dataset's test structures evaluated once; the whole split is their union
                 idx = test_set.parent_indices
-                summary["test_per_dataset"] = {
-                    path: metrics(errors(model, full.subset(idx[(idx >= lo) & (idx < hi)]), config.batch_size, device))
-                    for path, lo, hi in spans if ((idx >= lo) & (idx < hi)).any()}
+                parts = {path: errors(model, full.subset(idx[(idx >= lo) & (idx < hi)]), config.batch_size, device)
+                         for path, lo, hi in spans if ((idx >= lo) & (idx < hi)).any()}
+                summary["test"] = metrics({k: np.concatenate([e[k] for e in parts.values()]) for k in ERROR_KEYS})
+                summary["test_per_dataset"] = {path: metrics(e) for path, e in parts.items()}
+            else:
+                summary["test"] = metrics(errors(model, test_set, config.batch_size, device))
         (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
         try:
             from .plots import learning_curves, parity_plot
