@@ -106,7 +106,10 @@ def load_model(path: PathLike) -> AtomisticModel:
 
     payload = _read(path)
     meta = json.loads(payload["metadata"])
-    config = ModelConfig.from_dict(meta["hyperparameters"])
+    hyper = dict(meta["hyperparameters"])
+    if hyper["name"].startswith("range-"):
+        hyper.setdefault("range_form", "paper")  # files written before v2 existed hold the paper's block
+    config = ModelConfig.from_dict(hyper)
     model = create_model(config.name, **{k: v for k, v in config.to_dict().items() if k != "name"})
     dtype = getattr(torch, meta.get("dtype", "float32"))
     model = model.to(dtype)

@@ -8,7 +8,8 @@ SMALL = dict(hidden_channels=16, num_filters=16, num_interactions=2, num_heads=4
 
 
 def small_model(name: str, dtype=torch.float64, seed: int = 0, **overrides):
-    """A tiny randomly initialised model (float64 by default) with non-trivial RANGE regularisers."""
+    """A tiny randomly initialised model (float64 by default) with non-trivial RANGE regularisers
+    (and, for the v2 block, a non-zero residual branch)."""
     torch.manual_seed(seed)
     model = openmm_range.create_model(name, **{**SMALL, **overrides}).to(dtype)
     with torch.no_grad():
@@ -16,6 +17,8 @@ def small_model(name: str, dtype=torch.float64, seed: int = 0, **overrides):
             if layer.range_block is not None:  # move lambda/a/b away from their initial values
                 for p in (layer.range_block.lambda_raw, layer.range_block.a_raw, layer.range_block.b_raw):
                     p.add_(torch.randn_like(p) * 0.5)
+                if layer.range_block.residual:  # v2 starts as the identity on the atoms: open it
+                    layer.range_block.mix[-1].weight.normal_(0.0, 0.3)
         model.readout.scale.uniform_(0.5, 1.5)
         model.readout.shift.uniform_(-1.0, 1.0)
     return model.eval()

@@ -30,6 +30,17 @@ class Layer(nn.Module):
         return s, v, master
 
 
+def initial_master_states(num_master: int, hidden: int, form: str) -> torch.Tensor:
+    """H^(0), (M, h). Paper form: ``0.1 randn`` rows, which the first block washes out (the
+    masters then differ only through tiny queries). v2: orthogonal rows of norm sqrt(h) (entries
+    of order 1, like the atom features), so each master starts with its own query."""
+    if form == "paper":
+        return torch.randn(num_master, hidden) * 0.1
+    rows = torch.empty(num_master, hidden)
+    nn.init.orthogonal_(rows)
+    return rows * hidden**0.5
+
+
 def master_distances(pos: torch.Tensor, batch: torch.Tensor, num_graphs: int, smooth_width: float) -> torch.Tensor:
     """RANGE positional encoding input: ``r_i = |x_i - X_M| / D`` in [0, 1].
 
@@ -84,12 +95,13 @@ class AtomisticModel(nn.Module):
         self.use_range = config.uses_range
         blocks = [RangeBlock(config.hidden_channels, config.num_heads, config.num_master_nodes,
                              config.num_master_rbf, config.activation,
-                             score_act=config.attention_activation) if self.use_range else None
+                             score_act=config.attention_activation, form=config.range_form)
+                  if self.use_range else None
                   for _ in range(config.num_interactions)]
         self.layers = nn.ModuleList([Layer(local, block) for local, block in zip(representation.local_layers, blocks)])
         self.num_master = config.num_master_nodes if self.use_range else 1
-        self.master_init = nn.Parameter(torch.randn(self.num_master, config.hidden_channels) * 0.1,
-                                        requires_grad=self.use_range)
+        self.master_init = nn.Parameter(initial_master_states(self.num_master, config.hidden_channels,
+                                                              config.range_form), requires_grad=self.use_range)
         self.pos_rbf = GaussianRBF(config.num_master_rbf, 1.0)
         self.master_smooth_width = float(config.master_smooth_width)
         self.readout = AtomwiseReadout(config.hidden_channels, len(config.elements), list(config.readout_layers),

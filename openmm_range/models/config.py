@@ -6,6 +6,7 @@ from typing import Any, Dict, Optional, Tuple
 
 from ..elements import DEFAULT_ELEMENTS, to_atomic_numbers
 from ..nn.mlp import ATTENTION_ACTIVATIONS
+from ..nn.range_block import RANGE_FORMS
 from ..validation import dataclass_from_dict
 
 #: Number of Gaussian distance functions per cutoff (Å), from the paper's Supplementary Tables 1-2.
@@ -46,6 +47,9 @@ class ModelConfig:
     # attention score activation: 'leaky_relu' (GATv2, the paper; its kink leaves a small force
     # discontinuity) or 'smooth_leaky_relu' (same slopes, smooth; energy-conserving dynamics)
     attention_activation: str = "leaky_relu"
+    # 'v2': symmetry-broken master nodes and residual paths (docs/architecture.md); 'paper': the
+    # paper's equations exactly. Model files saved before this option existed hold the paper form.
+    range_form: str = "v2"
     n_min: Optional[int] = None  # smallest/largest training molecule (atoms); None: not trained yet
     n_max: Optional[int] = None
     extra: Dict[str, Any] = field(default_factory=dict)
@@ -68,6 +72,8 @@ class ModelConfig:
         if self.attention_activation not in ATTENTION_ACTIVATIONS:
             raise ValueError(f"attention_activation must be one of {list(ATTENTION_ACTIVATIONS)}, "
                              f"got {self.attention_activation!r}")
+        if self.range_form not in RANGE_FORMS:
+            raise ValueError(f"range_form must be one of {list(RANGE_FORMS)}, got {self.range_form!r}")
         if self.num_filters is None:
             self.num_filters = self.hidden_channels
         if (self.n_min is None) != (self.n_max is None):

@@ -47,18 +47,29 @@ def segment_softmax(logits: torch.Tensor, index: torch.Tensor, num_segments: int
     return ex / denom[index]
 
 
-def _inverse_softplus(x: float) -> float:
-    return float(torch.log(torch.expm1(torch.tensor(x, dtype=torch.float64))))
+#: the forms of the RANGE block: the paper's equations, and v2 (symmetry-broken master nodes, residual paths)
+RANGE_FORMS = ("paper", "v2")
 
 
-def _logit(p: float) -> float:
-    return float(torch.log(torch.tensor(p / (1.0 - p), dtype=torch.float64)))
+def _spread(first: float, last: float, count: int) -> torch.Tensor:
+    """``count`` values evenly from ``first`` to ``last`` (``first`` alone when count == 1)."""
+    if count == 1:
+        return torch.tensor([first], dtype=torch.float64)
+    return torch.linspace(first, last, count, dtype=torch.float64)
+
+
+def _radial_preference(num_master: int, num_heads: int, num_rbf: int, amplitude: float = 3.0,
+                       width: float = 0.2) -> torch.Tensor:
+    """(M * L, f) initial positional score weights: for master I (all heads) a Gaussian bump of
+    height ``amplitude`` over the radial-basis centres (evenly on [0, 1]) at rho_I = I / (M - 1)."""
+    centres = torch.linspace(0.0, 1.0, num_rbf, dtype=torch.float64)
+    rho = torch.linspace(0.0, 1.0, num_master, dtype=torch.float64) if num_master > 1 \
+        else torch.zeros(1, dtype=torch.float64)
+    bump = amplitude * torch.exp(-0.5 * ((centres.unsqueeze(0) - rho.unsqueeze(1)) / width) ** 2)
+    return bump.unsqueeze(1).expand(num_master, num_heads, num_rbf).reshape(-1, num_rbf).float()
 
 
 class RangeBlock(nn.Module):
-    ATOM_PROJ = ("agg_k", "agg_v", "bc_q", "bc_k_self", "bc_v_self")
-    POS_PROJ = ("agg_e", "bc_e")
-
     """Aggregation + broadcast through ``M`` master nodes with ``L``-head additive attention.
 
     Aggregation (atoms -> master node I, head l)::
@@ -81,50 +92,98 @@ class RangeBlock(nn.Module):
     ``gamma_I(n) = (1 + a_I) |max(0, 1 - n) + tanh(b_I) min(1, n)|``.
     Constraints are enforced by parametrisation: ``lambda_I = sigmoid(.)`` in (0, 1),
     ``a_I = softplus(.)`` and ``b_I = softplus(.)`` > 0.
+
+    ``form='paper'`` is exactly the above, with lambda_I, a_I, b_I starting equal for every I.
+    ``form='v2'`` (docs/architecture.md, "RANGE v2") breaks the symmetry between the master
+    nodes and adds residual paths:
+
+    * each master node has its own positional term and attention vector in the score, and a
+      linear positional preference ``c_I . E_i`` that starts at a distinct radial shell
+      (master 1 at the centre, master M at the surface),
+      ``alpha_iI = a_I . LeakyReLU(A_Q H_I + A_K h_i + A_E^I E_i) + c_I^l . E_i``;
+    * the master state is carried, ``H_I' = H_I + sigma(...)``;
+    * the atom update is residual, ``h_i' = h_i + MLP(...)``, with the MLP's last layer
+      zero at initialisation, so the block starts as the identity on the atoms;
+    * lambda_I, a_I, b_I start at distinct values.
     """
 
+    ATOM_PROJ = ("agg_k", "agg_v", "bc_q", "bc_k_self", "bc_v_self")
+
     def __init__(self, hidden: int, num_heads: int, num_master_nodes: int, num_pos_rbf: int = 7,
-                 act: str = "tanh", negative_slope: float = 0.2, score_act: str = "leaky_relu"):
+                 act: str = "tanh", negative_slope: float = 0.2, score_act: str = "leaky_relu",
+                 form: str = "paper"):
         super().__init__()
         if hidden % num_heads != 0:
             raise ValueError(f"hidden_channels ({hidden}) must be divisible by num_heads ({num_heads})")
         if num_master_nodes < 1:
             raise ValueError(f"num_master_nodes must be >= 1, got {num_master_nodes}")
+        if form not in RANGE_FORMS:
+            raise ValueError(f"range_form must be one of {list(RANGE_FORMS)}, got {form!r}")
         self.hidden = hidden
         self.heads = num_heads
         self.head_dim = hidden // num_heads
         self.num_master = num_master_nodes
-        L, d = num_heads, self.head_dim
+        self.residual = form == "v2"
+        L, d, M = num_heads, self.head_dim, num_master_nodes
+        # v2: one positional projection and attention vector per master node; paper: one shared
+        self.num_agg_e = M if self.residual else 1
         self.leaky = attention_activation(score_act, negative_slope)
         # Projections of the atom features (A_K, A_V, B_Q, B_Kself, B_Vself) and of the positional
-        # encoding (A_E, B_E) are each computed with one matrix multiply; ATOM_PROJ / POS_PROJ
-        # name the row blocks. Only A_Q and B_Q carry a bias (one bias per sum suffices).
+        # encoding (A_E [per master in v2], B_E) are each computed with one matrix multiply;
+        # ATOM_PROJ names the row blocks. Only A_Q and B_Q carry a bias (one bias per sum suffices).
         self.atom_proj = nn.Linear(hidden, len(self.ATOM_PROJ) * hidden, bias=False)
-        self.pos_proj = nn.Linear(num_pos_rbf, len(self.POS_PROJ) * hidden, bias=False)
+        self.pos_score_row = (self.num_agg_e + 1) * hidden
+        self.pos_proj = nn.Linear(num_pos_rbf, self.pos_score_row + (M * L if self.residual else 0), bias=False)
         self.bc_q_bias = nn.Parameter(torch.zeros(hidden))
         # aggregation
         self.agg_q = nn.Linear(hidden, hidden)
-        self.agg_a = nn.Parameter(torch.randn(L, d) / d**0.5)
+        a_shape = (M, L, d) if self.residual else (L, d)
+        self.agg_a = nn.Parameter(torch.randn(a_shape) / d**0.5)
+        # v2: a positional score term per master and head, added to alpha_iI outside the activation;
+        # it starts as a bump on the radial basis centred at rho_I = I / (M - 1), so that master 1
+        # starts attending near the centre and master M near the surface of the molecule
+        # (the last M * L rows of pos_proj, so that one matrix multiply gives every positional term)
+        if self.residual:
+            with torch.no_grad():
+                self.pos_proj.weight[self.pos_score_row:] = _radial_preference(M, L, num_pos_rbf)
         self.agg_act = activation(act)
         # broadcast
         self.bc_k = nn.Parameter(torch.randn(L, d, d) / d**0.5)
         self.bc_v = nn.Parameter(torch.randn(L, d, d) / d**0.5)
         self.bc_b = nn.Parameter(torch.randn(L, d) / d**0.5)
         self.mix = MLP([hidden, hidden, hidden], act)
-        # regulariser parameters for master nodes 2..M (lambda_1 = 1 is fixed)
-        extra = num_master_nodes - 1
-        self.lambda_raw = nn.Parameter(torch.full((extra,), _logit(0.9)))
-        self.a_raw = nn.Parameter(torch.full((extra,), _inverse_softplus(0.1)))
-        self.b_raw = nn.Parameter(torch.full((extra,), _inverse_softplus(1.0)))
+        if self.residual:
+            nn.init.zeros_(self.mix[-1].weight)
+            nn.init.zeros_(self.mix[-1].bias)
+        # regulariser parameters for master nodes 2..M (lambda_1 = 1 is fixed); v2 spreads them
+        extra = M - 1
+        if self.residual and extra:
+            lam, a, b = _spread(0.9, 0.6, extra), _spread(0.1, 0.4, extra), _spread(1.0, 0.4, extra)
+        else:
+            lam, a, b = (torch.full((extra,), v, dtype=torch.float64) for v in (0.9, 0.1, 1.0))
+        self.lambda_raw = nn.Parameter(torch.log(lam / (1 - lam)).float())
+        self.a_raw = nn.Parameter(torch.log(torch.expm1(a)).float())
+        self.b_raw = nn.Parameter(torch.log(torch.expm1(b)).float())
 
     def projection_weight(self, name: str) -> torch.Tensor:
-        """The (h, h) or (h, f) matrix of one named projection (for inspection and tests)."""
+        """The (h, h) or (h, f) matrix of one named projection (for inspection and tests).
+
+        Names: ``ATOM_PROJ``, ``'bc_e'``, and ``'agg_e'`` (paper form) or ``'agg_e<I>'`` (v2,
+        master node I counted from 0). The v2 positional scores c_I are ``positional_scores()``."""
         h = self.hidden
         if name in self.ATOM_PROJ:
             k = self.ATOM_PROJ.index(name)
             return self.atom_proj.weight[k * h:(k + 1) * h]
-        k = self.POS_PROJ.index(name)
+        pos_names = ["agg_e"] if not self.residual else [f"agg_e{i}" for i in range(self.num_master)]
+        pos_names.append("bc_e")
+        if name not in pos_names:
+            raise ValueError(f"unknown projection {name!r}; accepted: {list(self.ATOM_PROJ) + pos_names}")
+        k = pos_names.index(name)
         return self.pos_proj.weight[k * h:(k + 1) * h]
+
+    def positional_scores(self) -> torch.Tensor:
+        """(M, L, f) weights c_I^l of the v2 positional score term (empty for the paper form)."""
+        return self.pos_proj.weight[self.pos_score_row:].reshape(-1, self.heads, self.pos_proj.in_features)
 
     # -- regulariser -------------------------------------------------------------------
     def lambdas(self) -> torch.Tensor:
@@ -150,9 +209,10 @@ class RangeBlock(nn.Module):
         return torch.abs(lam + a + b).sum()
 
     # -- forward -----------------------------------------------------------------------
-    def forward(self, s: torch.Tensor, master: torch.Tensor, pos_rbf: torch.Tensor, batch: torch.Tensor,
-                num_graphs: int, size_n: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-        """
+    def attention(self, s: torch.Tensor, master: torch.Tensor, pos_rbf: torch.Tensor, batch: torch.Tensor,
+                  num_graphs: int, size_n: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The block with its attention weights.
+
         Args:
             s: (N, h) atom scalar features after the local update.
             master: (B, M, h) master-node states from the previous layer.
@@ -161,19 +221,26 @@ class RangeBlock(nn.Module):
             num_graphs: B.
             size_n: (B,) normalised graph sizes n.
         Returns:
-            new atom features (N, h) and new master states (B, M, h).
+            new atom features (N, h), new master states (B, M, h), aggregation weights
+            (N, M, L) (each master's softmax over its graph's atoms) and broadcast weights
+            (N, 1 + M, L) (self-loop first; the master columns already scaled by Lambda_I(n)).
         """
         N = s.shape[0]
         M, L, d = self.num_master, self.heads, self.head_dim
         agg_k, agg_v, bc_q, bc_k_self, bc_v_self = torch.split(self.atom_proj(s), self.hidden, dim=-1)
-        agg_e, bc_e = torch.split(self.pos_proj(pos_rbf), self.hidden, dim=-1)
+        pos = self.pos_proj(pos_rbf)
+        agg_e = pos[:, :self.num_agg_e * self.hidden]
+        bc_e = pos[:, self.num_agg_e * self.hidden:self.pos_score_row]
         # aggregation: atoms -> master nodes
         q = self.agg_q(master).view(num_graphs, M, L, d)
-        k = (agg_k + agg_e).view(N, 1, L, d)
+        k = agg_k.view(N, 1, L, d) + agg_e.view(N, self.num_agg_e, L, d)
         alpha = (self.leaky(gather_segments(q, batch, num_graphs) + k) * self.agg_a).sum(-1)
+        if self.residual:
+            alpha = alpha + pos[:, self.pos_score_row:].reshape(N, M, L)
         alpha = segment_softmax(alpha, batch, num_graphs)
         values = agg_v.reshape(N, 1, L, d)
-        new_master = self.agg_act(segment_sum(alpha.unsqueeze(-1) * values, batch, num_graphs))
+        update = self.agg_act(segment_sum(alpha.unsqueeze(-1) * values, batch, num_graphs))
+        new_master = master.reshape(num_graphs, M, L, d) + update if self.residual else update
         # broadcast: master nodes + self-loop -> atoms
         qb = (bc_q + self.bc_q_bias).view(N, L, d)
         beta_self = (self.leaky(qb + bc_k_self.reshape(N, L, d)) * self.bc_b).sum(-1)
@@ -185,4 +252,14 @@ class RangeBlock(nn.Module):
         w_master = beta[:, 1:] * gather_segments(self.master_scale(size_n), batch, num_graphs).unsqueeze(-1)
         vals = torch.einsum("lde,bmle->bmld", self.bc_v, new_master)
         out = w_self.unsqueeze(-1) * bc_v_self.reshape(N, L, d) + (w_master.unsqueeze(-1) * gather_segments(vals, batch, num_graphs)).sum(1)
-        return self.mix(out.reshape(N, self.hidden)), new_master.reshape(num_graphs, M, self.hidden)
+        new_s = self.mix(out.reshape(N, self.hidden))
+        if self.residual:
+            new_s = s + new_s
+        weights = torch.cat([w_self.unsqueeze(1), w_master], dim=1)
+        return new_s, new_master.reshape(num_graphs, M, self.hidden), alpha, weights
+
+    def forward(self, s: torch.Tensor, master: torch.Tensor, pos_rbf: torch.Tensor, batch: torch.Tensor,
+                num_graphs: int, size_n: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """New atom features (N, h) and master states (B, M, h); arguments as :meth:`attention`."""
+        new_s, new_master, _, _ = self.attention(s, master, pos_rbf, batch, num_graphs, size_n)
+        return new_s, new_master

@@ -9,7 +9,12 @@ from openmm_range.nn.range_block import RangeBlock
 
 
 def reference_range(block: RangeBlock, s, master, pos_rbf, batch, size_n):
-    """Equations (3)-(8), (11)-(16) of the paper, one atom, head and master node at a time."""
+    """Equations (3)-(8), (11)-(16) of the paper, one atom, head and master node at a time.
+
+    For the v2 form: master I's own positional projection A_E^I, attention vector a_I and linear
+    positional score c_I^l . E_i, the
+    master state carried (H' = H + tanh(...)) and the atom update residual (h' = h + MLP(...))."""
+    v2 = block.residual
     L, d, M = block.heads, block.head_dim, block.num_master
     W = block.projection_weight
     leaky = lambda x: torch.nn.functional.leaky_relu(x, 0.2)  # noqa: E731
@@ -24,11 +29,13 @@ def reference_range(block: RangeBlock, s, master, pos_rbf, batch, size_n):
             for l in range(L):
                 sl = slice(l * d, (l + 1) * d)
                 q = (block.agg_q.weight[sl] @ master[g, I] + block.agg_q.bias[sl])
-                logits = torch.stack([block.agg_a[l] @ leaky(q + W("agg_k")[sl] @ s[i]
-                                                            + W("agg_e")[sl] @ pos_rbf[i]) for i in atoms])
+                a_vec = block.agg_a[I, l] if v2 else block.agg_a[l]
+                A_E = W(f"agg_e{I}") if v2 else W("agg_e")
+                logits = torch.stack([a_vec @ leaky(q + W("agg_k")[sl] @ s[i] + A_E[sl] @ pos_rbf[i])
+                                      + (block.positional_scores()[I, l] @ pos_rbf[i] if v2 else 0.0) for i in atoms])
                 w = torch.softmax(logits, 0)
                 new_master[g, I, sl] = sum(w[k] * (W("agg_v")[sl] @ s[i]) for k, i in enumerate(atoms))
-    new_master = torch.tanh(new_master)
+    new_master = master + torch.tanh(new_master) if v2 else torch.tanh(new_master)
     out = torch.zeros_like(s)
     for i in range(s.shape[0]):
         g = int(batch[i])
@@ -46,15 +53,17 @@ def reference_range(block: RangeBlock, s, master, pos_rbf, batch, size_n):
             for I in range(M):
                 acc = acc + Lam[I] * w[1 + I] * (block.bc_v[l] @ new_master[g, I, sl])
             out[i, sl] = acc
-    return block.mix(out), new_master
+    return (s + block.mix(out) if v2 else block.mix(out)), new_master
 
 
+@pytest.mark.parametrize("form", ["paper", "v2"])
 @pytest.mark.parametrize("num_master", [1, 3])
-def test_range_block_matches_paper_equations(num_master):
+def test_range_block_matches_paper_equations(num_master, form):
     torch.manual_seed(0)
-    block = RangeBlock(hidden=8, num_heads=2, num_master_nodes=num_master).double()
+    block = RangeBlock(hidden=8, num_heads=2, num_master_nodes=num_master, form=form).double()
     with torch.no_grad():
         block.bc_q_bias.normal_()
+        block.mix[-1].weight.normal_()  # v2 starts with this layer at zero
         for p in (block.lambda_raw, block.a_raw, block.b_raw):
             p.add_(torch.randn_like(p))
     n_atoms = 7

@@ -1,0 +1,52 @@
+"""``openmm-range inspect MODEL DATASET``: are a RANGE model's master nodes distinct, and what does
+its size regulariser do (openmm_range.training.inspect)."""
+import json
+from pathlib import Path
+
+
+def register(sub) -> None:
+    p = sub.add_parser("inspect", help="master-node diagnostics of a RANGE model on a dataset")
+    p.add_argument("model", help="model file (save_model format), or a shipped model name such as range-schnet")
+    p.add_argument("dataset", nargs="+", help="dataset path(s), concatenated in order as in training")
+    p.add_argument("--splits", help="split.json of a training run; with --split, inspect only that split")
+    p.add_argument("--split", default="val", help="which split of --splits to use (default: val)")
+    p.add_argument("--max-structures", type=int, default=500,
+                   help="inspect at most this many structures (evenly spaced; 0 = all; default 500)")
+    p.add_argument("--out", help="write the diagnostics as JSON here")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    import numpy as np
+    import torch
+
+    from openmm_range.data import concat_datasets, load_dataset
+    from openmm_range.training.inspect import format_diagnostics, master_diagnostics
+
+    model = _load(args.model)
+    parts = [load_dataset(p, dtype=torch.float64) for p in args.dataset]
+    data = parts[0] if len(parts) == 1 else concat_datasets(parts)
+    if args.splits:
+        splits = json.loads(Path(args.splits).read_text())
+        if args.split not in splits:
+            raise ValueError(f"--split {args.split!r} is not in {args.splits}; it has {sorted(splits)}")
+        data = data.subset(splits[args.split])
+    if args.max_structures < 0:
+        raise ValueError(f"--max-structures must be >= 0, got {args.max_structures}")
+    if args.max_structures and len(data) > args.max_structures:
+        data = data.subset(np.linspace(0, len(data) - 1, args.max_structures).round().astype(int))
+    diag = master_diagnostics(model.double(), data)
+    print(format_diagnostics(diag))
+    if args.out:
+        Path(args.out).write_text(json.dumps(diag, indent=2) + "\n")
+    return 0
+
+
+def _load(spec: str):
+    import openmm_range
+    from openmm_range.openmm.model_files import shipped_model_path
+    from openmm_range.registry import POTENTIAL_NAMES
+
+    if Path(spec).is_file() or spec not in POTENTIAL_NAMES:
+        return openmm_range.load_model(spec)
+    return openmm_range.load_model(shipped_model_path(spec))

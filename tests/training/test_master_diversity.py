@@ -1,0 +1,99 @@
+"""Master nodes after a few training steps on real DHA frames: distinct with the v2 block, copies of one
+another with the paper's block (the failure v2 fixes), and ``openmm-range inspect`` reports it."""
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from torch_geometric.data import Batch
+
+from openmm_range.cli.main import main
+from openmm_range.data import load_dataset
+from openmm_range.serialization import save_model
+from openmm_range.training.config import TrainConfig
+from openmm_range.training.inspect import master_diagnostics
+from openmm_range.training.loss import loss_terms
+from openmm_range.training.trainer import build_model
+
+DHA = Path(__file__).resolve().parents[2] / "data" / "dha-xtb"
+
+
+def trained(form: str, steps: int = 12):
+    """A width-32 range-schnet trained ``steps`` AdamW steps on 16 dha-xtb frames, float64."""
+    data = load_dataset(DHA, dtype=torch.float64).subset(range(0, 1600, 100))
+    cfg = TrainConfig(data=[str(DHA)], model="range-schnet", dtype="float64",
+                      hyperparameters={"hidden_channels": 32, "num_heads": 4, "num_interactions": 3,
+                                       "readout_layers": [32], "range_form": form})
+    model = build_model(cfg, data)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    batch = Batch.from_data_list([data[i] for i in range(len(data))])
+    model.train()
+    for _ in range(steps):
+        opt.zero_grad()
+        loss, _ = loss_terms(model, batch, 0.01)
+        (loss + 2.0 * model.regularization()).backward()
+        opt.step()
+    return model.eval(), data
+
+
+@pytest.mark.parametrize("form", ["v2", "paper"])
+def test_master_nodes_stay_distinct_only_with_v2(form):
+    model, data = trained(form)
+    diag = master_diagnostics(model, data)
+    assert len(diag["blocks"]) == 3 and diag["pairs"] == [[1, 2], [1, 3], [2, 3]]
+    distance = min(min(b["state_distance"]) for b in diag["blocks"])
+    cosine = max(max(b["attention_cosine"]) for b in diag["blocks"])
+    if form == "v2":
+        assert distance >= 0.2 and cosine <= 0.9, diag
+    else:  # the paper's block: three copies of one master node
+        assert distance < 0.05 and cosine > 0.99, diag
+
+
+def test_v2_regulariser_parameters_differ_at_initialisation():
+    import openmm_range
+
+    v2 = openmm_range.create_model("range-schnet", hidden_channels=16, num_heads=4, num_master_nodes=4)
+    paper = openmm_range.create_model("range-schnet", hidden_channels=16, num_heads=4, num_master_nodes=4,
+                                      range_form="paper")
+    for layer in v2.layers:
+        for p in (layer.range_block.lambda_raw, layer.range_block.a_raw, layer.range_block.b_raw):
+            assert len(set(p.tolist())) == 3, p
+    for layer in paper.layers:
+        for p in (layer.range_block.lambda_raw, layer.range_block.a_raw, layer.range_block.b_raw):
+            assert len(set(p.tolist())) == 1, p
+    # initial master states: orthogonal rows of equal norm in v2
+    h0 = v2.master_init.detach().double()
+    gram = h0 @ h0.T
+    torch.testing.assert_close(gram, torch.eye(4, dtype=torch.float64) * 16, atol=1e-4, rtol=0)
+
+
+def test_v2_block_is_the_identity_on_atoms_at_initialisation():
+    from openmm_range.nn import RangeBlock
+
+    torch.manual_seed(0)
+    block = RangeBlock(hidden=16, num_heads=4, num_master_nodes=3, form="v2").double()
+    s = torch.randn(9, 16, dtype=torch.float64)
+    master = torch.randn(1, 3, 16, dtype=torch.float64)
+    pos_rbf = torch.rand(9, 7, dtype=torch.float64)
+    new_s, new_master = block(s, master, pos_rbf, torch.zeros(9, dtype=torch.long), 1,
+                              torch.zeros(1, dtype=torch.float64))
+    assert torch.equal(new_s, s)
+    # the carried master state: H' - H is the tanh-bounded update
+    assert float((new_master - master).abs().max()) < 1.0
+    assert float((new_master - master).abs().max()) > 1e-3
+
+
+def test_inspect_command_writes_the_diagnostics(tmp_path, capsys):
+    model, _ = trained("v2", steps=2)
+    save_model(model, tmp_path / "m.pt")
+    out = tmp_path / "diag.json"
+    assert main(["inspect", str(tmp_path / "m.pt"), str(DHA), "--max-structures", "6", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "attention cosine 1-2" in printed and "Lambda_I(n)" in printed
+    diag = json.loads(out.read_text())
+    assert diag["structures"] == 6
+    # DHA alone: N_min = N_max = 56, so n = 0 and Lambda_I = lambda_I^(1 + a_I) at every size
+    scale = diag["blocks"][0]["lambda_scale"]
+    assert scale["N_min"] == scale["N_max"] and scale["N_min"][0] == 1.0 and 0 < scale["N_min"][1] < 1
+    assert main(["inspect", "schnet", str(DHA), "--max-structures", "2"]) == 2  # not a RANGE model
+    assert "needs a RANGE model" in capsys.readouterr().err
