@@ -4,7 +4,7 @@ import itertools
 import pytest
 import torch
 
-from openmm_range.neighbors import neighbor_pairs, padded_neighbors
+from openmm_range.neighbors import cell_list_neighbors, neighbor_pairs, padded_neighbors
 
 
 def reference_pairs(pos, cutoff, box=None):
@@ -76,6 +76,32 @@ def test_padded_path_matches_and_counts_overflow(periodic):
     k = int(counts.max()) - 2
     _, _, _, lost = padded_neighbors(pos, cutoff, k, box)
     assert int(lost) == int(torch.clamp(counts - k, min=0).sum()) > 0
+
+
+@pytest.mark.parametrize("periodic", [False, True])
+def test_static_cell_list_matches_reference_and_reports_every_overflow(periodic):
+    g = torch.Generator().manual_seed(3)
+    box = triclinic_box() if periodic else None
+    pos = torch.rand(150, 3, generator=g, dtype=torch.float64) * 19.0
+    if not periodic:
+        pos[:10] += 60.0  # a far cluster: cells far apart in the hash
+    cutoff = 5.0
+    src, dst, vec, lost = cell_list_neighbors(pos, cutoff, 60, box)
+    real = vec.norm(dim=1) < cutoff
+    got = list(zip(src[real].tolist(), dst[real].tolist()))
+    assert len(got) == len(set(got))  # no pair twice (hash collisions are filtered)
+    assert set(got) == reference_pairs(pos, cutoff, box) and int(lost) == 0
+    # padding slots carry the constant far vector and no gradient
+    assert torch.all(vec[~real].norm(dim=1) == 2 * cutoff)
+    counts = torch.bincount(dst[real], minlength=150)
+    k = int(counts.max()) - 2
+    assert int(cell_list_neighbors(pos, cutoff, k, box)[3]) >= int(torch.clamp(counts - k, min=0).sum()) > 0
+    assert int(cell_list_neighbors(pos, cutoff, 60, box, cell_capacity=2)[3]) > 0  # crowded bucket
+    if periodic:  # fewer than 3 cells along a box vector: refused through `lost`
+        assert int(cell_list_neighbors(pos, 7.0, 60, box)[3]) > 0
+    scripted = torch.jit.script(cell_list_neighbors)
+    for a, b in zip(scripted(pos, cutoff, 60, box), (src, dst, vec, lost)):
+        assert torch.equal(a, b)
 
 
 def test_cutoff_larger_than_half_box_is_refused():

@@ -27,11 +27,15 @@ import torch
 from torch import nn
 
 from ..models.atomistic import AtomisticModel
-from ..neighbors import box_widths, exact_pairs_single, minimum_image, padded_neighbors
+from ..neighbors import box_widths, cell_list_neighbors, exact_pairs_single, minimum_image, padded_neighbors
 from ..units import ANGSTROM_PER_NM, KJ_PER_MOL_PER_EV
 
 #: Atom number density (atoms/Å^3) assumed when sizing the neighbour capacity: 1.5x liquid water.
 _DENSITY = 0.15
+#: ``neighbor_search='auto'`` uses the O(N) cell list from this many atoms on (below it the
+#: all-pairs searches are faster; benchmarks/model_scaling.py --neighbor-crossover measures it)
+CELL_LIST_MIN_ATOMS = 1500
+NEIGHBOR_SEARCHES = ("auto", "all-pairs", "cell-list")
 
 
 def default_max_neighbors(n_atoms: int, cutoff: float) -> int:
@@ -44,7 +48,8 @@ class ExportedModel(nn.Module):
     """Energy of one fixed set of atoms: ``forward(positions_nm, box_nm=None) -> E (kJ/mol)``."""
 
     def __init__(self, model: AtomisticModel, types: torch.Tensor, periodic: bool, max_neighbors: int,
-                 check_errors: bool, metadata_json: str, static_shapes: Optional[bool] = None):
+                 check_errors: bool, metadata_json: str, static_shapes: Optional[bool] = None,
+                 cell_list: bool = False):
         super().__init__()
         self.model = model
         self.register_buffer("types", types)
@@ -55,6 +60,8 @@ class ExportedModel(nn.Module):
         self.check_errors = check_errors
         # 0: static shapes on CUDA devices (graph capture), exact pairs elsewhere; 1: always static; 2: never
         self.shape_mode = 0 if static_shapes is None else (1 if static_shapes else 2)
+        # the O(N) cell list (static shapes on every device) instead of an all-pairs search
+        self.cell_list = cell_list
         self.length_scale = ANGSTROM_PER_NM
         self.energy_scale = KJ_PER_MOL_PER_EV
         self.metadata_json = metadata_json
@@ -73,12 +80,19 @@ class ExportedModel(nn.Module):
             cell = box.to(pos.dtype) * self.length_scale
             if self.check_errors and bool(box_widths(cell).min() < 2.0 * self.cutoff):
                 raise ValueError("the model cutoff is larger than half the smallest box width")
-        if self.shape_mode == 1 or (self.shape_mode == 0 and pos.is_cuda):
+        if self.cell_list:
+            src, dst, vec, lost = cell_list_neighbors(pos, self.cutoff, self.max_neighbors, cell)
+        elif self.shape_mode == 1 or (self.shape_mode == 0 and pos.is_cuda):
             src, dst, vec, lost = padded_neighbors(pos, self.cutoff, self.max_neighbors, cell)
         else:
             src, dst, vec = exact_pairs_single(pos, self.cutoff, cell)
             lost = torch.zeros((), dtype=torch.long, device=pos.device)
         if self.check_errors and bool(lost > 0):
+            if self.cell_list:
+                raise RuntimeError("cell-list neighbour search overflow: up to " + str(int(lost)) + " pairs inside "
+                                   "the cutoff may be missing (more than max_neighbors=" + str(self.max_neighbors) +
+                                   " neighbours, a crowded cell, or a periodic box narrower than 3 cutoffs); "
+                                   "export again with a larger max_neighbors or neighbor_search='all-pairs'")
             raise RuntimeError("neighbour capacity overflow: " + str(int(lost)) + " pairs inside the cutoff "
                                "did not fit in max_neighbors=" + str(self.max_neighbors) +
                                "; export again with a larger max_neighbors")
@@ -108,7 +122,7 @@ class ExportedModelWithForces(ExportedModel):
 def export(model: AtomisticModel, atomic_numbers: Sequence[int], periodic: bool = False,
            return_forces: bool = False, dtype: Optional[torch.dtype] = None,
            max_neighbors: Optional[int] = None, check_errors: bool = True,
-           static_shapes: Optional[bool] = None) -> torch.jit.ScriptModule:
+           static_shapes: Optional[bool] = None, neighbor_search: str = "auto") -> torch.jit.ScriptModule:
     """Build the positions-only TorchScript module for ``atomic_numbers`` (atoms fixed here).
 
     Args:
@@ -125,7 +139,10 @@ def export(model: AtomisticModel, atomic_numbers: Sequence[int], periodic: bool 
             capturable. False: exact pairs from an all-pairs search each call (data-dependent
             shapes; 2-4x faster on CPUs for small molecules, where most padded slots would be
             empty). None (default): static on CUDA devices, exact pairs elsewhere, decided
-            per call from the device of ``positions``.
+            per call from the device of ``positions``. Applies to the all-pairs searches.
+        neighbor_search: 'cell-list': the O(N) static-shape cell list (time and memory linear
+            in N, CUDA-graph capturable, ``static_shapes`` ignored); 'all-pairs': the N x N
+            searches above; 'auto' (default): the cell list from ``CELL_LIST_MIN_ATOMS`` atoms on.
     """
     if not isinstance(model, AtomisticModel):
         raise ValueError(f"export expects a model from openmm_range.create_model, got {type(model).__name__}")
@@ -150,6 +167,10 @@ def export(model: AtomisticModel, atomic_numbers: Sequence[int], periodic: bool 
     meta.update({"atomic_numbers": z.tolist(), "periodic": periodic, "max_neighbors": k, "static_shapes": static_shapes,
                  "input_units": {"positions": "nm", "box": "nm"},
                  "output_units": {"energy": "kJ/mol", "forces": "kJ/mol/nm"}})
+    if neighbor_search not in NEIGHBOR_SEARCHES:
+        raise ValueError(f"neighbor_search must be one of {list(NEIGHBOR_SEARCHES)}, got {neighbor_search!r}")
+    cell_list = neighbor_search == "cell-list" or (neighbor_search == "auto" and n >= CELL_LIST_MIN_ATOMS)
+    meta["neighbor_search"] = "cell-list" if cell_list else "all-pairs"
     cls = ExportedModelWithForces if return_forces else ExportedModel
-    module = cls(frozen, types, periodic, k, check_errors, json.dumps(meta, sort_keys=True), static_shapes)
+    module = cls(frozen, types, periodic, k, check_errors, json.dumps(meta, sort_keys=True), static_shapes, cell_list)
     return torch.jit.script(module)
