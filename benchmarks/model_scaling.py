@@ -1,4 +1,9 @@
-"""Forward+backward cost of schnet vs range-schnet (same cutoff, same width) vs system size.
+"""Forward+backward cost of schnet vs range-schnet (same cutoff, width and heads) vs system size.
+
+By default the timed call is the exported TorchScript module as OpenMM calls it
+(``forward(positions_nm, box_nm) -> (energy, forces)``, its own neighbour search included:
+the O(N) cell list from ``CELL_LIST_MIN_ATOMS`` atoms on); ``--path eager`` times the
+training-time path instead (``model(z, pos, box=box)`` with the eager cell list).
 
 For each N the two models are timed alternately in one process (median of repeats), so
 the RANGE/SchNet ratio is measured side by side. Peak memory of one forward+backward is
@@ -9,6 +14,7 @@ two target figures: the largest RANGE/SchNet time ratio for N >= 500 (target <= 
 the log-log slope of range-schnet time between 2,000 and 20,000 atoms (target <= 1.15).
 
     .venv/bin/python benchmarks/model_scaling.py --threads 1     # CPU, periodic water, N = 190 ... 20,580
+    .venv/bin/python benchmarks/model_scaling.py --threads 1 --neighbor-crossover   # all-pairs vs cell list
     .venv/bin/python benchmarks/model_scaling.py --device cuda --sizes 1000 ... 250000 --cuda-graph
 """
 import argparse
@@ -34,11 +40,15 @@ import openmm_range  # noqa: E402
 MODELS = ("schnet", "range-schnet")
 
 
-def build(name, args, device):
+def build(name, args, device, z=None, periodic=False, neighbor_search=None):
+    """The model (eager path, or ``z`` None), or its exported module for atoms ``z``."""
     torch.manual_seed(0)
     model = openmm_range.create_model(name, cutoff=args.cutoff, hidden_channels=args.width,
-                                      num_interactions=3, num_heads=16, num_master_nodes=3)
-    return model.to(device)
+                                      num_interactions=3, num_heads=args.heads, num_master_nodes=3)
+    if args.path == "eager" or z is None:
+        return model.to(device)
+    return openmm_range.export(model.float(), z.tolist(), periodic=periodic, return_forces=True,
+                               neighbor_search=neighbor_search or args.neighbor_search).to(device)
 
 
 def make_system(n, args, device):
@@ -52,6 +62,8 @@ def make_system(n, args, device):
 
 
 def step(model, z, pos, box=None):
+    if isinstance(model, torch.jit.ScriptModule):  # exported: nm in, (kJ/mol, kJ/mol/nm) out
+        return model(pos / 10.0, box / 10.0) if box is not None else model(pos / 10.0)
     pos = pos.detach().requires_grad_(True)
     energy = model(z, pos, box=box)
     (grad,) = torch.autograd.grad(energy.sum(), pos)
@@ -65,7 +77,7 @@ def sync(device):
 
 def time_pair(n, args, device):
     z, pos, box = make_system(n, args, device)
-    models = {name: build(name, args, device) for name in MODELS}
+    models = {name: build(name, args, device, z, box is not None) for name in MODELS}
     for m in models.values():  # warm-up
         step(m, z, pos, box)
     wall = {name: [] for name in MODELS}
@@ -87,7 +99,7 @@ def peak_memory_child(name, n, args):
     """Run in a subprocess: print peak memory (MiB) of one forward+backward."""
     device = torch.device(args.device)
     z, pos, box = make_system(n, args, device)
-    model = build(name, args, device)
+    model = build(name, args, device, z, box is not None)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
         base = torch.cuda.memory_allocated()
@@ -122,7 +134,8 @@ def current_rss() -> int:
 
 def peak_memory(name, n, args):
     cmd = [sys.executable, __file__, "--memory-child", name, str(n), "--device", args.device, "--threads", str(args.threads),
-           "--width", str(args.width), "--cutoff", str(args.cutoff), "--system", args.system]
+           "--width", str(args.width), "--heads", str(args.heads), "--cutoff", str(args.cutoff), "--system", args.system,
+           "--path", args.path, "--neighbor-search", args.neighbor_search]
     # A fixed mmap threshold makes glibc return every large tensor to the OS when freed, so
     # the sampled resident size follows the live tensors instead of the allocator's cache.
     env = dict(os.environ, MALLOC_MMAP_THRESHOLD_="65536")
@@ -153,6 +166,31 @@ def cuda_graph_check(args):
     return {"cuda_graph_energy_diff": float((e_out - e_ref).abs()), "cuda_graph_force_diff": float((f_out - f_ref).abs().max())}
 
 
+def neighbor_crossover(args, device):
+    """CPU time of the exported range-schnet with each neighbour search, side by side per N."""
+    rows = []
+    for n in args.sizes:
+        z, pos, box = make_system(n, args, device)
+        mods = {s: build("range-schnet", args, device, z, box is not None, s) for s in ("all-pairs", "cell-list")}
+        for m in mods.values():
+            step(m, z, pos, box)
+        cpu = {s: [] for s in mods}
+        for _ in range(args.repeats):
+            for s, m in mods.items():
+                c0 = time.process_time()
+                step(m, z, pos, box)
+                cpu[s].append(time.process_time() - c0)
+        row = {"n_atoms": len(z), **{f"{s}_cpu_s": sorted(t)[len(t) // 2] for s, t in cpu.items()}}
+        row["cell_over_all_pairs"] = row["cell-list_cpu_s"] / row["all-pairs_cpu_s"]
+        rows.append(row)
+        print(row, flush=True)
+    out = HERE / "results" / f"neighbor_crossover_{args.system}.csv"
+    with open(out, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
 def loglog_slope(ns, ts):
     xs, ys = [math.log(n) for n in ns], [math.log(t) for t in ts]
     mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
@@ -166,6 +204,13 @@ def main():
                    help="periodic water box (default; constant density) or open water cluster")
     p.add_argument("--device", default="cpu")
     p.add_argument("--width", type=int, default=64)
+    p.add_argument("--heads", type=int, default=8, help="RANGE attention heads (default 8)")
+    p.add_argument("--path", choices=["exported", "eager"], default="exported",
+                   help="time the exported module as OpenMM calls it (default), or the eager training path")
+    p.add_argument("--neighbor-search", choices=["auto", "all-pairs", "cell-list"], default="auto",
+                   help="neighbour search of the exported module (default auto)")
+    p.add_argument("--neighbor-crossover", action="store_true",
+                   help="only compare the exported all-pairs and cell-list searches at --sizes")
     p.add_argument("--cutoff", type=float, default=5.0)
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's choice)")
@@ -178,13 +223,15 @@ def main():
     if args.memory_child:
         return peak_memory_child(args.memory_child[0], int(args.memory_child[1]), args)
     device = torch.device(args.device)
+    if args.neighbor_crossover:
+        return neighbor_crossover(args, device)
     tag = device.type if device.type == "cpu" else torch.cuda.get_device_name(device).replace(" ", "_")
-    out_csv = HERE / "results" / f"model_scaling_{tag}.csv"
+    out_csv = HERE / "results" / f"model_scaling_{tag}{'' if args.path == 'exported' else '_eager'}.csv"
     rows = []
     for n in args.sizes:
         n_atoms, times, cpu = time_pair(n, args, device)
-        row = {"n_atoms": n_atoms, "system": args.system, "device": tag, "width": args.width, "cutoff": args.cutoff,
-               "threads": torch.get_num_threads()}
+        row = {"n_atoms": n_atoms, "system": args.system, "device": tag, "path": args.path, "width": args.width,
+               "heads": args.heads, "cutoff": args.cutoff, "threads": torch.get_num_threads()}
         for name in MODELS:
             row[f"{name}_s"] = times[name]
             row[f"{name}_cpu_s"] = cpu[name]
@@ -213,7 +260,12 @@ def main():
     schnet_slope = loglog_slope([r["n_atoms"] for r in window], [r[base_key] for r in window]) if len(window) >= 2 else float("nan")
     summary = {"max_ratio_n_ge_500": worst, "ratio_target": 1.25, "ratio_met": worst <= 1.25,
                "range_slope_2k_20k": slope, "slope_target": 1.15, "slope_met": slope <= 1.15,
-               "schnet_slope_2k_20k": schnet_slope, "timing": "process CPU time, 1 thread" if device.type == "cpu" else "wall"}
+               "schnet_slope_2k_20k": schnet_slope, "path": args.path, "width": args.width, "heads": args.heads,
+               "timing": "process CPU time, 1 thread" if device.type == "cpu" else "wall"}
+    four, one = [r for r in rows if 3500 <= r["n_atoms"] <= 4500], [r for r in rows if 800 <= r["n_atoms"] <= 1200]
+    if four and one:
+        summary["time_4000_over_1000"] = four[0][key] / one[0][key]
+        summary["time_4000_over_1000_target"] = 4.6
     if args.cuda_graph and device.type == "cuda":
         summary.update(cuda_graph_check(args))
     (out_csv.with_suffix(".json")).write_text(json.dumps(summary, indent=2) + "\n")
@@ -232,7 +284,8 @@ def main():
         ax.loglog(ns, [ref * n / ns[0] for n in ns], "k:", lw=0.8, label="linear")
         ax.set_xlabel("atoms")
         ax.set_ylabel("forward+backward time (s)" + (", CPU" if device.type == "cpu" else ""))
-        ax.set_title(f"{tag}, water {args.system}, width {args.width}, cutoff {args.cutoff} Å", fontsize=9)
+        ax.set_title(f"{tag}, {args.path}, water {args.system}, width {args.width}, {args.heads} heads, "
+                     f"cutoff {args.cutoff} Å", fontsize=8)
         ax.legend()
         fig.tight_layout()
         fig.savefig(out_csv.with_suffix(".png"), dpi=120)

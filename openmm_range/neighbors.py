@@ -208,11 +208,7 @@ def padded_neighbors(pos: torch.Tensor, cutoff: float, max_neighbors: int, box: 
         mask = (nearest < cutoff * cutoff).reshape(-1)
     src = idx.reshape(-1)
     dst = torch.arange(n, device=pos.device).repeat_interleave(max_neighbors)
-    vec = _pair_vectors(pos, src, dst, box)
-    far = torch.zeros_like(vec)
-    far[:, 0] = 2.0 * cutoff
-    vec = torch.where(mask.unsqueeze(-1), vec, far)
-    return src, dst, vec, lost
+    return src, dst, _padded_vectors(pos, src, dst, box, mask, cutoff), lost
 
 
 def exact_pairs_single(pos: torch.Tensor, cutoff: float, box: Optional[torch.Tensor] = None):
@@ -238,7 +234,7 @@ def default_cell_capacity(cutoff: float, density: float = 0.15) -> int:
 
 
 def cell_list_neighbors(pos: torch.Tensor, cutoff: float, max_neighbors: int, box: Optional[torch.Tensor] = None,
-                        cell_capacity: int = 0):
+                        cell_capacity: int = 0, compact: bool = False):
     """Static-shape O(N) neighbour list for one graph (TorchScript-able, no host synchronisation).
 
     Same outputs and padding convention as :func:`padded_neighbors`, but without the N x N
@@ -252,6 +248,9 @@ def cell_list_neighbors(pos: torch.Tensor, cutoff: float, max_neighbors: int, bo
     Periodic boxes need at least 3 cells along every box vector (widths >= 3 cutoff); a smaller
     box, like a bucket holding more than C atoms or an atom with more than K neighbours,
     is reported in ``lost`` (the count of pairs that may be missing), never silently.
+
+    ``compact=True`` returns only the pairs inside the cutoff (E of them: data-dependent
+    shapes, not CUDA-graph capturable, no K limit), which is faster where shapes may vary (CPU).
 
     Returns src (N*K,), dst (N*K,), vec (N*K, 3) Å from dst to src, and ``lost`` (0-d long).
     """
@@ -298,20 +297,34 @@ def cell_list_neighbors(pos: torch.Tensor, cutoff: float, max_neighbors: int, bo
             d = minimum_image(d, box.detach())
         d2 = (d * d).sum(-1)
         inside = valid & (d2 < cutoff * cutoff)
-        lost = lost + torch.clamp(inside.sum(1) - max_neighbors, min=0).sum()
-        d2 = torch.where(inside, d2, torch.full_like(d2, float("inf")))
-        k = min(max_neighbors, d2.shape[1])
-        nearest, which = torch.topk(d2, k, dim=1, largest=False)
-        idx = torch.gather(cand, 1, which)
-        if k < max_neighbors:  # pad to K slots (an atom can never have more than 27 C candidates)
-            pad = max_neighbors - k
-            idx = torch.cat([idx, torch.zeros(n, pad, dtype=idx.dtype, device=dev)], 1)
-            nearest = torch.cat([nearest, torch.full([n, pad], float("inf"), dtype=nearest.dtype, device=dev)], 1)
-        mask = torch.isfinite(nearest).reshape(-1)
-    src = idx.reshape(-1)
-    dst = torch.arange(n, device=dev).repeat_interleave(max_neighbors)
+    if compact:
+        with torch.no_grad():
+            pairs = torch.nonzero(inside)
+            dst = pairs[:, 0]
+            src = cand[dst, pairs[:, 1]]
+        vec = _pair_vectors(pos, src, dst, box)
+    else:
+        with torch.no_grad():
+            lost = lost + torch.clamp(inside.sum(1) - max_neighbors, min=0).sum()
+            d2 = torch.where(inside, d2, torch.full_like(d2, float("inf")))
+            k = min(max_neighbors, d2.shape[1])
+            nearest, which = torch.topk(d2, k, dim=1, largest=False)
+            idx = torch.gather(cand, 1, which)
+            if k < max_neighbors:  # pad to K slots (an atom can never have more than 27 C candidates)
+                pad = max_neighbors - k
+                idx = torch.cat([idx, torch.zeros(n, pad, dtype=idx.dtype, device=dev)], 1)
+                nearest = torch.cat([nearest, torch.full([n, pad], float("inf"), dtype=nearest.dtype, device=dev)], 1)
+            mask = torch.isfinite(nearest).reshape(-1)
+            src = idx.reshape(-1)
+            dst = torch.arange(n, device=dev).repeat_interleave(max_neighbors)
+        vec = _padded_vectors(pos, src, dst, box, mask, cutoff)
+    return src, dst, vec, lost
+
+
+def _padded_vectors(pos: torch.Tensor, src: torch.Tensor, dst: torch.Tensor, box: Optional[torch.Tensor],
+                    mask: torch.Tensor, cutoff: float) -> torch.Tensor:
+    """Pair vectors, with the constant vector of length ``2 * cutoff`` in padding slots (``mask`` False)."""
     vec = _pair_vectors(pos, src, dst, box)
     far = torch.zeros_like(vec)
     far[:, 0] = 2.0 * cutoff
-    vec = torch.where(mask.unsqueeze(-1), vec, far)
-    return src, dst, vec, lost
+    return torch.where(mask.unsqueeze(-1), vec, far)

@@ -99,6 +99,10 @@ def test_static_cell_list_matches_reference_and_reports_every_overflow(periodic)
     assert int(cell_list_neighbors(pos, cutoff, 60, box, cell_capacity=2)[3]) > 0  # crowded bucket
     if periodic:  # fewer than 3 cells along a box vector: refused through `lost`
         assert int(cell_list_neighbors(pos, 7.0, 60, box)[3]) > 0
+    csrc, cdst, cvec, clost = cell_list_neighbors(pos, cutoff, 60, box, compact=True)
+    assert sorted(zip(csrc.tolist(), cdst.tolist())) == sorted(got) and int(clost) == 0
+    static_vec = {pair: v for pair, v in zip(got, vec[real].tolist())}
+    assert all(static_vec[pair] == v for pair, v in zip(zip(csrc.tolist(), cdst.tolist()), cvec.tolist()))
     scripted = torch.jit.script(cell_list_neighbors)
     for a, b in zip(scripted(pos, cutoff, 60, box), (src, dst, vec, lost)):
         assert torch.equal(a, b)

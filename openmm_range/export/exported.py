@@ -34,7 +34,7 @@ from ..units import ANGSTROM_PER_NM, KJ_PER_MOL_PER_EV
 _DENSITY = 0.15
 #: ``neighbor_search='auto'`` uses the O(N) cell list from this many atoms on (below it the
 #: all-pairs searches are faster; benchmarks/model_scaling.py --neighbor-crossover measures it)
-CELL_LIST_MIN_ATOMS = 1500
+CELL_LIST_MIN_ATOMS = 2000
 NEIGHBOR_SEARCHES = ("auto", "all-pairs", "cell-list")
 
 
@@ -80,9 +80,10 @@ class ExportedModel(nn.Module):
             cell = box.to(pos.dtype) * self.length_scale
             if self.check_errors and bool(box_widths(cell).min() < 2.0 * self.cutoff):
                 raise ValueError("the model cutoff is larger than half the smallest box width")
+        static = self.shape_mode == 1 or (self.shape_mode == 0 and pos.is_cuda)
         if self.cell_list:
-            src, dst, vec, lost = cell_list_neighbors(pos, self.cutoff, self.max_neighbors, cell)
-        elif self.shape_mode == 1 or (self.shape_mode == 0 and pos.is_cuda):
+            src, dst, vec, lost = cell_list_neighbors(pos, self.cutoff, self.max_neighbors, cell, compact=not static)
+        elif static:
             src, dst, vec, lost = padded_neighbors(pos, self.cutoff, self.max_neighbors, cell)
         else:
             src, dst, vec = exact_pairs_single(pos, self.cutoff, cell)
@@ -136,13 +137,13 @@ def export(model: AtomisticModel, atomic_numbers: Sequence[int], periodic: bool 
         max_neighbors: neighbour slots per atom (default :func:`default_max_neighbors`).
         check_errors: see the module docstring (False for CUDA-graph capture).
         static_shapes: True: the padded neighbour list, no data-dependent shapes, CUDA-graph
-            capturable. False: exact pairs from an all-pairs search each call (data-dependent
+            capturable. False: only the pairs inside the cutoff, each call (data-dependent
             shapes; 2-4x faster on CPUs for small molecules, where most padded slots would be
             empty). None (default): static on CUDA devices, exact pairs elsewhere, decided
-            per call from the device of ``positions``. Applies to the all-pairs searches.
-        neighbor_search: 'cell-list': the O(N) static-shape cell list (time and memory linear
-            in N, CUDA-graph capturable, ``static_shapes`` ignored); 'all-pairs': the N x N
-            searches above; 'auto' (default): the cell list from ``CELL_LIST_MIN_ATOMS`` atoms on.
+            per call from the device of ``positions``.
+        neighbor_search: 'cell-list': the O(N) cell list (time and memory linear in N);
+            'all-pairs': an N x N search; 'auto' (default): the cell list from
+            ``CELL_LIST_MIN_ATOMS`` atoms on. Either gives static or exact pairs as above.
     """
     if not isinstance(model, AtomisticModel):
         raise ValueError(f"export expects a model from openmm_range.create_model, got {type(model).__name__}")
