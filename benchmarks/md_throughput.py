@@ -13,7 +13,7 @@ repeats is reported. Results: ``benchmarks/results/md_throughput_<platform>.csv`
 and <= 0.8 x schnet 12 Å).
 
     python benchmarks/md_throughput.py [--steps 50] [--repeats 3] [--warmup 20]
-        [--platforms CPU Reference] [--hidden 128] [--threads 1]
+        [--platforms CPU Reference] [--width 128] [--heads 16] [--threads 1]
 """
 import argparse
 import csv
@@ -38,14 +38,15 @@ BACKENDS = ("torchforce", "python")
 TIMESTEP_FS = 2.0
 
 
-def make_models(directory: Path, hidden: int) -> Dict[tuple, Path]:
+def make_models(directory: Path, hidden: int, heads: int) -> Dict[tuple, Path]:
     """Untrained models of equal width, saved to ``directory``."""
     import openmm_range
 
     paths = {}
     for name, cutoff in MODELS:
         torch.manual_seed(0)
-        model = openmm_range.create_model(name, cutoff=cutoff, hidden_channels=hidden, elements=[1, 6, 7, 8])
+        model = openmm_range.create_model(name, cutoff=cutoff, hidden_channels=hidden, num_heads=heads,
+                                          elements=[1, 6, 7, 8])
         paths[(name, cutoff)] = directory / f"{name}-{cutoff:g}.pt"
         openmm_range.save_model(model, paths[(name, cutoff)])
     return paths
@@ -133,7 +134,7 @@ def write_results(platform: str, rows: List[Dict], args) -> None:
         writer.writeheader()
         writer.writerows(rows)
     md = [f"# MD throughput on the OpenMM {platform} platform", "",
-          f"LangevinMiddle, {TIMESTEP_FS:g} fs; untrained models of width {args.hidden}; median of "
+          f"LangevinMiddle, {TIMESTEP_FS:g} fs; untrained models of width {args.hidden} ({args.heads} RANGE heads); median of "
           f"{args.repeats} runs of {args.steps} steps after {args.warmup} warm-up steps; torch threads "
           f"{args.threads}; all configurations side by side in one process.", "",
           "| system | model | cutoff (Å) | backend | ms/step | ns/day |", "|---|---|---|---|---|---|"]
@@ -159,14 +160,16 @@ def main(argv=None) -> int:
     parser.add_argument("--warmup", type=int, default=20, help="untimed steps first (TorchScript warm-up)")
     parser.add_argument("--platforms", nargs="+", default=None, help="default: every platform present")
     parser.add_argument("--systems", nargs="+", default=["dha-vacuum", "alanine-water"])
-    parser.add_argument("--hidden", type=int, default=128, help="width of every model (default 128)")
+    parser.add_argument("--width", "--hidden", dest="hidden", type=int, default=128,
+                        help="width of every model (default 128)")
+    parser.add_argument("--heads", type=int, default=16, help="RANGE attention heads (default 16)")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     platforms = args.platforms or [p for p in available_platforms() if p in ("CUDA", "HIP", "CPU", "Reference")]
     backends = [b for b in BACKENDS if b == "python" or torchforce_status()[0]]
     with tempfile.TemporaryDirectory() as tmp:
-        paths = make_models(Path(tmp), args.hidden)
+        paths = make_models(Path(tmp), args.hidden, args.heads)
         for platform in platforms:
             runs = [Run(platform, system_name, name, cutoff, backend, paths[(name, cutoff)])
                     for system_name in args.systems for name, cutoff in MODELS for backend in backends]
