@@ -15,8 +15,13 @@ class ShiftedSoftplus(nn.Module):
 
 
 class SmoothLeakyReLU(nn.Module):
-    """``s x + (1 - s) (softplus(x) - log 2)``: LeakyReLU's slopes (``s`` for x << 0, 1 for x >> 0)
-    without the kink at 0, so forces built on it are continuous in their derivative too."""
+    """``s x + (1 - s) softplus(x)``: LeakyReLU's slopes (``s`` for x << 0, 1 for x >> 0)
+    without the kink at 0, so forces built on it are continuous in their derivative too.
+
+    It equals the smooth LeakyReLU through the origin, ``s x + (1 - s)(softplus(x) - log 2)``,
+    plus the constant ``(1 - s) log 2``. Attention scores ``a . act(.)`` then all shift by
+    ``(1 - s) log 2 sum(a)``, the same for every entry of one softmax, so the attention
+    weights are identical; leaving the constant out saves two operations per call."""
 
     def __init__(self, negative_slope: float = 0.2):
         super().__init__()
@@ -24,7 +29,7 @@ class SmoothLeakyReLU(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         s = self.negative_slope
-        return s * x + (1.0 - s) * (nn.functional.softplus(x) - 0.6931471805599453)
+        return torch.add(nn.functional.softplus(x) * (1.0 - s), x, alpha=s)
 
 
 #: attention score activations of the RANGE block

@@ -241,21 +241,21 @@ class RangeBlock(nn.Module):
         values = agg_v.reshape(N, 1, L, d)
         update = self.agg_act(segment_sum(alpha.unsqueeze(-1) * values, batch, num_graphs))
         new_master = master.reshape(num_graphs, M, L, d) + update if self.residual else update
-        # broadcast: master nodes + self-loop -> atoms
-        qb = (bc_q + self.bc_q_bias).view(N, L, d)
-        beta_self = (self.leaky(qb + bc_k_self.reshape(N, L, d)) * self.bc_b).sum(-1)
-        keys = torch.einsum("lde,bmle->bmld", self.bc_k, new_master)
-        eb = bc_e.reshape(N, 1, L, d)
-        beta_m = (self.leaky(qb.unsqueeze(1) + gather_segments(keys, batch, num_graphs) + eb) * self.bc_b).sum(-1)
-        beta = torch.softmax(torch.cat([beta_self.unsqueeze(1), beta_m], dim=1), dim=1)
-        w_self = beta[:, 0]
-        w_master = beta[:, 1:] * gather_segments(self.master_scale(size_n), batch, num_graphs).unsqueeze(-1)
-        vals = torch.einsum("lde,bmle->bmld", self.bc_v, new_master)
-        out = w_self.unsqueeze(-1) * bc_v_self.reshape(N, L, d) + (w_master.unsqueeze(-1) * gather_segments(vals, batch, num_graphs)).sum(1)
+        # broadcast: master nodes + self-loop -> atoms; the self-loop is column 0 of one (N, 1 + M, L, d)
+        # set of keys and values, so one activation, one softmax and one weighted sum serve all
+        qb = (bc_q + self.bc_q_bias).view(N, 1, L, d)
+        keys = gather_segments(torch.einsum("lde,bmle->bmld", self.bc_k, new_master), batch, num_graphs)
+        keys = torch.cat([bc_k_self.view(N, 1, L, d), keys + bc_e.view(N, 1, L, d)], dim=1)
+        beta = torch.softmax((self.leaky(qb + keys) * self.bc_b).sum(-1), dim=1)  # (N, 1 + M, L)
+        scale = self.master_scale(size_n)
+        scale = torch.cat([torch.ones_like(scale[:, :1]), scale], dim=1)  # the self-loop is never scaled
+        weights = beta * gather_segments(scale, batch, num_graphs).unsqueeze(-1)
+        vals = gather_segments(torch.einsum("lde,bmle->bmld", self.bc_v, new_master), batch, num_graphs)
+        vals = torch.cat([bc_v_self.view(N, 1, L, d), vals], dim=1)
+        out = (weights.unsqueeze(-1) * vals).sum(1)
         new_s = self.mix(out.reshape(N, self.hidden))
         if self.residual:
             new_s = s + new_s
-        weights = torch.cat([w_self.unsqueeze(1), w_master], dim=1)
         return new_s, new_master.reshape(num_graphs, M, self.hidden), alpha, weights
 
     def forward(self, s: torch.Tensor, master: torch.Tensor, pos_rbf: torch.Tensor, batch: torch.Tensor,
