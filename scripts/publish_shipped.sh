@@ -32,13 +32,25 @@ stability="$(mktemp)"
 if [ -f benchmarks/results/dha_stability/summary.md ]; then
     sed 's/^# /## /' benchmarks/results/dha_stability/summary.md > "$stability"
 fi
+masters() {  # RANGE models: master-node diversity and Lambda_I(n) on the run's validation split
+    local out="$1" run="$2"
+    { echo "## Master nodes (\`openmm-range inspect\` on the validation split)"; echo
+      .venv/bin/openmm-range inspect "$run/best_model.pt" --run "$run" --split val --max-structures 0; echo
+      echo "Lambda_I(n) is the size regulariser's factor on master node I's broadcast weight."; echo
+      $py scripts/range_form_note.py "$run"; } > "$out"
+}
+masters_note="$(mktemp)"
 for item in "${runs[@]}"; do
     name="${item%%:*}"
     case "$name" in
         schnet-long) publish "$name" "${item#*:}" runs/schnet-long-selection.md "$quality" ;;
-        range-schnet) publish "$name" "${item#*:}" "$quality" "$stability" ;;
+        range-schnet) masters "$masters_note" "${item#*:}"
+                      publish "$name" "${item#*:}" "$quality" "$masters_note" "$stability" ;;
+        range-painn) masters "$masters_note" "${item#*:}"
+                     publish "$name" "${item#*:}" "$quality" "$masters_note" ;;
         *) publish "$name" "${item#*:}" "$quality" ;;
     esac
 done
+rm -f "$masters_note"
 rm -f "$stability"
 rm -f "$quality"

@@ -7,9 +7,11 @@ from pathlib import Path
 def register(sub) -> None:
     p = sub.add_parser("inspect", help="master-node diagnostics of a RANGE model on a dataset")
     p.add_argument("model", help="model file (save_model format), or a shipped model name such as range-schnet")
-    p.add_argument("dataset", nargs="+", help="dataset path(s), concatenated in order as in training")
+    p.add_argument("dataset", nargs="*", help="dataset path(s), concatenated in order as in training")
     p.add_argument("--splits", help="split.json of a training run; with --split, inspect only that split")
-    p.add_argument("--split", default="val", help="which split of --splits to use (default: val)")
+    p.add_argument("--run", help="a training run directory instead of DATASET and --splits: its data, "
+                                 "subsampled and split exactly as in training (config.json)")
+    p.add_argument("--split", default="val", help="which split of --splits / --run to use (default: val)")
     p.add_argument("--max-structures", type=int, default=500,
                    help="inspect at most this many structures (evenly spaced; 0 = all; default 500)")
     p.add_argument("--out", help="write the diagnostics as JSON here")
@@ -24,9 +26,14 @@ def run(args) -> int:
     from openmm_range.training.inspect import format_diagnostics, master_diagnostics
 
     model = _load(args.model)
-    parts = [load_dataset(p, dtype=torch.float64) for p in args.dataset]
-    data = parts[0] if len(parts) == 1 else concat_datasets(parts)
-    if args.splits:
+    if args.run:
+        data = _run_split(args.run, args.split)
+    elif not args.dataset:
+        raise ValueError("give DATASET path(s) or --run RUN_DIR")
+    else:
+        parts = [load_dataset(p, dtype=torch.float64) for p in args.dataset]
+        data = parts[0] if len(parts) == 1 else concat_datasets(parts)
+    if args.splits and not args.run:
         splits = json.loads(Path(args.splits).read_text())
         if args.split not in splits:
             raise ValueError(f"--split {args.split!r} is not in {args.splits}; it has {sorted(splits)}")
@@ -40,6 +47,22 @@ def run(args) -> int:
     if args.out:
         Path(args.out).write_text(json.dumps(diag, indent=2) + "\n")
     return 0
+
+
+def _run_split(run_dir: str, split: str):
+    """One split of a training run's data, rebuilt from its config.json as the trainer builds it."""
+    from openmm_range.training.config import TrainConfig
+    from openmm_range.training.trainer import load_data
+
+    path = Path(run_dir) / "config.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"--run {run_dir!r} has no config.json (not a training run directory)")
+    config = TrainConfig.from_dict({**json.loads(path.read_text()), "dtype": "float64"})
+    _, (train, val, test), _ = load_data(config)
+    splits = {"train": train, "val": val, "test": test}
+    if split not in splits:
+        raise ValueError(f"--split {split!r}: a run has the splits {sorted(splits)}")
+    return splits[split]
 
 
 def _load(spec: str):

@@ -95,5 +95,10 @@ def test_inspect_command_writes_the_diagnostics(tmp_path, capsys):
     # DHA alone: N_min = N_max = 56, so n = 0 and Lambda_I = lambda_I^(1 + a_I) at every size
     scale = diag["blocks"][0]["lambda_scale"]
     assert scale["N_min"] == scale["N_max"] and scale["N_min"][0] == 1.0 and 0 < scale["N_min"][1] < 1
+    run = tmp_path / "run"  # a run directory: its data rebuilt from config.json as in training
+    run.mkdir()
+    (run / "config.json").write_text(json.dumps({"data": [str(DHA)], "max_structures": 40, "split": [0.8, 0.1, 0.1]}))
+    assert main(["inspect", str(tmp_path / "m.pt"), "--run", str(run), "--split", "test", "--out", str(out)]) == 0
+    assert json.loads(out.read_text())["structures"] == 4
     assert main(["inspect", "schnet", str(DHA), "--max-structures", "2"]) == 2  # not a RANGE model
     assert "needs a RANGE model" in capsys.readouterr().err
