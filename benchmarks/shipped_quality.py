@@ -26,7 +26,9 @@ DHA = "data/dha-xtb"
 
 def run_dir(name: str):
     if name != "schnet-long":
-        return ROOT / "runs" / name
+        run = ROOT / "runs" / name
+        earlier = ROOT / "runs" / f"{name}-v1"  # a RANGE model whose v2 retraining has not finished yet
+        return earlier if not (run / "summary.json").exists() and (earlier / "summary.json").exists() else run
     res = subprocess.run([sys.executable, str(ROOT / "scripts" / "select_schnet_long.py"), "--allow-missing"],
                          capture_output=True, text=True)
     return Path(res.stdout.strip()) if res.returncode == 0 else None

@@ -21,6 +21,14 @@ for name in range-schnet schnet range-painn painn; do
     [ -f "runs/$name/summary.json" ] && runs+=("$name:runs/$name")
 done
 if best="$($py scripts/select_schnet_long.py --allow-missing 2>/dev/null)"; then runs+=("schnet-long:$best"); fi
+# Run checkpoints stay local (.gitignore): on another machine a finished run's best model is the
+# published file itself, which is the run's best model with publishing metadata added.
+for item in "${runs[@]}"; do
+    run="${item#*:}"
+    if [ ! -f "$run/best_model.pt" ] && [ -f "serialized_models/${item%%:*}.pt" ]; then
+        cp "serialized_models/${item%%:*}.pt" "$run/best_model.pt"
+    fi
+done
 for item in "${runs[@]}"; do publish "${item%%:*}" "${item#*:}"; done
 OMP_NUM_THREADS=1 $py benchmarks/dimer_longrange.py
 $py benchmarks/shipped_quality.py
