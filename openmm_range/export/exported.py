@@ -9,9 +9,10 @@ export) and follows openmm-torch's conventions:
   ``(energy, forces)`` with forces in kJ/mol/nm when exported with ``return_forces=True``.
 
 The module converts nm -> Å and eV -> kJ/mol at its boundary (``openmm_range.units``)
-and, on CUDA devices, uses the static-shape neighbour list, so it has no
-data-dependent shapes there (on CPUs an exact all-pairs search is faster; see
-``export(static_shapes=...)``). With
+and, on CUDA devices, uses static-shape neighbour lists, so it has no
+data-dependent shapes there (on CPUs exact pairs are faster; see
+``export(static_shapes=...)``). From ``CELL_LIST_MIN_ATOMS`` atoms on, the neighbours come
+from an O(N) cell list instead of an all-pairs search (``export(neighbor_search=...)``). With
 ``check_errors=True`` (default) it raises on NaN positions, too-small boxes and
 neighbour-capacity overflow (these checks read values on the host); with
 ``check_errors=False`` nothing synchronises with the host and the forward/backward can be
