@@ -10,7 +10,7 @@ Conventions (all paths):
   Only the minimum image is considered, so the cutoff must not exceed half of the
   smallest box width; larger cutoffs are refused with a ValueError.
 
-Three paths:
+Four paths:
 
 * :func:`neighbor_pairs` with ``method="brute"``: all pairs inside each graph of a batch
   (O(sum n^2)), used for training batches of small molecules.
@@ -18,6 +18,8 @@ Three paths:
 * :func:`padded_neighbors`: a static-shape path (no data-dependent shapes, no host
   synchronisation) used by exported TorchScript modules and CUDA-graph capture. Each atom
   has room for ``max_neighbors`` pairs; overflow is counted, never dropped silently.
+* :func:`cell_list_neighbors`: the same static slots (or exact pairs) from an O(N) cell list,
+  without any N x N tensor, for exported modules of many atoms.
 """
 from typing import Optional, Tuple
 
@@ -235,7 +237,7 @@ def default_cell_capacity(cutoff: float, density: float = 0.15) -> int:
 
 def cell_list_neighbors(pos: torch.Tensor, cutoff: float, max_neighbors: int, box: Optional[torch.Tensor] = None,
                         cell_capacity: int = 0, compact: bool = False):
-    """Static-shape O(N) neighbour list for one graph (TorchScript-able, no host synchronisation).
+    """O(N) neighbour list for one graph (TorchScript-able; static shapes, no host synchronisation).
 
     Same outputs and padding convention as :func:`padded_neighbors`, but without the N x N
     displacement matrix: atoms are binned into cubic cells of edge ``cutoff`` (fractional
@@ -252,7 +254,8 @@ def cell_list_neighbors(pos: torch.Tensor, cutoff: float, max_neighbors: int, bo
     ``compact=True`` returns only the pairs inside the cutoff (E of them: data-dependent
     shapes, not CUDA-graph capturable, no K limit), which is faster where shapes may vary (CPU).
 
-    Returns src (N*K,), dst (N*K,), vec (N*K, 3) Å from dst to src, and ``lost`` (0-d long).
+    Returns src, dst (N*K,), vec (N*K, 3) Å from dst to src (E instead of N*K when ``compact``),
+    and ``lost`` (0-d long).
     """
     n = pos.shape[0]
     dev = pos.device

@@ -25,6 +25,8 @@ def run(args) -> int:
     from openmm_range.data import concat_datasets, load_dataset
     from openmm_range.training.inspect import format_diagnostics, master_diagnostics
 
+    if args.run and (args.dataset or args.splits):
+        raise ValueError("--run RUN_DIR brings its own data and split: give it without DATASET and --splits")
     model = _load(args.model)
     if args.run:
         data = _run_split(args.run, args.split)
@@ -33,7 +35,7 @@ def run(args) -> int:
     else:
         parts = [load_dataset(p, dtype=torch.float64) for p in args.dataset]
         data = parts[0] if len(parts) == 1 else concat_datasets(parts)
-    if args.splits and not args.run:
+    if args.splits:
         splits = json.loads(Path(args.splits).read_text())
         if args.split not in splits:
             raise ValueError(f"--split {args.split!r} is not in {args.splits}; it has {sorted(splits)}")

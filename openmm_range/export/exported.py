@@ -61,7 +61,7 @@ class ExportedModel(nn.Module):
         self.check_errors = check_errors
         # 0: static shapes on CUDA devices (graph capture), exact pairs elsewhere; 1: always static; 2: never
         self.shape_mode = 0 if static_shapes is None else (1 if static_shapes else 2)
-        # the O(N) cell list (static shapes on every device) instead of an all-pairs search
+        # the O(N) cell list instead of an all-pairs search (static or exact pairs as for all-pairs)
         self.cell_list = cell_list
         self.length_scale = ANGSTROM_PER_NM
         self.energy_scale = KJ_PER_MOL_PER_EV

@@ -2,8 +2,8 @@
 
 Per RANGE block it reports whether the master nodes are distinct (state distance and
 attention overlap for every pair) and what the size regulariser does (Lambda_I(n) at the
-smallest, median and largest molecule of the training set), and it can collect master
-node 1's aggregation and broadcast weights for the attention analysis.
+smallest and largest molecule of the training set and at the median size of the
+inspected structures).
 """
 from itertools import combinations
 from typing import Dict, List
@@ -40,8 +40,9 @@ def master_diagnostics(model, dataset, batch_size: int = 16) -> Dict:
     * ``attention_cosine`` = mean over structures and heads of the cosine between the
       aggregation weights of I and J over the structure's atoms (1 = identical attention);
 
-    and ``lambda_scale`` maps "N_min", "median", "N_max" (atom counts of the training set
-    where the model knows them, else of ``dataset``) to Lambda_I(n) of every master node.
+    and ``lambda_scale`` maps "N_min", "N_max" (atom counts of the training set where the
+    model knows them, else of ``dataset``) and "median" (of ``dataset``) to Lambda_I(n) of
+    every master node.
     """
     if not model.use_range:
         raise ValueError(f"inspect needs a RANGE model (range-schnet, range-painn); this one is {model.config.name!r}")

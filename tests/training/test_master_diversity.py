@@ -100,5 +100,7 @@ def test_inspect_command_writes_the_diagnostics(tmp_path, capsys):
     (run / "config.json").write_text(json.dumps({"data": [str(DHA)], "max_structures": 40, "split": [0.8, 0.1, 0.1]}))
     assert main(["inspect", str(tmp_path / "m.pt"), "--run", str(run), "--split", "test", "--out", str(out)]) == 0
     assert json.loads(out.read_text())["structures"] == 4
+    assert main(["inspect", str(tmp_path / "m.pt"), str(DHA), "--run", str(run)]) == 2  # data given twice
+    assert "brings its own data" in capsys.readouterr().err
     assert main(["inspect", "schnet", str(DHA), "--max-structures", "2"]) == 2  # not a RANGE model
     assert "needs a RANGE model" in capsys.readouterr().err
