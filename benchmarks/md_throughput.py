@@ -14,6 +14,12 @@ and <= 0.8 x schnet 12 Å).
 
     python benchmarks/md_throughput.py [--steps 50] [--repeats 3] [--warmup 20]
         [--platforms CPU Reference] [--width 128] [--heads 16] [--threads 1]
+        [--backends python] [--cuda-graphs default|on|off|both] [--models range-schnet:5 schnet:5]
+        [--systems dha-vacuum alanine-water] [--out DIR] [--tag _w64]
+
+``--cuda-graphs both`` runs every configuration with and without the plugin's CUDA graphs
+(``cudaGraphs`` of ``createSystem``; it only matters on a CUDA device); ``--out`` and
+``--tag`` place the files (``DIR/md_throughput_<platform><tag>.csv``).
 """
 import argparse
 import csv
@@ -32,18 +38,21 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
 DHA_PDB = REPO / "openmm_range" / "resources" / "dha.pdb"
-ALANINE_PDB = REPO.parent / "shared" / "data" / "alanine-dipeptide-explicit.pdb"
+ALANINE_PDB = REPO / "data" / "structures" / "alanine-dipeptide-explicit.pdb"  # provenance: its README.md
 MODELS = [("range-schnet", 5.0), ("schnet", 5.0), ("schnet", 7.0), ("schnet", 9.0), ("schnet", 12.0)]
 BACKENDS = ("torchforce", "python")
 TIMESTEP_FS = 2.0
+#: ``cudaGraphs`` passed to createSystem (None: not passed, the plugin's default) -> its label in the results.
+GRAPH_LABELS = {None: "default", True: "on", False: "off"}
+GRAPH_CHOICES = {"default": [None], "on": [True], "off": [False], "both": [True, False]}
 
 
-def make_models(directory: Path, hidden: int, heads: int) -> Dict[tuple, Path]:
-    """Untrained models of equal width, saved to ``directory``."""
+def make_models(directory: Path, hidden: int, heads: int, models=MODELS) -> Dict[tuple, Path]:
+    """Untrained models of equal width, saved to ``directory``: ``models`` is (name, cutoff Å) pairs."""
     import openmm_range
 
     paths = {}
-    for name, cutoff in MODELS:
+    for name, cutoff in models:
         torch.manual_seed(0)
         model = openmm_range.create_model(name, cutoff=cutoff, hidden_channels=hidden, num_heads=heads,
                                           elements=[1, 6, 7, 8])
@@ -52,29 +61,32 @@ def make_models(directory: Path, hidden: int, heads: int) -> Dict[tuple, Path]:
     return paths
 
 
-def build(system_name: str, name: str, path: Path, backend: str):
-    """(topology, positions, System) for one configuration."""
+def build(system_name: str, name: str, path: Path, backend: str, cuda_graphs=None):
+    """(topology, positions, System) for one configuration; ``cuda_graphs`` None: the plugin's default."""
     from openmmml import MLPotential
 
     potential = MLPotential(name, modelPath=str(path))
+    options = {} if cuda_graphs is None else {"cudaGraphs": bool(cuda_graphs)}
     if system_name == "dha-vacuum":
         pdb = app.PDBFile(str(DHA_PDB))
-        return pdb, potential.createSystem(pdb.topology, backend=backend), pdb.topology.getNumAtoms()
+        return pdb, potential.createSystem(pdb.topology, backend=backend, **options), pdb.topology.getNumAtoms()
     pdb = app.PDBFile(str(ALANINE_PDB))
     mm = app.ForceField("amber19-all.xml", "amber19/tip3pfb.xml").createSystem(
         pdb.topology, nonbondedMethod=app.PME, constraints=app.HBonds)
     ml_atoms = [a.index for a in pdb.topology.atoms() if a.residue.chain.index == 0]
-    return pdb, potential.createMixedSystem(pdb.topology, mm, ml_atoms, backend=backend), len(ml_atoms)
+    return pdb, potential.createMixedSystem(pdb.topology, mm, ml_atoms, backend=backend, **options), len(ml_atoms)
 
 
 class Run:
     """One live simulation: a configuration and its timings (ms/step)."""
 
-    def __init__(self, platform: str, system_name: str, name: str, cutoff: float, backend: str, path: Path):
+    def __init__(self, platform: str, system_name: str, name: str, cutoff: float, backend: str, path: Path,
+                 cuda_graphs=None):
         from openmm_range.openmm.simulation import backend_in_use
 
-        self.key = dict(platform=platform, system=system_name, model=name, cutoff_A=cutoff, backend=backend)
-        pdb, system, self.n_ml = build(system_name, name, path, backend)
+        self.key = dict(platform=platform, system=system_name, model=name, cutoff_A=cutoff, backend=backend,
+                        cuda_graphs=GRAPH_LABELS[cuda_graphs])
+        pdb, system, self.n_ml = build(system_name, name, path, backend, cuda_graphs)
         self.n_atoms = system.getNumParticles()
         self.used_backend = backend_in_use(system)
         self.integrator = openmm.LangevinMiddleIntegrator(300 * unit.kelvin, 1 / unit.picosecond,
@@ -110,44 +122,66 @@ class Run:
 
 
 def target_lines(rows: List[Dict]) -> List[str]:
-    """The target check per (system, backend): range 5 Å vs schnet 5 Å and 12 Å step times."""
+    """The target check per (system, backend, CUDA graphs): range 5 Å vs schnet 5 Å and 12 Å step times."""
     lines = []
-    by = {(r["system"], r["backend"], r["model"], r["cutoff_A"]): r["median_ms_per_step"] for r in rows}
+    by = {(r["system"], r["backend"], r["cuda_graphs"], r["model"], r["cutoff_A"]): r["median_ms_per_step"]
+          for r in rows}
     for system_name in sorted({r["system"] for r in rows}):
         for backend in BACKENDS:
-            rng = by.get((system_name, backend, "range-schnet", 5.0))
-            s5 = by.get((system_name, backend, "schnet", 5.0))
-            s12 = by.get((system_name, backend, "schnet", 12.0))
-            if None in (rng, s5, s12) or any(v != v for v in (rng, s5, s12)):
-                continue
-            r5, r12 = rng / s5, rng / s12
-            lines.append(f"| {system_name} | {backend} | {r5:.2f} ({'met' if r5 <= 1.25 else 'MISSED'}) | "
-                         f"{r12:.2f} ({'met' if r12 <= 0.8 else 'MISSED'}) |")
+            for graphs in GRAPH_LABELS.values():
+                rng = by.get((system_name, backend, graphs, "range-schnet", 5.0))
+                s5 = by.get((system_name, backend, graphs, "schnet", 5.0))
+                s12 = by.get((system_name, backend, graphs, "schnet", 12.0))
+                if None in (rng, s5) or any(v != v for v in (rng, s5)):
+                    continue
+                r5 = rng / s5
+                r12 = "n/a" if s12 is None or s12 != s12 else \
+                    f"{rng / s12:.2f} ({'met' if rng / s12 <= 0.8 else 'MISSED'})"
+                lines.append(f"| {system_name} | {backend} | {graphs} | {r5:.2f} "
+                             f"({'met' if r5 <= 1.25 else 'MISSED'}) | {r12} |")
     return lines
 
 
 def write_results(platform: str, rows: List[Dict], args) -> None:
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    csv_path = RESULTS / f"md_throughput_{platform}.csv"
-    with open(csv_path, "w", newline="") as handle:
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    csv_path = out / f"md_throughput_{platform}{args.tag}.csv"
+    tmp = csv_path.with_suffix(".csv.tmp")
+    with open(tmp, "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
+    tmp.replace(csv_path)
     md = [f"# MD throughput on the OpenMM {platform} platform", "",
           f"LangevinMiddle, {TIMESTEP_FS:g} fs; untrained models of width {args.hidden} ({args.heads} RANGE heads); median of "
           f"{args.repeats} runs of {args.steps} steps after {args.warmup} warm-up steps; torch threads "
           f"{args.threads}; all configurations side by side in one process.", "",
-          "| system | model | cutoff (Å) | backend | ms/step | ns/day |", "|---|---|---|---|---|---|"]
+          "| system | model | cutoff (Å) | backend | CUDA graphs | ms/step | ns/day |", "|---|---|---|---|---|---|---|"]
     for r in rows:
         note = f" (failed: {r['error']})" if r["error"] else ""
-        md.append(f"| {r['system']} | {r['model']} | {r['cutoff_A']:g} | {r['backend']} | "
+        md.append(f"| {r['system']} | {r['model']} | {r['cutoff_A']:g} | {r['backend']} | {r['cuda_graphs']} | "
                   f"{r['median_ms_per_step']} | {r['ns_per_day']}{note} |")
     md += ["", "Targets: range-schnet 5 Å step time <= 1.25 x schnet 5 Å and <= 0.8 x schnet 12 Å.", "",
-           "| system | backend | range5 / schnet5 | range5 / schnet12 |", "|---|---|---|---|"]
+           "| system | backend | CUDA graphs | range5 / schnet5 | range5 / schnet12 |", "|---|---|---|---|---|"]
     md += target_lines(rows)
-    (RESULTS / f"md_throughput_{platform}.md").write_text("\n".join(md) + "\n")
+    md_path = out / f"md_throughput_{platform}{args.tag}.md"
+    md_path.with_suffix(".md.tmp").write_text("\n".join(md) + "\n")
+    md_path.with_suffix(".md.tmp").replace(md_path)
     print("\n".join(md))
     print(f"wrote {csv_path}")
+
+
+def parse_model(text: str):
+    """``NAME:CUTOFF`` (e.g. ``range-schnet:5``) -> (name, cutoff Å), one of MODELS."""
+    name, _, cutoff = text.partition(":")
+    try:
+        model = (name, float(cutoff))
+    except ValueError:
+        model = None
+    if model not in MODELS:
+        accepted = " ".join(f"{n}:{c:g}" for n, c in MODELS)
+        raise argparse.ArgumentTypeError(f"{text!r} is not one of the benchmark models; accepted: {accepted}")
+    return model
 
 
 def main(argv=None) -> int:
@@ -159,20 +193,40 @@ def main(argv=None) -> int:
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per configuration (median reported)")
     parser.add_argument("--warmup", type=int, default=20, help="untimed steps first (TorchScript warm-up)")
     parser.add_argument("--platforms", nargs="+", default=None, help="default: every platform present")
-    parser.add_argument("--systems", nargs="+", default=["dha-vacuum", "alanine-water"])
+    parser.add_argument("--systems", nargs="+", choices=["dha-vacuum", "alanine-water"],
+                        default=["dha-vacuum", "alanine-water"])
     parser.add_argument("--width", "--hidden", dest="hidden", type=int, default=128,
                         help="width of every model (default 128)")
     parser.add_argument("--heads", type=int, default=16, help="RANGE attention heads (default 16)")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    parser.add_argument("--backends", nargs="+", choices=BACKENDS, default=None,
+                        help="default: both where openmmtorch works, else python")
+    parser.add_argument("--cuda-graphs", choices=sorted(GRAPH_CHOICES), default="default",
+                        help="cudaGraphs of createSystem: not passed (default), on, off, or both side by side")
+    parser.add_argument("--models", nargs="+", type=parse_model, default=MODELS, metavar="NAME:CUTOFF",
+                        help="default: " + " ".join(f"{n}:{c:g}" for n, c in MODELS))
+    parser.add_argument("--out", default=str(RESULTS), help="folder of the result files (default benchmarks/results)")
+    parser.add_argument("--tag", default="", help="suffix of the result file names, e.g. _w64")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    platforms = args.platforms or [p for p in available_platforms() if p in ("CUDA", "HIP", "CPU", "Reference")]
-    backends = [b for b in BACKENDS if b == "python" or torchforce_status()[0]]
+    present = available_platforms()
+    missing = [p for p in args.platforms or [] if p not in present]
+    if missing:
+        parser.error(f"--platforms: {' '.join(missing)} not available here; available: {' '.join(present)}")
+    platforms = args.platforms or [p for p in present if p in ("CUDA", "HIP", "CPU", "Reference")]
+    backends = args.backends
+    if backends is None or "torchforce" in backends:  # the probe only when TorchForce may run
+        usable, reason = torchforce_status()
+        if backends and not usable:
+            parser.error(f"--backends: torchforce is not usable here ({reason}); use --backends python")
+        backends = backends or [b for b in BACKENDS if b == "python" or usable]
+    models = list(dict.fromkeys(args.models))
     with tempfile.TemporaryDirectory() as tmp:
-        paths = make_models(Path(tmp), args.hidden, args.heads)
+        paths = make_models(Path(tmp), args.hidden, args.heads, models)
         for platform in platforms:
-            runs = [Run(platform, system_name, name, cutoff, backend, paths[(name, cutoff)])
-                    for system_name in args.systems for name, cutoff in MODELS for backend in backends]
+            runs = [Run(platform, system_name, name, cutoff, backend, paths[(name, cutoff)], graphs)
+                    for system_name in args.systems for name, cutoff in models for backend in backends
+                    for graphs in GRAPH_CHOICES[args.cuda_graphs]]
             for run in runs:
                 run.step(args.warmup, record=False)
             for _ in range(args.repeats):

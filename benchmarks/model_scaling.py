@@ -16,6 +16,13 @@ the log-log slope of range-schnet time between 2,000 and 20,000 atoms (target <=
     .venv/bin/python benchmarks/model_scaling.py --threads 1     # CPU, periodic water, N = 190 ... 20,580
     .venv/bin/python benchmarks/model_scaling.py --threads 1 --neighbor-crossover   # all-pairs vs cell list
     .venv/bin/python benchmarks/model_scaling.py --device cuda --sizes 1000 ... 250000 --cuda-graph
+    ... --out DIR --max-seconds 120      # results into DIR; start no new N once 120 s are spent
+
+On a GPU the peak memory is measured in the timing process (torch.cuda.max_memory_allocated
+over one forward+backward, above what was allocated before it), not in subprocesses. A size
+that runs out of GPU memory ends the scan: the JSON records it (``oom_at_n``) and the largest
+N that fitted (``largest_n``). The CSV and JSON are rewritten after every size, so a run
+killed by a time limit keeps the sizes it finished.
 """
 import argparse
 import csv
@@ -75,9 +82,13 @@ def sync(device):
         torch.cuda.synchronize()
 
 
-def time_pair(n, args, device):
+def time_pair(n, args, device, memory=None):
+    """Atoms, median wall and CPU seconds per model; ``memory`` (a dict) gets CUDA peak MiB per model."""
     z, pos, box = make_system(n, args, device)
     models = {name: build(name, args, device, z, box is not None) for name in MODELS}
+    if memory is not None and device.type == "cuda":
+        for name, m in models.items():
+            memory[name] = round(cuda_peak_memory(m, z, pos, box), 1)
     for m in models.values():  # warm-up
         step(m, z, pos, box)
     wall = {name: [] for name in MODELS}
@@ -132,6 +143,21 @@ def current_rss() -> int:
         return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
+def cuda_peak_memory(model, z, pos, box=None):
+    """Peak CUDA memory (MiB) of one forward+backward above what was allocated before it."""
+    torch.cuda.synchronize()
+    torch.cuda.reset_peak_memory_stats()
+    base = torch.cuda.memory_allocated()
+    step(model, z, pos, box)
+    torch.cuda.synchronize()
+    return (torch.cuda.max_memory_allocated() - base) / 2**20
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """True for a CUDA (or CPU allocator) out-of-memory error."""
+    return isinstance(exc, (torch.cuda.OutOfMemoryError, MemoryError)) or "out of memory" in str(exc)
+
+
 def peak_memory(name, n, args):
     cmd = [sys.executable, __file__, "--memory-child", name, str(n), "--device", args.device, "--threads", str(args.threads),
            "--width", str(args.width), "--heads", str(args.heads), "--cutoff", str(args.cutoff), "--system", args.system,
@@ -184,7 +210,8 @@ def neighbor_crossover(args, device):
         row["cell_over_all_pairs"] = row["cell-list_cpu_s"] / row["all-pairs_cpu_s"]
         rows.append(row)
         print(row, flush=True)
-    out = HERE / "results" / f"neighbor_crossover_{args.system}.csv"
+    out = Path(args.out) / f"neighbor_crossover_{args.system}.csv"
+    out.parent.mkdir(parents=True, exist_ok=True)
     with open(out, "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
         writer.writeheader()
@@ -195,6 +222,48 @@ def loglog_slope(ns, ts):
     xs, ys = [math.log(n) for n in ns], [math.log(t) for t in ts]
     mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
     return sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
+
+
+def expected_cost(n, done_n, costs) -> float:
+    """Seconds size ``n`` should take: a line (fixed part + per atom) through the last two sizes done."""
+    if not costs:
+        return 0.0
+    if len(costs) == 1 or done_n[-1] == done_n[-2]:
+        return costs[-1] * n / done_n[-1]
+    per_atom = max(0.0, (costs[-1] - costs[-2]) / (done_n[-1] - done_n[-2]))
+    return max(0.0, costs[-1] + per_atom * (n - done_n[-1]))
+
+
+def write_scaling(out_csv: Path, rows, args, device, extra):
+    """Write the CSV (one row per N) and the JSON summary (target figures plus ``extra``) atomically."""
+    if rows:
+        tmp = out_csv.with_suffix(".csv.tmp")
+        with open(tmp, "w", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+        os.replace(tmp, out_csv)
+    big = [r for r in rows if r["n_atoms"] >= 500]
+    worst = max(r["ratio"] for r in big) if big else float("nan")
+    window = [r for r in rows if 2000 <= r["n_atoms"] <= 20000]
+    key = "range-schnet_cpu_s" if device.type == "cpu" else "range-schnet_s"
+    slope = loglog_slope([r["n_atoms"] for r in window], [r[key] for r in window]) if len(window) >= 2 else float("nan")
+    base_key = key.replace("range-", "")
+    schnet_slope = loglog_slope([r["n_atoms"] for r in window], [r[base_key] for r in window]) if len(window) >= 2 else float("nan")
+    summary = {"max_ratio_n_ge_500": worst, "ratio_target": 1.25, "ratio_met": worst <= 1.25,
+               "range_slope_2k_20k": slope, "slope_target": 1.15, "slope_met": slope <= 1.15,
+               "schnet_slope_2k_20k": schnet_slope, "path": args.path, "width": args.width, "heads": args.heads,
+               "timing": "process CPU time, 1 thread" if device.type == "cpu" else "wall",
+               "sizes_done": [r["n_atoms"] for r in rows], "largest_n": max((r["n_atoms"] for r in rows), default=None)}
+    four, one = [r for r in rows if 3500 <= r["n_atoms"] <= 4500], [r for r in rows if 800 <= r["n_atoms"] <= 1200]
+    if four and one:
+        summary["time_4000_over_1000"] = four[0][key] / one[0][key]
+        summary["time_4000_over_1000_target"] = 4.6
+    summary.update(extra)
+    tmp = out_csv.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(summary, indent=2) + "\n")
+    os.replace(tmp, out_csv.with_suffix(".json"))
+    return summary
 
 
 def main():
@@ -214,8 +283,12 @@ def main():
     p.add_argument("--cutoff", type=float, default=5.0)
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's choice)")
-    p.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocesses")
+    p.add_argument("--no-memory", action="store_true", help="skip the peak-memory measurement")
     p.add_argument("--cuda-graph", action="store_true", help="also check CUDA-graph capture of the exported module")
+    p.add_argument("--out", default=str(HERE / "results"), help="folder of the result files (default benchmarks/results)")
+    p.add_argument("--max-seconds", type=float, default=0,
+                   help="start no further size once this many seconds are spent or the next size would pass them "
+                        "(estimated linearly from the last one; default 0: no limit)")
     p.add_argument("--memory-child", nargs=2, help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.threads:
@@ -226,49 +299,68 @@ def main():
     if args.neighbor_crossover:
         return neighbor_crossover(args, device)
     tag = device.type if device.type == "cpu" else torch.cuda.get_device_name(device).replace(" ", "_")
-    out_csv = HERE / "results" / f"model_scaling_{tag}{'' if args.path == 'exported' else '_eager'}.csv"
-    rows = []
-    for n in args.sizes:
-        n_atoms, times, cpu = time_pair(n, args, device)
+    out_csv = Path(args.out) / f"model_scaling_{tag}{'' if args.path == 'exported' else '_eager'}.csv"
+    out_csv.parent.mkdir(parents=True, exist_ok=True)
+    extra = {}
+    if args.cuda_graph and device.type == "cuda":
+        try:
+            extra.update(cuda_graph_check(args))
+        except Exception as exc:  # recorded; the scaling scan still runs
+            extra["cuda_graph_error"] = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
+    rows, costs = [], []  # costs: seconds spent per finished size (setup, export and timing)
+    started = time.perf_counter()
+    sizes = sorted(args.sizes)
+    for i, n in enumerate(sizes):
+        elapsed = time.perf_counter() - started
+        expected = expected_cost(n, [r["n_atoms"] for r in rows], costs)
+        if rows and args.max_seconds and elapsed + expected > args.max_seconds:
+            extra["skipped_sizes"] = sizes[i:]
+            extra["skipped_reason"] = (f"time budget: {elapsed:.0f} s spent of --max-seconds {args.max_seconds:g}, "
+                                       f"N={n} expected to take about {expected:.0f} s")
+            print(extra["skipped_reason"], flush=True)
+            break
+        t_size = time.perf_counter()
+        memory = {}
+        try:
+            n_atoms, times, cpu = time_pair(n, args, device, memory if device.type == "cuda" else None)
+        except Exception as exc:
+            if not is_out_of_memory(exc):
+                raise
+            extra["oom_at_n"] = n
+            extra["oom_error"] = str(exc).splitlines()[0][:200]
+            extra["skipped_sizes"] = sizes[i + 1:]
+            print(f"N={n}: out of memory; the largest N that fitted is "
+                  f"{rows[-1]['n_atoms'] if rows else 'none'}", flush=True)
+            gc.collect()
+            if device.type == "cuda":
+                torch.cuda.empty_cache()
+            break
         row = {"n_atoms": n_atoms, "system": args.system, "device": tag, "path": args.path, "width": args.width,
                "heads": args.heads, "cutoff": args.cutoff, "threads": torch.get_num_threads()}
         for name in MODELS:
             row[f"{name}_s"] = times[name]
             row[f"{name}_cpu_s"] = cpu[name]
-            row[f"{name}_peak_mib"] = "" if args.no_memory else round(peak_memory(name, n, args), 1)
+            if args.no_memory:
+                row[f"{name}_peak_mib"] = ""
+            elif device.type == "cuda":
+                row[f"{name}_peak_mib"] = memory[name]
+            else:
+                row[f"{name}_peak_mib"] = round(peak_memory(name, n, args), 1)
         # CPU time of this process is insensitive to other processes competing for the cores
         # (with one thread); on a GPU the wall time is the measure.
         t = cpu if device.type == "cpu" else times
         row["ratio"] = t["range-schnet"] / t["schnet"]
         rows.append(row)
+        costs.append(time.perf_counter() - t_size)
+        last_cost = costs[-1]
         print(f"N={n_atoms:>7}  schnet {times['schnet'] * 1e3:9.1f} ms (cpu {cpu['schnet'] * 1e3:9.1f})  range-schnet "
               f"{times['range-schnet'] * 1e3:9.1f} ms (cpu {cpu['range-schnet'] * 1e3:9.1f})  ratio {row['ratio']:.3f}  "
-              f"mem {row['schnet_peak_mib']} / {row['range-schnet_peak_mib']} MiB", flush=True)
-    out_csv.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_csv.with_suffix(".tmp")
-    with open(tmp, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    os.replace(tmp, out_csv)
-    big = [r for r in rows if r["n_atoms"] >= 500]
-    worst = max(r["ratio"] for r in big) if big else float("nan")
-    window = [r for r in rows if 2000 <= r["n_atoms"] <= 20000]
-    key = "range-schnet_cpu_s" if device.type == "cpu" else "range-schnet_s"
-    slope = loglog_slope([r["n_atoms"] for r in window], [r[key] for r in window]) if len(window) >= 2 else float("nan")
-    base_key = key.replace("range-", "")
-    schnet_slope = loglog_slope([r["n_atoms"] for r in window], [r[base_key] for r in window]) if len(window) >= 2 else float("nan")
-    summary = {"max_ratio_n_ge_500": worst, "ratio_target": 1.25, "ratio_met": worst <= 1.25,
-               "range_slope_2k_20k": slope, "slope_target": 1.15, "slope_met": slope <= 1.15,
-               "schnet_slope_2k_20k": schnet_slope, "path": args.path, "width": args.width, "heads": args.heads,
-               "timing": "process CPU time, 1 thread" if device.type == "cpu" else "wall"}
-    four, one = [r for r in rows if 3500 <= r["n_atoms"] <= 4500], [r for r in rows if 800 <= r["n_atoms"] <= 1200]
-    if four and one:
-        summary["time_4000_over_1000"] = four[0][key] / one[0][key]
-        summary["time_4000_over_1000_target"] = 4.6
-    if args.cuda_graph and device.type == "cuda":
-        summary.update(cuda_graph_check(args))
-    (out_csv.with_suffix(".json")).write_text(json.dumps(summary, indent=2) + "\n")
+              f"mem {row['schnet_peak_mib']} / {row['range-schnet_peak_mib']} MiB  ({last_cost:.1f} s)", flush=True)
+        summary = write_scaling(out_csv, rows, args, device, extra)
+    if not rows:
+        write_scaling(out_csv, rows, args, device, extra)
+        print(json.dumps(extra, indent=2))
+        return 1
     print(json.dumps(summary, indent=2))
     try:
         import matplotlib
@@ -294,4 +386,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

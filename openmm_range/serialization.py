@@ -12,6 +12,8 @@ content hash of the training data once trained.
 """
 import json
 import os
+import pickle
+import re
 import tempfile
 from pathlib import Path
 from typing import Any, Dict, Union
@@ -40,6 +42,7 @@ def model_metadata(model: AtomisticModel) -> Dict[str, Any]:
         "units": dict(INTERNAL_UNITS),
         "n_min": cfg.n_min,
         "n_max": cfg.n_max,
+        "charges": list(cfg.accepted_charges),  # total molecular charges seen in training
         "hyperparameters": cfg.to_dict(),
         "package_version": __version__,
         "dtype": str(model.master_init.dtype).replace("torch.", ""),
@@ -79,14 +82,36 @@ def save_model(model: AtomisticModel, path: PathLike) -> None:
     atomic_write(path, lambda tmp: torch.save(payload, tmp))
 
 
+#: What :func:`load_weights_only` says a model file must be.
+MODEL_FILE = ("an openmm-range model file (only files written by openmm_range.save_model or by "
+              "`openmm-range train` are accepted)")
+
+
+def load_weights_only(path: PathLike, what: str = MODEL_FILE) -> Any:
+    """``torch.load(path, weights_only=True)`` on the CPU: tensors, containers and plain values only.
+
+    A file that refers to any other Python object (a class, a function to call) is refused
+    before anything in it runs: ValueError naming the file, the object it refers to, and
+    ``what`` (the kind of file accepted, e.g. :data:`MODEL_FILE`).
+    """
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        if "Weights only load failed" not in str(exc):
+            raise ValueError(f"{str(path)!r} is not {what}: {exc}") from None
+        found = re.search(r"Unsupported (global: GLOBAL \S+|operand \S+)", str(exc))
+        raise ValueError(f"{str(path)!r} is not {what}: it holds pickled Python objects other than tensors and "
+                         f"plain values ({found.group(0) if found else 'refused by torch.load(weights_only=True)'}); "
+                         f"it was refused and nothing in it was run") from None
+    except Exception as exc:  # not a torch file at all
+        raise ValueError(f"{str(path)!r} is not {what}: {exc}") from None
+
+
 def _read(path: PathLike) -> Dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"model file {str(path)!r} does not exist")
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # not a torch file, or one holding objects other than tensors
-        raise ValueError(f"{str(path)!r} is not an openmm-range model file: {exc}") from None
+    payload = load_weights_only(path)
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise ValueError(f"{str(path)!r} is not an openmm-range model file (missing format tag {FORMAT!r})")
     if payload.get("format_version", 0) > FORMAT_VERSION:
@@ -109,6 +134,8 @@ def load_model(path: PathLike) -> AtomisticModel:
     hyper = dict(meta["hyperparameters"])
     if hyper["name"].startswith("range-"):
         hyper.setdefault("range_form", "paper")  # files written before v2 existed hold the paper's block
+        hyper.setdefault("range_scope", "structure")  # ... and before molecules existed, one scope per structure
+    hyper.setdefault("long_range", "none")  # files written before the long-range head had none
     config = ModelConfig.from_dict(hyper)
     model = create_model(config.name, **{k: v for k, v in config.to_dict().items() if k != "name"})
     dtype = getattr(torch, meta.get("dtype", "float32"))

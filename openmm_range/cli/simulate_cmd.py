@@ -2,7 +2,7 @@
 
     openmm-range simulate --pdb FILE --model NAME [--model-path FILE] [--temperature 300]
         [--timestep-fs 2] [--steps N] [--platform auto|CPU|CUDA|Reference]
-        [--backend auto|torchforce|python] [--precision single|double] [--no-minimize]
+        [--backend auto|torchforce|python] [--precision single|double] [--charge Q] [--no-minimize]
         [--report-interval K] [--dcd OUT.dcd] [--csv OUT.csv] [--seed S]
         [--ml-chain C [--mm-forcefield XML ...]] [--threads T]
 
@@ -28,8 +28,12 @@ def register(subparsers) -> None:
     p.add_argument("--timestep-fs", type=float, default=2.0, help="fs (default 2)")
     p.add_argument("--friction", type=float, default=1.0, help="Langevin friction, 1/ps (default 1)")
     p.add_argument("--steps", type=int, default=1000, help="MD steps (default 1000)")
-    p.add_argument("--platform", default="auto", help="auto (fastest present), CUDA, CPU, Reference, ...")
+    p.add_argument("--platform", default="auto",
+                   help="auto (default: CUDA if present, else HIP, else CPU; the choice is logged), CUDA, CPU, "
+                        "Reference, ...")
     p.add_argument("--backend", default="auto", choices=BACKENDS, help="how OpenMM runs the model (default auto)")
+    p.add_argument("--charge", type=int, default=0,
+                   help="total charge of the ML region in e (default 0; only charges the model was trained on)")
     p.add_argument("--precision", default=None, choices=("single", "double"),
                    help="model precision (default: as saved)")
     p.add_argument("--no-minimize", dest="minimize", action="store_false", help="skip energy minimisation")
@@ -66,7 +70,7 @@ def run(args) -> int:
         pdb=Path(args.pdb), model=args.model, model_path=Path(args.model_path) if args.model_path else None,
         temperature=args.temperature, timestep_fs=args.timestep_fs, friction_per_ps=args.friction,
         steps=args.steps, platform=args.platform, backend=args.backend, precision=args.precision,
-        minimize=args.minimize, report_interval=args.report_interval,
+        charge=args.charge, minimize=args.minimize, report_interval=args.report_interval,
         dcd=Path(args.dcd) if args.dcd else None, csv=Path(args.csv) if args.csv else None, seed=args.seed,
         ml_chain=args.ml_chain, mm_forcefield=tuple(args.mm_forcefield), progress=args.progress,
         max_bond_stretch=args.max_bond_stretch)

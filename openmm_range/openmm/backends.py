@@ -5,13 +5,15 @@
 * ``'python'``: ``openmm.PythonForce`` calls the module from Python each step. Slower per
   step for small systems, but its force pickles, so XML serialisation, ``copy.deepcopy``
   and ``createMixedSystem(..., interpolate=True)`` (a CustomCVForce) all work.
-* ``'auto'`` (default): TorchForce when openmm-torch works with the installed torch *and*
-  the force will not be copied, else PythonForce. The choice and its reason are logged
-  (logger ``openmm_range.openmm``, level INFO).
+* ``'auto'`` (default): PythonForce, on every platform. openmm-ml 1.8 runs its own
+  models through ``openmm.PythonForce`` too, and openmm-torch calls TorchForce deprecated.
 
-Whether TorchForce works is checked once per process by running
-``torchforce_probe.py`` in a child process: a broken openmmtorch/torch pairing can crash
-instead of raising, and that must never take the user's process down.
+TorchForce is an opt-in for the lowest per-step overhead (CUDA graphs inside OpenMM's
+C++ loop). Asking for it logs a warning, because openmmtorch 1.5 crashes the process
+when such a System is XML-deserialised, deep-copied or interpolated. Whether TorchForce
+works at all is checked once per process by running ``torchforce_probe.py`` in a child
+process: a broken openmmtorch/torch pairing can crash instead of raising, and that must
+never take the user's process down.
 """
 import logging
 import subprocess
@@ -80,17 +82,15 @@ def choose_backend(requested: str, will_be_copied: bool) -> Tuple[str, str]:
     Raises ValueError when ``'torchforce'`` is requested but cannot be used safely.
     """
     check_backend(requested)
-    if requested == "python":
-        return "python", "backend='python' was requested"
+    if requested != "torchforce":
+        return "python", f"backend={requested!r}: PythonForce, the default on every platform"
     if will_be_copied:
-        if requested == "torchforce":
-            raise ValueError(f"backend='torchforce' cannot be used here: {COPY_REASON}; use backend='python' "
-                             f"or backend='auto'")
-        return "python", COPY_REASON
+        raise ValueError(f"backend='torchforce' cannot be used here: {COPY_REASON}; use backend='python' "
+                         f"or backend='auto'")
     usable, reason = torchforce_status()
     if not usable:
-        if requested == "torchforce":
-            raise ValueError(f"backend='torchforce' is not usable: {reason}; use backend='python' or 'auto'")
-        return "python", reason
-    why = "backend='torchforce' was requested" if requested == "torchforce" else reason
-    return "torchforce", why
+        raise ValueError(f"backend='torchforce' is not usable: {reason}; use backend='python' or 'auto'")
+    logger.warning("backend='torchforce': openmmtorch 1.5 crashes the process when this System is deserialised "
+                   "from XML, deep-copied or interpolated (createMixedSystem(interpolate=True)); copies and pickles "
+                   "of it are refused. Use the default backend for Systems you save or copy.")
+    return "torchforce", "backend='torchforce' was requested"

@@ -1,10 +1,12 @@
 """Finding the model file behind ``MLPotential(name[, modelPath=...])`` and checking it.
 
-Shipped models live in ``openmm_range/serialized_models/<name>.pt`` (one per potential
-name; installed with the package), or, in a source checkout, in the repository's
-top-level ``serialized_models/`` (where ``openmm-range publish`` writes by default). A user's own file, written by :func:`openmm_range.save_model` or by training, is
-passed as ``modelPath``. Files are read with ``torch.load(weights_only=True)``: loading a
-model never executes code from the file.
+Shipped models live in the repository's top-level ``serialized_models/<name>.pt`` (one per
+potential name, with its model card ``<name>.md``; ``openmm-range publish`` writes there).
+Building a wheel copies them into the package as ``openmm_range/serialized_models/``
+(setup.py), which is where an installed copy finds them; a source checkout or an editable
+install reads the top-level folder. A user's own file, written by
+:func:`openmm_range.save_model` or by training, is passed as ``modelPath``. Files are read
+with ``torch.load(weights_only=True)``: loading a model never executes code from the file.
 """
 import os
 from pathlib import Path

@@ -32,10 +32,11 @@ _MODULE_CACHE_SIZE = 8
 
 def _cached_export(model_bytes: bytes, atomic_numbers: Sequence[int], periodic: bool, dtype: torch.dtype,
                    device: str, check_errors: bool, max_neighbors: Optional[int],
+                   molecules: Optional[Sequence[int]] = None, charges: Optional[Sequence[int]] = None,
                    model=None) -> torch.jit.ScriptModule:
     """The exported module (``return_forces=True``) for these settings, built once per process."""
     key = (hashlib.sha256(model_bytes).hexdigest(), tuple(atomic_numbers), periodic, str(dtype), device, check_errors,
-           max_neighbors)
+           max_neighbors, None if molecules is None else tuple(molecules), None if charges is None else tuple(charges))
     module = _MODULE_CACHE.get(key)
     if module is None:
         from ..export import export
@@ -45,7 +46,8 @@ def _cached_export(model_bytes: bytes, atomic_numbers: Sequence[int], periodic: 
         # The unchecked module is only ever captured in a CUDA graph: it needs static shapes.
         module = export(model, atomic_numbers, periodic=periodic, return_forces=True, dtype=dtype,
                         max_neighbors=max_neighbors, check_errors=check_errors,
-                        static_shapes=None if check_errors else True).to(device)
+                        static_shapes=None if check_errors else True, molecules=molecules,
+                        charges=charges).to(device)
         _MODULE_CACHE[key] = module
         while len(_MODULE_CACHE) > _MODULE_CACHE_SIZE:
             _MODULE_CACHE.popitem(last=False)
@@ -61,7 +63,10 @@ def load_model_bytes(model_bytes: bytes):
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(model_bytes)
-        return load_model(path)
+        try:
+            return load_model(path)
+        except ValueError as exc:  # name where the bytes came from, not the temporary file
+            raise ValueError(str(exc).replace(repr(path), "the model bytes held by the RANGE PythonForce")) from None
     finally:
         os.unlink(path)
 
@@ -80,12 +85,14 @@ class RangeComputation:
             fails or disagrees with the eager result.
         warmup_steps: eager calls before capture.
         max_neighbors: neighbour slots per atom (None: the exporter's default).
+        molecules: (N,) molecule id of each ML atom (None: one molecule); see ``export``.
+        charges: total charge (e) of each molecule, by id (None: neutral).
         model: the already-loaded model (optional, saves re-reading ``model_bytes``).
     """
 
     def __init__(self, model_bytes: bytes, atomic_numbers: Sequence[int], periodic: bool, dtype: str, device: str,
                  cuda_graphs: bool = True, warmup_steps: int = 10, max_neighbors: Optional[int] = None,
-                 model=None):
+                 molecules: Optional[Sequence[int]] = None, charges: Optional[Sequence[int]] = None, model=None):
         if dtype not in ("float32", "float64"):
             raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
         self.model_bytes = bytes(model_bytes)
@@ -96,10 +103,15 @@ class RangeComputation:
         self.cuda_graphs = bool(cuda_graphs)
         self.warmup_steps = int(warmup_steps)
         self.max_neighbors = None if max_neighbors is None else int(max_neighbors)
+        self.molecules = None if molecules is None else [int(m) for m in molecules]
+        self.charges = None if charges is None else [int(q) for q in charges]
         self._reset()
         if model is not None:
-            self._module = _cached_export(self.model_bytes, self.atomic_numbers, self.periodic, self._torch_dtype,
-                                          self.device, True, self.max_neighbors, model=model)
+            self._module = self._export(True, model=model)
+
+    def _export(self, check_errors: bool, model=None) -> torch.jit.ScriptModule:
+        return _cached_export(self.model_bytes, self.atomic_numbers, self.periodic, self._torch_dtype, self.device,
+                              check_errors, self.max_neighbors, self.molecules, self.charges, model=model)
 
     def _reset(self) -> None:
         self._module: Optional[torch.jit.ScriptModule] = None
@@ -116,17 +128,16 @@ class RangeComputation:
     def __getstate__(self) -> Dict[str, Any]:
         return {key: getattr(self, key) for key in
                 ("model_bytes", "atomic_numbers", "periodic", "dtype", "device", "cuda_graphs", "warmup_steps",
-                 "max_neighbors")}
+                 "max_neighbors", "molecules", "charges")}
 
     def __setstate__(self, state: Dict[str, Any]) -> None:
-        self.__dict__.update({"max_neighbors": None, **state})
+        self.__dict__.update({"max_neighbors": None, "molecules": None, "charges": None, **state})
         self._reset()
 
     def module(self) -> torch.jit.ScriptModule:
         """The checked exported module (built on first use)."""
         if self._module is None:
-            self._module = _cached_export(self.model_bytes, self.atomic_numbers, self.periodic, self._torch_dtype,
-                                          self.device, True, self.max_neighbors)
+            self._module = self._export(True)
         return self._module
 
     def __call__(self, state: openmm.State) -> Tuple[float, np.ndarray]:
@@ -156,8 +167,7 @@ class RangeComputation:
         from .cuda_graph import GraphedModule
 
         try:
-            unchecked = _cached_export(self.model_bytes, self.atomic_numbers, self.periodic, self._torch_dtype,
-                                       self.device, False, self.max_neighbors)
+            unchecked = self._export(False)
             graphed = GraphedModule(unchecked, positions, box)
             energy, forces = graphed(positions, box)
             ref_energy, ref_forces = self.module()(positions, box)

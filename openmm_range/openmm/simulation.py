@@ -28,13 +28,25 @@ def available_platforms() -> List[str]:
     return [openmm.Platform.getPlatform(i).getName() for i in range(openmm.Platform.getNumPlatforms())]
 
 
+def auto_platform_name(present: Sequence[str]) -> str:
+    """The platform ``'auto'`` means among the platform names ``present``: the first of AUTO_PLATFORMS.
+
+    CUDA whenever it is present (OpenMM's CUDA plugin loaded, e.g. from the ``cuda12`` extra),
+    else HIP, else CPU, else Reference. Raises ValueError if none of them is present.
+    """
+    for candidate in AUTO_PLATFORMS:
+        if candidate in present:
+            return candidate
+    raise ValueError(f"platform 'auto' found none of {', '.join(AUTO_PLATFORMS)}; available: {', '.join(present)}")
+
+
 def select_platform(name: str) -> openmm.Platform:
-    """The OpenMM platform ``name``, or the fastest available one for ``'auto'``."""
+    """The OpenMM platform ``name``, or the fastest available one for ``'auto'`` (logged)."""
     present = available_platforms()
     if name == "auto":
-        for candidate in AUTO_PLATFORMS:
-            if candidate in present:
-                return openmm.Platform.getPlatformByName(candidate)
+        chosen = auto_platform_name(present)
+        logger.info("platform auto: using %s (available: %s)", chosen, ", ".join(present))
+        return openmm.Platform.getPlatformByName(chosen)
     if name not in present:
         raise ValueError(f"platform {name!r} is not available here; available: auto, {', '.join(present)}")
     return openmm.Platform.getPlatformByName(name)
@@ -69,6 +81,7 @@ class SimulationConfig:
     platform: str = "auto"
     backend: str = "auto"
     precision: Optional[str] = None
+    charge: int = 0  # total charge of the ML region, e (openmm-ml's createSystem argument)
     minimize: bool = True
     report_interval: int = 100
     dcd: Optional[Path] = None
@@ -123,7 +136,7 @@ def build_system(config: SimulationConfig, topology: app.Topology) -> openmm.Sys
     from openmmml import MLPotential
 
     potential = MLPotential(config.model, modelPath=str(config.model_path) if config.model_path else None)
-    options = {"backend": config.backend, "precision": config.precision}
+    options = {"backend": config.backend, "precision": config.precision, "charge": config.charge}
     if config.ml_chain is None:
         return potential.createSystem(topology, **options)
     ml_atoms = ml_chain_atoms(topology, config.ml_chain)

@@ -28,11 +28,14 @@ import torch.distributed as dist
 from torch_geometric.data import Batch
 
 from ..api import create_model
-from ..serialization import atomic_write, model_metadata, save_model
+from ..serialization import atomic_write, load_weights_only, model_metadata, save_model
 from .config import TrainConfig
 from .loss import accumulate, loss_terms, summarise
 
 CHECKPOINT = "checkpoint.pt"
+#: Entries a checkpoint must hold to be resumed (``data_hash`` is optional).
+_CHECKPOINT_KEYS = {"epoch", "model", "optimizer", "rng", "best", "best_epoch", "best_model", "history", "config",
+                    "wall_s"}
 
 
 class _LossModule(torch.nn.Module):
@@ -69,7 +72,8 @@ def load_data(config: TrainConfig):
         sizes = [len(d) for d in parts]
     bounds = np.cumsum([0] + sizes) if sizes else None
     spans = [(p, int(bounds[k]), int(bounds[k + 1])) for k, p in enumerate(config.data)] if sizes else []
-    return full, full.split(config.split, by=config.split_by, seed=config.seed), spans
+    return full, full.split(config.split, by=config.split_by, seed=config.seed,
+                            held_out=config.held_out_molecules), spans
 
 
 def _subsample(dataset, count, seed: int):
@@ -87,7 +91,10 @@ def build_model(config: TrainConfig, train_set):
     hp.setdefault("elements", stats["elements"])
     torch.manual_seed(config.seed)
     model = create_model(config.model, **hp).to(getattr(torch, config.dtype))
-    model.set_size_range(stats["n_min"], stats["n_max"])
+    # Lambda_I(n) and the charges seen: per molecule (a dimer is two), as the master nodes see them
+    key = "molecule_" if model.per_molecule else ""
+    model.set_size_range(stats[key + "n_min"], stats[key + "n_max"])
+    model.config.charges = tuple(stats["molecule_charges"])
     with torch.no_grad():
         for k, z in enumerate(model.config.elements):
             model.readout.shift[k] = float(stats["atom_ref_energies"].get(z, stats["atom_ref_energies"].get(str(z), 0.0)))
@@ -154,7 +161,12 @@ def train(config: TrainConfig, resume: bool = False, log=print) -> Dict:
     start_epoch, best, best_epoch, best_state, wall = 0, math.inf, -1, None, 0.0
     ckpt_path = out / CHECKPOINT
     if resume and ckpt_path.exists():
-        ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+        ckpt = load_weights_only(ckpt_path, "a training checkpoint (only checkpoints written by `openmm-range train` "
+                                            "are accepted)")
+        missing = sorted(_CHECKPOINT_KEYS - set(ckpt if isinstance(ckpt, dict) else ()))
+        if missing:
+            raise ValueError(f"{ckpt_path} is not a training checkpoint written by `openmm-range train` (it lacks "
+                             f"{', '.join(missing)}); remove it or use a new out_dir")
         if _resumable(json.loads(ckpt["config"])) != _resumable(config.to_dict()):
             raise ValueError(f"{ckpt_path}: the checkpoint was made with a different configuration; "
                              "resume with the same config or use a new out_dir")

@@ -3,7 +3,6 @@ from pathlib import Path
 
 import openmm.app as app
 import pytest
-import torch
 
 from openmm_range.registry import MODEL_NAMES
 
@@ -11,12 +10,8 @@ from openmm_helpers import ALANINE_PDB, make_model_file, peptide_only
 
 
 @pytest.fixture(autouse=True)
-def one_torch_thread():
-    """One torch thread: on two shared cores, OpenMM + torch threads oversubscribe badly."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+def _single_torch_thread(one_torch_thread):
+    """Every OpenMM test runs with one torch thread (tests/conftest.py)."""
 
 
 @pytest.fixture(scope="session")
@@ -32,8 +27,7 @@ def model_files(model_dir):
 
 @pytest.fixture(scope="session")
 def alanine_pdb():
-    if not ALANINE_PDB.is_file():
-        pytest.skip(f"test structure {ALANINE_PDB} is missing (expected in ../shared/data beside the repository)")
+    """Alanine dipeptide in TIP3P water, periodic (committed: data/structures/README.md)."""
     return app.PDBFile(str(ALANINE_PDB))
 
 

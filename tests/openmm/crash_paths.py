@@ -48,7 +48,17 @@ def main(scenario, model_path, pdb_path):
         print("SKIP")
         return 0
 
-    if scenario == "interpolate-auto":
+    if scenario == "xml-round-trip-default":
+        # The most common way to save and reload a System: with the default backend it must work.
+        system = potential.createSystem(peptide.topology)
+        assert backend_in_use(system) == "python"
+        xml = openmm.XmlSerializer.serialize(system)
+        assert np.isclose(energy(openmm.XmlSerializer.deserialize(xml), peptide.positions),
+                          energy(system, peptide.positions), atol=1e-6)
+        mixed = potential.createMixedSystem(pdb.topology, mm, ml)
+        assert backend_in_use(mixed) == "python"
+        assert np.isclose(energy(copy.deepcopy(mixed), pdb.positions), energy(mixed, pdb.positions), atol=1e-6)
+    elif scenario == "interpolate-auto":
         # createMixedSystem(interpolate=True) puts the ML force in a CustomCVForce: must be PythonForce.
         mixed = potential.createMixedSystem(pdb.topology, mm, ml, interpolate=True)
         assert backend_in_use(mixed) == "python"
@@ -77,7 +87,7 @@ def main(scenario, model_path, pdb_path):
         assert np.isclose(energy(copy.deepcopy(system), peptide.positions), energy(system, peptide.positions),
                           atol=1e-6)
     elif scenario == "torchforce-copies-refused":
-        system = potential.createSystem(peptide.topology)  # auto: TorchForce here
+        system = potential.createSystem(peptide.topology, backend="torchforce")
         assert backend_in_use(system) == "torchforce"
         for operation in (copy.copy, copy.deepcopy, pickle.dumps):
             try:

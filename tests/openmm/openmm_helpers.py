@@ -14,8 +14,9 @@ import torch
 import openmm_range
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-DATA_DIR = REPO_ROOT.parent / "shared" / "data"
-ALANINE_PDB = DATA_DIR / "alanine-dipeptide-explicit.pdb"
+#: Committed test structures (provenance in data/structures/README.md).
+STRUCTURES = REPO_ROOT / "data" / "structures"
+ALANINE_PDB = STRUCTURES / "alanine-dipeptide-explicit.pdb"
 
 PLATFORMS = [openmm.Platform.getPlatform(i).getName() for i in range(openmm.Platform.getNumPlatforms())]
 #: Elements of the test models: enough for peptides, DHA and water.

@@ -92,3 +92,17 @@ def test_simulate_stops_when_a_bond_breaks(tmp_path, peptide_pdb, model_files, c
     assert main(args + ["--max-bond-stretch", "0"]) == 0  # off
     assert main(args + ["--max-bond-stretch", "-1"]) == 2
     assert "max_bond_stretch must be >= 0" in capsys.readouterr().err
+
+
+def test_platform_auto_prefers_cuda_then_cpu():
+    from openmm_range.openmm.simulation import auto_platform_name, available_platforms, select_platform
+
+    assert auto_platform_name(["Reference", "CPU", "OpenCL", "CUDA"]) == "CUDA"
+    assert auto_platform_name(["Reference", "CPU", "OpenCL"]) == "CPU"  # OpenCL is skipped on purpose
+    assert auto_platform_name(["Reference"]) == "Reference"
+    with pytest.raises(ValueError, match="platform 'auto' found none of"):
+        auto_platform_name(["OpenCL"])
+    present = available_platforms()
+    chosen = select_platform("auto").getName()
+    assert chosen in present
+    assert (chosen == "CUDA") == ("CUDA" in present)

@@ -14,7 +14,7 @@ import pytest
 from openmm_helpers import ALANINE_PDB
 
 SCRIPT = Path(__file__).with_name("crash_paths.py")
-SCENARIOS = ["interpolate-auto", "interpolate-torchforce", "xml-round-trip-python", "deepcopy-python",
+SCENARIOS = ["xml-round-trip-default", "interpolate-auto", "interpolate-torchforce", "xml-round-trip-python", "deepcopy-python",
              "torchforce-copies-refused"]
 
 

@@ -32,7 +32,7 @@ def test_pythonforce_replays_a_cuda_graph(model_files, peptide):
     assert computation._graph_state == "on"
 
 
-@pytest.mark.skipif("CUDA" not in PLATFORMS, reason="needs OpenMM's CUDA platform")
+@pytest.mark.skipif("CUDA" not in PLATFORMS, reason="needs a CUDA GPU and OpenMM's CUDA platform")
 @pytest.mark.parametrize("backend", ["python", "torchforce"])
 def test_cuda_platform_matches_reference(backend, model_files, peptide):
     require_backend(backend)

@@ -82,11 +82,15 @@ def test_nve_range_model_with_paper_leaky_relu(model_dir, peptide):  # the paper
 
 @pytest.mark.parametrize("platform", PLATFORMS)
 def test_langevin_holds_the_temperature(platform, model_dir, peptide):
-    """2,000 LangevinMiddle steps of 2 fs at 300 K stay finite; mean kinetic temperature within 10%.
+    """LangevinMiddle at 300 K with 2 fs steps, after a minimisation and 1 ps of equilibration:
+    4 ps stay finite and the mean kinetic temperature is within 10%.
 
     Statistics: 63 degrees of freedom give instantaneous fluctuations of sqrt(2/63) = 18%;
     with friction 10/ps the kinetic energy decorrelates in ~50 fs, so 4 ps hold ~80
     independent samples and the mean's standard error is ~2%: 10% is a 5-sigma bound.
+    The minimisation and equilibration matter: the PDB geometry is far from the minimum of
+    the random (x10) test potential, and the hundreds of kJ/mol released while it relaxes
+    heat the peptide to 400-1300 K for the first picosecond.
     """
     topology, positions = peptide
     path = make_model_file(model_dir, "range-schnet", scale=10.0)
@@ -95,7 +99,17 @@ def test_langevin_holds_the_temperature(platform, model_dir, peptide):
     integrator = openmm.LangevinMiddleIntegrator(300 * openmm.unit.kelvin, 10 / openmm.unit.picosecond,
                                                  2 * openmm.unit.femtoseconds)
     integrator.setRandomNumberSeed(11)
-    kinetic, potential, _ = run(system, positions, integrator, platform, steps=2000, every=10)
+    context = openmm.Context(system, integrator, openmm.Platform.getPlatformByName(platform))
+    context.setPositions(positions)
+    openmm.LocalEnergyMinimizer.minimize(context)
+    context.setVelocitiesToTemperature(300 * openmm.unit.kelvin, 5)
+    integrator.step(500)
+    kinetic, potential = [], []
+    for _ in range(200):
+        integrator.step(10)
+        state = context.getState(getEnergy=True)
+        kinetic.append(state.getKineticEnergy().value_in_unit(openmm.unit.kilojoule_per_mole))
+        potential.append(state.getPotentialEnergy().value_in_unit(openmm.unit.kilojoule_per_mole))
     assert np.isfinite(potential).all() and np.isfinite(kinetic).all()
-    temperature = 2 * kinetic / (degrees_of_freedom(system) * R_KJ_PER_MOL_K)
+    temperature = 2 * np.array(kinetic) / (degrees_of_freedom(system) * R_KJ_PER_MOL_K)
     assert temperature.mean() == pytest.approx(300.0, rel=0.10)
