@@ -27,7 +27,7 @@ DHA = "data/dha-xtb"
 def run_dir(name: str):
     if name != "schnet-long":
         run = ROOT / "runs" / name
-        earlier = ROOT / "runs" / f"{name}-v1"  # a RANGE model whose v2 retraining has not finished yet
+        earlier = ROOT / "runs" / f"{name}-v2-structure"  # a RANGE model whose retraining has not finished yet
         return earlier if not (run / "summary.json").exists() and (earlier / "summary.json").exists() else run
     res = subprocess.run([sys.executable, str(ROOT / "scripts" / "select_schnet_long.py"), "--allow-missing"],
                          capture_output=True, text=True)

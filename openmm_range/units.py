@@ -56,3 +56,6 @@ def energy_factor(unit: str) -> float:
     if key not in ENERGY_TO_EV:
         raise ValueError(f"unknown energy unit {unit!r}; accepted: {sorted(ENERGY_TO_EV)}")
     return ENERGY_TO_EV[key]
+
+#: Coulomb's constant e^2 / (4 pi eps0) = 14.3996454784 eV Å (CODATA 2018), for charges in e
+COULOMB_EV_ANGSTROM = 14.3996454784

@@ -11,6 +11,8 @@
 * ``charge``   LongTensor (1,)      total charge, e
 * ``spin``     LongTensor (1,)      unpaired electrons
 * ``idx``      LongTensor (1,)      index of the structure in the parent dataset
+* ``fragment`` LongTensor (n,)      molecule of each atom within the structure (0, 1, ...)
+* ``fragment_charge`` LongTensor (n,) total charge of that molecule, e
 
 Floating tensors are float64 by default (``dtype=`` chooses; every float field uses the
 same dtype). Subsets (``subset``, ``split``, slicing) share the parent's arrays, and their
@@ -49,6 +51,9 @@ class AtomsDataset(Dataset):
         self._pos = torch.from_numpy(frames.pos).to(dtype)
         self._forces = torch.from_numpy(frames.forces).to(dtype)
         self._energy = torch.from_numpy(frames.energy).to(dtype)
+        fragment, fragment_charge = frames.fragments()
+        self._fragment = torch.from_numpy(fragment)
+        self._fragment_charge = torch.from_numpy(fragment_charge)
         self._cache: Dict[str, object] = {}
 
     # -- torch-geometric interface ----------------------------------------------------------
@@ -70,6 +75,8 @@ class AtomsDataset(Dataset):
             charge=torch.tensor([int(self._base.charge[s])]),
             spin=torch.tensor([int(self._base.spin[s])]),
             idx=torch.tensor([s]),
+            fragment=self._fragment[a:b],
+            fragment_charge=self._fragment_charge[a:b],
         )
 
     def index_select(self, idx) -> "AtomsDataset":
@@ -133,13 +140,29 @@ class AtomsDataset(Dataset):
         return AtomsDataset(self._base, self._index[idx], dtype=self.dtype, transform=self.transform)
 
     def split(
-        self, fractions: Sequence[float] = (0.8, 0.1, 0.1), by: str = "structure", seed: int = 0
+        self, fractions: Sequence[float] = (0.8, 0.1, 0.1), by: str = "structure", seed: int = 0,
+        held_out: Sequence[str] = (),
     ) -> Tuple["AtomsDataset", ...]:
         """Random disjoint subsets with the given fractions (they must sum to 1).
 
         ``by="structure"`` shuffles structures; ``by="molecule"`` shuffles whole molecules so
         that no molecule is in two parts (sizes then follow the fractions approximately).
-        The same ``seed`` always gives the same split (the paper averages 4 seeds)."""
+        ``held_out``: names (``ds.molecules``) whose structures all go to the last part (the
+        test split) and nowhere else, e.g. dimer pair types never seen in training; the
+        rest is split as above. The same ``seed`` always gives the same split."""
+        if held_out:
+            names = list(self.molecules)
+            unknown = sorted(set(held_out) - set(names))
+            if unknown:
+                raise ValueError(f"held-out molecules {unknown} are not in {self.source}; its molecules include "
+                                 f"{names[:8]}{' ...' if len(names) > 8 else ''}")
+            ids = [k for k, name in enumerate(names) if name in set(held_out)]
+            out = np.isin(self._base.mol_id[self._index], ids)
+            parts = list(self.subset(np.flatnonzero(~out)).split(fractions, by=by, seed=seed))
+            where = {int(b): k for k, b in enumerate(self._index)}  # base index -> position here
+            test = [where[int(b)] for b in parts[-1]._index]
+            parts[-1] = self.subset(np.sort(np.concatenate([np.flatnonzero(out), np.asarray(test, dtype=np.int64)])))
+            return tuple(parts)
         fr = np.asarray(fractions, dtype=np.float64)
         if fr.ndim != 1 or len(fr) < 1 or np.any(fr < 0) or abs(fr.sum() - 1.0) > 1e-6:
             raise ValueError(f"split fractions {tuple(fractions)} must be non-negative and sum to 1")

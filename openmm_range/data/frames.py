@@ -13,6 +13,10 @@ each structure starts, so that no padding is ever needed:
 * ``charge``   (S,)    int64     total charge, e
 * ``spin``     (S,)    int64     number of unpaired electrons (tblite's ``uhf``)
 * ``molecules`` list of str      one name (SMILES, file key, ...) per molecule id
+* ``fragment``        (A,) int64 or None  which molecule of its structure each atom belongs
+  to (0, 1, ...; a dimer has two); None: every structure is one molecule
+* ``fragment_charge`` (A,) int64 or None  total charge (e) of that molecule; None: the
+  structure's ``charge``
 
 ``validate()`` checks shapes, dtypes and finiteness and names the file and the key
 of the first problem it finds, so that readers only have to say where data came from.
@@ -38,9 +42,17 @@ class Frames:
     molecules: List[str]
     source: str = "<memory>"
     metadata: Dict = field(default_factory=dict)
+    fragment: Optional[np.ndarray] = None
+    fragment_charge: Optional[np.ndarray] = None
 
     def __len__(self) -> int:
         return int(self.n_atoms.shape[0])
+
+    def fragments(self):
+        """``(fragment (A,), fragment_charge (A,))`` int64, filled in when not stored (one molecule each)."""
+        if self.fragment is not None:
+            return self.fragment, self.fragment_charge
+        return np.zeros(self.z.shape[0], dtype=np.int64), np.repeat(self.charge, self.n_atoms)
 
     @property
     def offsets(self) -> np.ndarray:
@@ -73,6 +85,18 @@ class Frames:
             arr = getattr(self, key)
             if arr.shape != shape:
                 raise ValueError(f"{src}: key {key!r} has shape {arr.shape}, expected {shape}")
+        if (self.fragment is None) != (self.fragment_charge is None):
+            raise ValueError(f"{src}: keys 'fragment' and 'fragment_charge' must be given together")
+        if self.fragment is not None:
+            for key in ("fragment", "fragment_charge"):
+                if getattr(self, key).shape != (total,):
+                    raise ValueError(f"{src}: key {key!r} has shape {getattr(self, key).shape}, expected {(total,)}")
+            if np.any(self.fragment < 0):
+                raise ValueError(f"{src}: key 'fragment' has a negative molecule index")
+            # each molecule's charge is repeated on its atoms: the structure charge is their sum per molecule
+            for i in np.flatnonzero(self.charge != _molecule_charge_sums(self)):
+                raise ValueError(f"{src}: structure {i}: its molecules' charges (key 'fragment_charge') do not "
+                                 f"add up to its total charge {int(self.charge[i])}")
         for key in ("pos", "forces", "energy"):
             arr = getattr(self, key)
             if not np.all(np.isfinite(arr)):
@@ -138,6 +162,8 @@ class Frames:
             molecules=list(self.molecules),
             source=self.source,
             metadata=dict(self.metadata),
+            fragment=None if self.fragment is None else self.fragment[atom_idx],
+            fragment_charge=None if self.fragment is None else self.fragment_charge[atom_idx],
         )
 
 
@@ -147,6 +173,7 @@ def concat_frames(parts: Sequence[Frames], source: str = "<concatenated>") -> Fr
         raise ValueError("concat_frames needs at least one Frames")
     molecules: List[str] = []
     mol_ids = []
+    stored = next((p.fragment for p in parts if p.fragment is not None), None)
     for part in parts:
         mol_ids.append(part.mol_id + len(molecules))
         molecules.extend(part.molecules)
@@ -162,4 +189,18 @@ def concat_frames(parts: Sequence[Frames], source: str = "<concatenated>") -> Fr
         molecules=molecules,
         source=source,
         metadata={"parts": [p.source for p in parts]},
+        fragment=None if stored is None else np.concatenate([p.fragments()[0] for p in parts]),
+        fragment_charge=None if stored is None else np.concatenate([p.fragments()[1] for p in parts]),
     )
+
+
+def _molecule_charge_sums(frames: Frames) -> np.ndarray:
+    """(S,) total charge of each structure from ``fragment_charge``: the sum over its molecules."""
+    out = np.zeros(len(frames), dtype=np.int64)
+    off = frames.offsets
+    for i in range(len(frames)):
+        frag = frames.fragment[off[i]:off[i + 1]]
+        charge = frames.fragment_charge[off[i]:off[i + 1]]
+        _, first = np.unique(frag, return_index=True)
+        out[i] = int(charge[first].sum())
+    return out

@@ -28,7 +28,13 @@ n_atoms     (S,)    int32     atoms per structure
 mol_id      (S,)    int32     index into the molecule table
 charge      (S,)    int32     total charge, e
 spin        (S,)    int32     unpaired electrons
+fragment    (A,)    int32     optional: molecule of each atom within its structure
+fragment_charge (A,) int32    optional: total charge of that molecule, e
 =========== ======= ========= ===========================================
+
+A dataset directory stores no ``fragment`` arrays: they follow from ``meta.json``'s molecule
+table, whose records of multi-molecule structures (dimers) list ``fragments`` (atoms per
+molecule) and ``fragment_charges``.
 
 \* chunks written by the generator use float32; single files default to float64, so that
 converting a float64 dataset keeps it (and its content hash) exactly.
@@ -108,6 +114,9 @@ def frames_to_arrays(frames: Frames, float_dtype=np.float32) -> Dict[str, np.nda
     out = {"format": np.array(FORMAT_TAG)}
     for key, dtype in _ARRAY_DTYPES.items():
         out[key] = np.asarray(getattr(frames, key)).astype(float_dtype if key in ("pos", "forces") else dtype)
+    if frames.fragment is not None:
+        out["fragment"] = frames.fragment.astype(np.int32)
+        out["fragment_charge"] = frames.fragment_charge.astype(np.int32)
     return out
 
 
@@ -123,7 +132,13 @@ def _arrays_to_frames(arrays: Dict[str, np.ndarray], molecules: List[str], sourc
     for key in _ARRAY_DTYPES:
         if key not in arrays:
             raise ValueError(f"{source}: missing key {key!r}; an {FORMAT_TAG} file needs {sorted(_ARRAY_DTYPES)}")
+    fragment = arrays.get("fragment")
+    fragment_charge = arrays.get("fragment_charge")
+    if fragment is None and metadata.get("molecules"):
+        fragment, fragment_charge = _fragments_from_table(arrays, metadata["molecules"])
     return Frames(
+        fragment=None if fragment is None else np.asarray(fragment, dtype=np.int64),
+        fragment_charge=None if fragment_charge is None else np.asarray(fragment_charge, dtype=np.int64),
         z=arrays["z"].astype(np.int64),
         pos=arrays["pos"].astype(np.float64),
         energy=arrays["energy"].astype(np.float64),
@@ -136,6 +151,24 @@ def _arrays_to_frames(arrays: Dict[str, np.ndarray], molecules: List[str], sourc
         source=source,
         metadata=metadata,
     ).validate()
+
+
+def _fragments_from_table(arrays: Dict[str, np.ndarray], table: List[Dict]):
+    """Per-atom (fragment, fragment_charge) from a molecule table; (None, None) if no record has fragments."""
+    if not any(isinstance(m, dict) and m.get("fragments") for m in table):
+        return None, None
+    pieces, charges = [], []
+    for mol, n, q in zip(arrays["mol_id"].astype(np.int64), arrays["n_atoms"].astype(np.int64),
+                         arrays["charge"].astype(np.int64)):
+        record = table[mol] if 0 <= mol < len(table) else {}
+        sizes = record.get("fragments") or [int(n)]
+        frag_q = record.get("fragment_charges") or [int(q)]
+        if sum(sizes) != n or len(frag_q) != len(sizes):
+            raise ValueError(f"molecule table entry {mol} ({record.get('name')!r}): fragments {sizes} / "
+                             f"fragment_charges {frag_q} do not match a structure of {int(n)} atoms")
+        pieces.append(np.repeat(np.arange(len(sizes)), sizes))
+        charges.append(np.repeat(np.asarray(frag_q, dtype=np.int64), sizes))
+    return np.concatenate(pieces), np.concatenate(charges)
 
 
 def is_frames_npz(path: str) -> bool:

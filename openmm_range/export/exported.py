@@ -27,7 +27,7 @@ from typing import Optional, Sequence, Tuple
 import torch
 from torch import nn
 
-from ..models.atomistic import AtomisticModel
+from ..models.atomistic import AtomisticModel, default_switch_off, intermolecular_pairs, molecule_groups
 from ..neighbors import box_widths, cell_list_neighbors, exact_pairs_single, minimum_image, padded_neighbors
 from ..units import ANGSTROM_PER_NM, KJ_PER_MOL_PER_EV
 
@@ -50,11 +50,24 @@ class ExportedModel(nn.Module):
 
     def __init__(self, model: AtomisticModel, types: torch.Tensor, periodic: bool, max_neighbors: int,
                  check_errors: bool, metadata_json: str, static_shapes: Optional[bool] = None,
-                 cell_list: bool = False):
+                 cell_list: bool = False, molecules: Optional[torch.Tensor] = None,
+                 charges: Optional[torch.Tensor] = None):
         super().__init__()
         self.model = model
         self.register_buffer("types", types)
         self.register_buffer("batch", torch.zeros_like(types))
+        # molecules are fixed at export (OpenMM: from the topology's bonds), so are every
+        # per-molecule index and the list of intermolecular pairs: static shapes throughout
+        group, num_groups, first = molecule_groups(self.batch, molecules)
+        self.register_buffer("group", group)
+        self.register_buffer("first", first)
+        self.num_groups = num_groups
+        dtype = model.master_init.dtype
+        self.register_buffer("group_charge", torch.zeros(num_groups, dtype=dtype) if charges is None
+                             else charges.to(dtype))
+        inter_src, inter_dst = intermolecular_pairs(self.batch, group)
+        self.register_buffer("inter_src", inter_src)
+        self.register_buffer("inter_dst", inter_dst)
         self.periodic = periodic
         self.cutoff = model.cutoff
         self.max_neighbors = max_neighbors
@@ -99,9 +112,18 @@ class ExportedModel(nn.Module):
                                "did not fit in max_neighbors=" + str(self.max_neighbors) +
                                "; export again with a larger max_neighbors")
         centre = pos
+        inter_vec = pos.index_select(0, self.inter_src) - pos.index_select(0, self.inter_dst)
+        switch_off: Optional[torch.Tensor] = None
         if cell is not None:
-            centre = pos[0] + minimum_image(pos - pos[0], cell)
-        energy = self.model.energy_from_edges(self.types, pos, self.batch, 1, src, dst, vec, centre)[0]
+            # each molecule made whole around its first atom (RANGE per molecule), or the whole set
+            anchors = pos.index_select(0, self.first if self.model.per_molecule else self.first[:1])
+            anchor = anchors[self.group] if self.model.per_molecule else anchors[0]
+            centre = anchor + minimum_image(pos - anchor, cell)
+            inter_vec = minimum_image(inter_vec, cell)
+            switch_off = default_switch_off(box_widths(cell).min())
+        energy = self.model.energy_from_edges(self.types, pos, self.batch, 1, src, dst, vec, centre, self.group,
+                                              self.num_groups, self.group_charge, self.inter_src, self.inter_dst,
+                                              inter_vec, switch_off)[0]
         energy = torch.where(lost > 0, torch.full_like(energy, float("nan")), energy)
         return (energy * self.energy_scale).to(positions.dtype)
 
@@ -124,7 +146,8 @@ class ExportedModelWithForces(ExportedModel):
 def export(model: AtomisticModel, atomic_numbers: Sequence[int], periodic: bool = False,
            return_forces: bool = False, dtype: Optional[torch.dtype] = None,
            max_neighbors: Optional[int] = None, check_errors: bool = True,
-           static_shapes: Optional[bool] = None, neighbor_search: str = "auto") -> torch.jit.ScriptModule:
+           static_shapes: Optional[bool] = None, neighbor_search: str = "auto",
+           molecules: Optional[Sequence[int]] = None, charges: Optional[Sequence[int]] = None) -> torch.jit.ScriptModule:
     """Build the positions-only TorchScript module for ``atomic_numbers`` (atoms fixed here).
 
     Args:
@@ -145,6 +168,11 @@ def export(model: AtomisticModel, atomic_numbers: Sequence[int], periodic: bool 
         neighbor_search: 'cell-list': the O(N) cell list (time and memory linear in N);
             'all-pairs': an N x N search; 'auto' (default): the cell list from
             ``CELL_LIST_MIN_ATOMS`` atoms on. Either gives static or exact pairs as above.
+        molecules: (N,) molecule id (0..G-1) of each atom, fixed for the module's lifetime
+            (OpenMM: the topology's bonded components). Default: all atoms one molecule.
+            Each molecule gets its own master nodes; the long-range head acts between them.
+        charges: (G,) total charge (e) of each molecule, by molecule id; default neutral.
+            Only charges seen in training are accepted (``model.config.accepted_charges``).
     """
     if not isinstance(model, AtomisticModel):
         raise ValueError(f"export expects a model from openmm_range.create_model, got {type(model).__name__}")
@@ -173,6 +201,26 @@ def export(model: AtomisticModel, atomic_numbers: Sequence[int], periodic: bool 
         raise ValueError(f"neighbor_search must be one of {list(NEIGHBOR_SEARCHES)}, got {neighbor_search!r}")
     cell_list = neighbor_search == "cell-list" or (neighbor_search == "auto" and n >= CELL_LIST_MIN_ATOMS)
     meta["neighbor_search"] = "cell-list" if cell_list else "all-pairs"
+    mol, charge = _molecule_inputs(model, n, molecules, charges)
+    meta["molecule_charges"] = charge.tolist()
     cls = ExportedModelWithForces if return_forces else ExportedModel
-    module = cls(frozen, types, periodic, k, check_errors, json.dumps(meta, sort_keys=True), static_shapes, cell_list)
+    module = cls(frozen, types, periodic, k, check_errors, json.dumps(meta, sort_keys=True), static_shapes, cell_list,
+                 mol, charge)
     return torch.jit.script(module)
+
+
+def _molecule_inputs(model: AtomisticModel, n: int, molecules: Optional[Sequence[int]],
+                     charges: Optional[Sequence[int]]) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Checked (molecule ids (N,), charges (G,)) for :func:`export`."""
+    mol = torch.zeros(n, dtype=torch.long) if molecules is None else torch.as_tensor(list(molecules), dtype=torch.long)
+    if mol.shape != (n,):
+        raise ValueError(f"molecules must give one molecule id per atom ({n}), got {tuple(mol.shape)}")
+    ids = torch.unique(mol)
+    if ids.min() < 0 or not torch.equal(ids, torch.arange(ids.numel())):
+        raise ValueError(f"molecules must number the molecules 0..G-1 without gaps, got ids {ids.tolist()}")
+    g = int(ids.numel())
+    charge = torch.zeros(g, dtype=torch.long) if charges is None else torch.as_tensor(list(charges), dtype=torch.long)
+    if charge.shape != (g,):
+        raise ValueError(f"charges must give one total charge per molecule ({g}), got {tuple(charge.shape)}")
+    model.check_charges(charge)
+    return mol, charge

@@ -8,6 +8,7 @@ from torch import nn
 from ..elements import symbol
 from ..neighbors import neighbor_pairs
 from ..nn import AtomwiseReadout, CosineCutoff, GaussianRBF, RangeBlock
+from ..nn.long_range import LongRangeHead
 from ..nn.range_block import gather_segments, segment_sum
 from .config import ModelConfig
 
@@ -102,6 +103,18 @@ class AtomisticModel(nn.Module):
         self.num_master = config.num_master_nodes if self.use_range else 1
         self.master_init = nn.Parameter(initial_master_states(self.num_master, config.hidden_channels,
                                                               config.range_form), requires_grad=self.use_range)
+        # master nodes per molecule (not per structure): far-apart molecules are then exactly additive
+        self.per_molecule = config.range_scope == "molecule"
+        # the molecule's total charge (e) enters its initial master states: H0_I + Q charge_embed_I
+        self.use_charge = self.use_range and self.per_molecule
+        if self.use_charge:
+            self.charge_embed = nn.Parameter(torch.zeros(self.num_master, config.hidden_channels))
+        else:  # not a parameter, and not in the state dict (files of models without it stay loadable)
+            self.register_buffer("charge_embed", torch.zeros(self.num_master, config.hidden_channels),
+                                 persistent=False)
+        self.use_long_range = config.long_range != "none"
+        self.long_range = LongRangeHead(config.hidden_channels, config.activation, config.coulomb_softening,
+                                        config.dispersion_radius) if self.use_long_range else None
         self.pos_rbf = GaussianRBF(config.num_master_rbf, 1.0)
         self.master_smooth_width = float(config.master_smooth_width)
         self.readout = AtomwiseReadout(config.hidden_channels, len(config.elements), list(config.readout_layers),
@@ -154,43 +167,70 @@ class AtomisticModel(nn.Module):
     # -- core --------------------------------------------------------------------------
     def energy_from_edges(self, types: torch.Tensor, pos: torch.Tensor, batch: torch.Tensor, num_graphs: int,
                           edge_src: torch.Tensor, edge_dst: torch.Tensor, edge_vec: torch.Tensor,
-                          centre_pos: torch.Tensor) -> torch.Tensor:
+                          centre_pos: torch.Tensor, group: torch.Tensor, num_groups: int,
+                          group_charge: torch.Tensor, inter_src: torch.Tensor, inter_dst: torch.Tensor,
+                          inter_vec: torch.Tensor, switch_off: Optional[torch.Tensor]) -> torch.Tensor:
         """Energies (B,) in eV.
 
         Args:
-            types: (N,) element indices. pos: (N, 3) Å (only used through edge_vec and
-            centre_pos, which must be derived from it for forces). batch: (N,) graph index.
+            types: (N,) element indices. pos: (N, 3) Å (only used through edge_vec, centre_pos
+            and inter_vec, which must be derived from it for forces). batch: (N,) structure index.
             edge_src, edge_dst: (E,) pairs (message j -> i). edge_vec: (E, 3) Å, from i to j;
             pairs at or beyond the cutoff contribute exactly zero (padding).
-            centre_pos: (N, 3) Å positions used for the master-node encoding (the molecule
+            centre_pos: (N, 3) Å positions used for the master-node encoding (each molecule
             made whole under periodic boundaries; otherwise ``pos``).
+            group: (N,) molecule index over the whole batch (G molecules, sorted by structure);
+            group_charge: (G,) total charge of each molecule, e.
+            inter_src, inter_dst: (P,) atom pairs of different molecules of one structure;
+            inter_vec: (P, 3) Å from inter_dst to inter_src (minimum image if periodic);
+            switch_off: smooth cut-off (Å, 0-d) of the long-range head under periodic boundaries, None
+            for open ones (see nn/long_range.py and :func:`default_switch_off`).
         """
         r = torch.sqrt((edge_vec * edge_vec).sum(-1))
         unit = edge_vec / r.unsqueeze(-1)
         rbf = self.rbf(r)
         fcut = self.fcut(r)
         s, v = self.representation.embed(types)
+        scope, num_scope = (group, num_groups) if self.per_molecule else (batch, num_graphs)
         ones = torch.ones(types.shape[0], dtype=pos.dtype, device=pos.device)
-        counts = segment_sum(ones, batch, num_graphs)
-        size_n = self.normalised_size(counts)
+        size_n = self.normalised_size(segment_sum(ones, scope, num_scope))
         if self.use_range:
-            pos_rbf = self.pos_rbf(master_distances(centre_pos, batch, num_graphs, self.master_smooth_width))
+            pos_rbf = self.pos_rbf(master_distances(centre_pos, scope, num_scope, self.master_smooth_width))
         else:
             pos_rbf = torch.zeros(0, dtype=pos.dtype, device=pos.device)
-        master = self.master_init.unsqueeze(0).expand(num_graphs, self.num_master, self.master_init.shape[1])
+        master = self.master_init.unsqueeze(0).expand(num_scope, self.num_master, self.master_init.shape[1])
+        if self.use_charge:
+            master = master + group_charge.to(pos.dtype).view(-1, 1, 1) * self.charge_embed.unsqueeze(0)
         for layer in self.layers:
-            s, v, master = layer(s, v, master, edge_src, edge_dst, rbf, fcut, unit, pos_rbf, batch, num_graphs, size_n)
-        atomic = self.readout(s, types)
-        return segment_sum(atomic, batch, num_graphs)
+            s, v, master = layer(s, v, master, edge_src, edge_dst, rbf, fcut, unit, pos_rbf, scope, num_scope, size_n)
+        energy = segment_sum(self.readout(s, types), batch, num_graphs)
+        if self.long_range is not None:
+            pair, _ = self.long_range(s, group, num_groups, group_charge, inter_src, inter_dst, inter_vec, switch_off)
+            energy = energy + segment_sum(pair, batch[inter_src], num_graphs)
+        return energy
+
+    @torch.jit.unused
+    def check_charges(self, charges: torch.Tensor) -> None:
+        """ValueError unless every molecular charge (e) was seen in training (``config.charges``)."""
+        accepted = self.config.accepted_charges
+        bad = [int(q) for q in torch.as_tensor(charges).reshape(-1).tolist() if int(q) not in accepted]
+        if bad:
+            seen = "only neutral molecules" if accepted == (0,) else f"molecular charges {list(accepted)}"
+            raise ValueError(f"total charge {bad[0]:+d} e was requested, but this {self.config.name} model was "
+                             f"trained on {seen}; accepted charges: {', '.join(f'{q:+d}' for q in accepted)}")
 
     # -- eager convenience -------------------------------------------------------------
     @torch.jit.unused
     def forward(self, z: torch.Tensor, pos: torch.Tensor, batch: Optional[torch.Tensor] = None,
-                box: Optional[torch.Tensor] = None) -> torch.Tensor:
+                box: Optional[torch.Tensor] = None, molecules: Optional[torch.Tensor] = None,
+                charges: Optional[torch.Tensor] = None) -> torch.Tensor:
         """Energies (B,) in eV for atomic numbers ``z`` (N,) and positions ``pos`` (N, 3) in Å.
 
-        ``batch`` (N,) assigns atoms to molecules (sorted); ``box`` (3, 3) or (B, 3, 3) Å
+        ``batch`` (N,) assigns atoms to structures (sorted); ``box`` (3, 3) or (B, 3, 3) Å
         makes the system periodic (minimum image; molecules are made whole for RANGE).
+        ``molecules`` (N,): which molecule of its structure each atom belongs to (default:
+        each structure is one molecule); see :func:`molecules_from_bonds`. ``charges``: total
+        charge (e) of each molecule, (G,) in the order (structure, molecule id); default 0.
         """
         from ..validation import check_positions
 
@@ -201,32 +241,108 @@ class AtomisticModel(nn.Module):
         if batch is None:
             batch = torch.zeros(pos.shape[0], dtype=torch.long, device=pos.device)
         num_graphs = int(batch.max()) + 1
+        group, num_groups, first = molecule_groups(batch, molecules)
+        if charges is None:
+            group_charge = torch.zeros(num_groups, dtype=pos.dtype, device=pos.device)
+        else:
+            group_charge = torch.as_tensor(charges, device=pos.device).reshape(-1)
+            if group_charge.shape[0] != num_groups:
+                raise ValueError(f"charges must hold one total charge per molecule ({num_groups}), "
+                                 f"got {group_charge.shape[0]}")
+            self.check_charges(group_charge)
+            group_charge = group_charge.to(pos.dtype)
         edge_index, shift = neighbor_pairs(pos, self.cutoff, batch, box)
         vec = pos[edge_index[0]] - pos[edge_index[1]] + shift
-        centre = pos if box is None else make_whole(pos, batch, num_graphs, box)
-        return self.energy_from_edges(types, pos, batch, num_graphs, edge_index[0], edge_index[1], vec, centre)
+        scope, num_scope = (group, num_groups) if self.per_molecule else (batch, num_graphs)
+        inter_src, inter_dst = intermolecular_pairs(batch, group)
+        inter_vec = pos[inter_src] - pos[inter_dst]
+        centre, switch_off = pos, None
+        if box is not None:
+            from ..neighbors import box_widths, minimum_image
+
+            boxes = box if box.dim() == 3 else box.unsqueeze(0).expand(num_graphs, 3, 3)
+            scope_box = boxes if not self.per_molecule else boxes[batch[first]]
+            centre = make_whole(pos, scope, num_scope, scope_box)
+            for b in range(num_graphs):  # minimum images of the intermolecular pairs, structure by structure
+                sel = batch[inter_src] == b
+                inter_vec[sel] = minimum_image(inter_vec[sel], boxes[b])
+            switch_off = default_switch_off(torch.stack([box_widths(b).min() for b in boxes]).min())
+        return self.energy_from_edges(types, pos, batch, num_graphs, edge_index[0], edge_index[1], vec, centre,
+                                      group, num_groups, group_charge, inter_src, inter_dst, inter_vec, switch_off)
 
     @torch.jit.unused
     def energy_and_forces(self, z: torch.Tensor, pos: torch.Tensor, batch: Optional[torch.Tensor] = None,
-                          box: Optional[torch.Tensor] = None, create_graph: bool = False):
-        """Energies (B,) eV and forces (N, 3) eV/Å = -dE/dpos."""
+                          box: Optional[torch.Tensor] = None, create_graph: bool = False,
+                          molecules: Optional[torch.Tensor] = None, charges: Optional[torch.Tensor] = None):
+        """Energies (B,) eV and forces (N, 3) eV/Å = -dE/dpos (arguments as :meth:`forward`)."""
         if not pos.requires_grad:
             pos = pos.detach().requires_grad_(True)
-        energy = self.forward(z, pos, batch, box)
+        energy = self.forward(z, pos, batch, box, molecules, charges)
         (grad,) = torch.autograd.grad(energy.sum(), pos, create_graph=create_graph)
         return energy, -grad
 
 
+#: the long-range head's smooth cut-off under periodic boundaries, as a fraction of the smallest
+#: box width: below 0.5 so that minimum images stay exact when a barostat shrinks the box by < 10 %
+SWITCH_OFF_BOX_FRACTION = 0.45
+
+
+def default_switch_off(min_box_width: torch.Tensor) -> torch.Tensor:
+    """Smooth cut-off (Å, 0-d) of the intermolecular head in a periodic box whose smallest width is given (Å)."""
+    return 0.45 * min_box_width  # SWITCH_OFF_BOX_FRACTION (TorchScript cannot read module globals)
+
+
+def molecule_groups(batch: torch.Tensor, molecules: Optional[torch.Tensor]) -> Tuple[torch.Tensor, int, torch.Tensor]:
+    """``(group (N,), G, first (G,))``: a batch-wide molecule index for every atom, sorted by
+    (structure, molecule id), the number of molecules and the first atom of each.
+
+    ``molecules`` (N,) numbers the molecules within each structure (None: one per structure).
+    """
+    if molecules is None:
+        key = batch
+    else:
+        molecules = torch.as_tensor(molecules, dtype=torch.long, device=batch.device).reshape(-1)
+        if molecules.shape[0] != batch.shape[0]:
+            raise ValueError(f"molecules must give one molecule index per atom ({batch.shape[0]}), "
+                             f"got {molecules.shape[0]}")
+        if bool((molecules < 0).any()):
+            raise ValueError("molecules must hold non-negative molecule indices")
+        key = batch * (int(molecules.max()) + 1) + molecules
+    _, group = torch.unique(key, return_inverse=True)
+    num_groups = int(group.max()) + 1
+    first = torch.full((num_groups,), batch.shape[0], dtype=torch.long, device=batch.device)
+    first = first.scatter_reduce(0, group, torch.arange(batch.shape[0], device=batch.device), reduce="amin")
+    return group, num_groups, first
+
+
+def intermolecular_pairs(batch: torch.Tensor, group: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    """All atom pairs (i < j) of one structure that lie in different molecules: ``(src (P,), dst (P,))``."""
+    src, dst = [], []
+    for b in torch.unique(batch).tolist():
+        atoms = torch.nonzero(batch == b).reshape(-1)
+        g = group[atoms]
+        if bool((g == g[0]).all()):
+            continue
+        i, j = torch.triu_indices(atoms.shape[0], atoms.shape[0], offset=1, device=batch.device)
+        keep = g[i] != g[j]
+        src.append(atoms[i[keep]])
+        dst.append(atoms[j[keep]])
+    if not src:
+        empty = torch.zeros(0, dtype=torch.long, device=batch.device)
+        return empty, empty
+    return torch.cat(src), torch.cat(dst)
+
+
 def make_whole(pos: torch.Tensor, batch: torch.Tensor, num_graphs: int, box: torch.Tensor) -> torch.Tensor:
-    """Positions with each graph made whole by minimum image relative to its first atom."""
+    """Positions with each segment of ``batch`` (a structure or a molecule; its atoms need not be
+    contiguous) made whole by minimum image relative to its first atom; ``box`` (3, 3) or one
+    per segment (num_graphs, 3, 3) Å."""
     from ..neighbors import minimum_image
 
-    counts = torch.bincount(batch, minlength=num_graphs)
-    first = torch.cumsum(counts, 0) - counts
-    anchor = pos[first][batch]
     boxes = box if box.dim() == 3 else box.unsqueeze(0).expand(num_graphs, 3, 3)
-    out = []
+    out = pos.clone()
     for g in range(num_graphs):
-        sel = batch == g
-        out.append(anchor[sel] + minimum_image(pos[sel] - anchor[sel], boxes[g]))
-    return torch.cat(out, 0)
+        sel = torch.nonzero(batch == g).reshape(-1)
+        anchor = pos[sel[0]]
+        out[sel] = anchor + minimum_image(pos[sel] - anchor, boxes[g])
+    return out

@@ -6,12 +6,17 @@ from typing import Any, Dict, Optional, Tuple
 
 from ..elements import DEFAULT_ELEMENTS, to_atomic_numbers
 from ..nn.mlp import ATTENTION_ACTIVATIONS
+from ..nn.long_range import LONG_RANGE_HEADS
 from ..nn.range_block import RANGE_FORMS
 from ..validation import dataclass_from_dict
 
 #: Number of Gaussian distance functions per cutoff (Å), from the paper's Supplementary Tables 1-2.
 SCHNET_RBF_BY_CUTOFF = {4.0: 27, 5.0: 33, 7.0: 47, 9.0: 60, 12.0: 80}
 PAINN_RBF_BY_CUTOFF = {5.0: 20, 7.0: 28, 9.0: 36, 12.0: 48}
+
+
+#: values of ``ModelConfig.range_scope``
+RANGE_SCOPES = ("molecule", "structure")
 
 
 def default_num_rbf(base: str, cutoff: float) -> int:
@@ -50,6 +55,17 @@ class ModelConfig:
     # 'v2': symmetry-broken master nodes and residual paths (docs/architecture.md); 'paper': the
     # paper's equations exactly. Model files saved before this option existed hold the paper form.
     range_form: str = "v2"
+    # over which atoms the master nodes attend: 'molecule' (each molecule of a structure has its
+    # own master nodes, so far-apart molecules are exactly additive) or 'structure' (the whole
+    # structure, as in the paper; model files saved before this option existed use it)
+    range_scope: str = "molecule"
+    # explicit interaction *between* molecules (nn/long_range.py): 'coulomb-dispersion' (learned
+    # charges + C6) or 'none'. Default (None): 'coulomb-dispersion' for RANGE models, else 'none'.
+    long_range: Optional[str] = None
+    coulomb_softening: float = 1.0  # Å, a in k q_i q_j / sqrt(r^2 + a^2)
+    dispersion_radius: float = 3.0  # Å, R0 in C6 / (r^6 + R0^6)
+    # total molecular charges (e) seen in training; None: not trained yet (neutral only)
+    charges: Optional[Tuple[int, ...]] = None
     n_min: Optional[int] = None  # smallest/largest training molecule (atoms); None: not trained yet
     n_max: Optional[int] = None
     extra: Dict[str, Any] = field(default_factory=dict)
@@ -74,6 +90,22 @@ class ModelConfig:
                              f"got {self.attention_activation!r}")
         if self.range_form not in RANGE_FORMS:
             raise ValueError(f"range_form must be one of {list(RANGE_FORMS)}, got {self.range_form!r}")
+        if self.range_scope not in RANGE_SCOPES:
+            raise ValueError(f"range_scope must be one of {list(RANGE_SCOPES)}, got {self.range_scope!r}")
+        if self.long_range is None:
+            self.long_range = "coulomb-dispersion" if self.uses_range else "none"
+        if self.long_range not in LONG_RANGE_HEADS:
+            raise ValueError(f"long_range must be one of {list(LONG_RANGE_HEADS)}, got {self.long_range!r}")
+        for key in ("coulomb_softening", "dispersion_radius"):
+            value = getattr(self, key)
+            if not (isinstance(value, (int, float)) and value > 0 and math.isfinite(value)):
+                raise ValueError(f"{key} must be a positive number of Å, got {value!r}")
+            setattr(self, key, float(value))
+        if self.charges is not None:
+            if isinstance(self.charges, (str, bytes)) or not all(isinstance(q, int) and not isinstance(q, bool)
+                                                                 for q in self.charges):
+                raise ValueError(f"charges must be a list of integer molecular charges (e), got {self.charges!r}")
+            self.charges = tuple(sorted(set(int(q) for q in self.charges)))
         if self.num_filters is None:
             self.num_filters = self.hidden_channels
         if (self.n_min is None) != (self.n_max is None):
@@ -92,9 +124,16 @@ class ModelConfig:
     def resolved_num_rbf(self) -> int:
         return self.num_rbf if self.num_rbf is not None else default_num_rbf(self.base, self.cutoff)
 
+    @property
+    def accepted_charges(self) -> Tuple[int, ...]:
+        """Molecular charges (e) this model may be asked for: those seen in training (0 if untrained)."""
+        return self.charges if self.charges is not None else (0,)
+
     def to_dict(self) -> Dict[str, Any]:
         d = dataclasses.asdict(self)
         d["elements"] = list(self.elements)
+        if self.charges is not None:
+            d["charges"] = list(self.charges)
         d["readout_layers"] = list(self.readout_layers)
         return d
 

@@ -2,13 +2,21 @@
 
 Arguments accepted by ``createSystem`` / ``createMixedSystem`` (passed on to ``addForces``):
 
-* ``backend``: ``'auto'`` (default), ``'torchforce'`` or ``'python'`` (see ``backends``).
+* ``backend``: ``'auto'`` (default; ``openmm.PythonForce``), ``'python'`` (the same) or
+  ``'torchforce'`` (opt-in, openmm-torch's TorchForce; see ``backends``).
 * ``precision``: ``'single'`` (float32) or ``'double'`` (float64); default: the dtype
   the model was saved in.
 * ``device``: torch device for the PythonForce backend (default: CUDA if available).
 * ``cudaGraphs``: replay CUDA graphs (TorchForce: openmm-torch's ``useCUDAGraphs`` on the
   CUDA platform; PythonForce: capture on a CUDA device). Default: on when CUDA is available.
 * ``cudaGraphWarmupSteps``: eager evaluations before capture (default 10).
+* ``charge``: total charge (e) of the ML region (openmm-ml's argument; default 0). Only
+  charges the model saw in training are accepted (``openmm-range info MODEL`` lists them).
+* ``moleculeCharges``: the total charge of each molecule of the ML region (in order of
+  their first ML atom), when ``charge`` alone is ambiguous (see ``topology.molecule_charges``).
+* ``molecules``: ``None`` (default: the bonded components of the topology, fixed during
+  MD; each gets its own master nodes and they interact through the long-range head),
+  ``'single'`` (the whole ML region is one molecule), or one molecule id per ML atom.
 * ``maxNeighbors``: neighbour slots per atom in the exported module's static-shape
   neighbour list, used on CUDA devices (default:
   ``openmm_range.export.default_max_neighbors``, at most N-1). Too few slots raise a
@@ -27,6 +35,8 @@ logger = logging.getLogger("openmm_range.openmm")
 
 #: createSystem arguments that openmm-ml's embeddings pass through to every potential.
 _OPENMMML_PASSTHROUGH = {"mlLongRange", "linkAtomDistances", "removeConstraints", "interpolate", "embedding"}
+_ACCEPTED = ("backend, precision, device, cudaGraphs, cudaGraphWarmupSteps, maxNeighbors, charge, moleculeCharges, "
+             "molecules")
 _PRECISIONS = {"single": "float32", "double": "float64"}
 
 
@@ -81,7 +91,8 @@ class RangePotentialImpl(MLPotentialImpl):
     def addForces(self, topology: openmm.app.Topology, system: openmm.System, atoms: Optional[Iterable[int]],
                   forceGroup: int, backend: str = "auto", precision: Optional[str] = None,
                   device: Optional[str] = None, cudaGraphs: Optional[bool] = None, cudaGraphWarmupSteps: int = 10,
-                  maxNeighbors: Optional[int] = None, **args) -> None:
+                  maxNeighbors: Optional[int] = None, charge: int = 0, moleculeCharges=None, molecules=None,
+                  **args) -> None:
         """Add one force computing the model's energy (kJ/mol) of ``atoms`` to ``system``.
 
         ``atoms`` (None: all) in the given order define the atom order of the exported
@@ -89,49 +100,89 @@ class RangePotentialImpl(MLPotentialImpl):
         """
         import torch
 
-        from ..export import export
         from .backends import check_backend, choose_backend
-        from .guard import protect_system
         from .pythonforce_backend import RangeComputation, build_python_force
         from .topology import atomic_numbers, ml_atom_indices
-        from .torchforce_backend import build_torch_force, torchforce_properties
 
         unknown = sorted(set(args) - _OPENMMML_PASSTHROUGH)
         if unknown:
-            logger.warning("RANGE %s: ignoring unknown argument(s) %s; accepted: backend, precision, device, "
-                           "cudaGraphs, cudaGraphWarmupSteps, maxNeighbors", self.name, unknown)
+            logger.warning("RANGE %s: ignoring unknown argument(s) %s; accepted: %s", self.name, unknown, _ACCEPTED)
         check_backend(backend)
         indices = ml_atom_indices(topology, atoms)
         numbers = atomic_numbers(topology, indices, self.metadata["elements"], self.name)
+        mol_ids, charges = self._molecules(topology, indices, numbers, charge, moleculeCharges, molecules)
         periodic = topology.getPeriodicBoxVectors() is not None or system.usesPeriodicBoundaryConditions()
         if periodic:
             self._check_box(topology, system)
         dtype = self._dtype(precision)
         cuda_graphs = torch.cuda.is_available() if cudaGraphs is None else bool(cudaGraphs)
-        torchforce_properties(cuda_graphs, cudaGraphWarmupSteps)  # validates the warm-up count
+        if int(cudaGraphWarmupSteps) < 1:
+            raise ValueError(f"cudaGraphWarmupSteps must be a positive integer, got {cudaGraphWarmupSteps!r}")
 
         # A System that does not contain the ML particles is not the one that will be
-        # simulated: the force is going to be copied (openmm-ml's interpolation does this).
+        # simulated: the force is going to be copied (openmm-ml's interpolation does this),
+        # which a TorchForce does not survive.
         will_be_copied = system.getNumParticles() <= max(indices)
         chosen, reason = choose_backend(backend, will_be_copied)
         logger.info("RANGE %s on %d atoms: using the %s backend (%s)", self.name, len(indices), chosen, reason)
 
         model = self._load()
         if chosen == "torchforce":
-            # With CUDA graphs: static shapes and no host synchronisation, so openmm-torch can
-            # capture it. Otherwise the exporter picks per call (exact pairs on CPUs).
-            module = export(model, numbers, periodic=periodic, return_forces=False, dtype=getattr(torch, dtype),
-                            max_neighbors=maxNeighbors, check_errors=not cuda_graphs,
-                            static_shapes=True if cuda_graphs else None)
-            system.addForce(build_torch_force(module, indices, periodic, forceGroup, cuda_graphs,
-                                              cudaGraphWarmupSteps))
+            system.addForce(self._torch_force(model, numbers, indices, periodic, dtype, forceGroup, cuda_graphs,
+                                              cudaGraphWarmupSteps, maxNeighbors, mol_ids, charges))
+            from .guard import protect_system
+
             protect_system(system)
+            return
+        if device is None:
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        computation = RangeComputation(self._model_bytes, numbers, periodic, dtype, str(device), cuda_graphs,
+                                       cudaGraphWarmupSteps, max_neighbors=maxNeighbors, molecules=mol_ids,
+                                       charges=charges, model=model)
+        system.addForce(build_python_force(computation, indices, periodic, forceGroup))
+
+    @staticmethod
+    def _torch_force(model, numbers, indices, periodic, dtype, force_group, cuda_graphs, warmup_steps,
+                     max_neighbors, molecules, charges):
+        """The opt-in openmm-torch TorchForce (``backend='torchforce'``)."""
+        import torch
+
+        from ..export import export
+        from .torchforce_backend import build_torch_force
+
+        # With CUDA graphs: static shapes and no host synchronisation, so openmm-torch can
+        # capture it. Otherwise the exporter picks per call (exact pairs on CPUs).
+        module = export(model, numbers, periodic=periodic, return_forces=False, dtype=getattr(torch, dtype),
+                        max_neighbors=max_neighbors, check_errors=not cuda_graphs,
+                        static_shapes=True if cuda_graphs else None, molecules=molecules, charges=charges)
+        return build_torch_force(module, indices, periodic, force_group, cuda_graphs, warmup_steps)
+
+    def _molecules(self, topology, indices, numbers, charge, per_molecule, molecules):
+        """``(molecule id per ML atom, total charge per molecule)``, checked against the model."""
+        from .topology import ml_molecules, molecule_charges
+
+        if isinstance(charge, bool) or int(charge) != charge:
+            raise ValueError(f"charge must be an integer total charge in e, got {charge!r}")
+        if molecules is None:
+            mol_ids = ml_molecules(topology, indices)
+        elif isinstance(molecules, str):
+            if molecules != "single":
+                raise ValueError(f"molecules must be None, 'single' or one molecule id per ML atom, got {molecules!r}")
+            mol_ids = [0] * len(indices)
         else:
-            if device is None:
-                device = "cuda" if torch.cuda.is_available() else "cpu"
-            computation = RangeComputation(self._model_bytes, numbers, periodic, dtype, str(device), cuda_graphs,
-                                           cudaGraphWarmupSteps, max_neighbors=maxNeighbors, model=model)
-            system.addForce(build_python_force(computation, indices, periodic, forceGroup))
+            mol_ids = [int(m) for m in molecules]
+            if len(mol_ids) != len(indices):
+                raise ValueError(f"molecules must give one id per ML atom ({len(indices)}), got {len(mol_ids)}")
+        charges = molecule_charges(numbers, mol_ids, int(charge), per_molecule)
+        accepted = self.metadata.get("charges") or [0]
+        bad = [q for q in charges if q not in accepted]
+        if bad:
+            seen = "only neutral molecules" if list(accepted) == [0] else f"molecular charges {list(accepted)}"
+            raise ValueError(f"a molecule of total charge {bad[0]:+d} e was requested (charge={int(charge)}), but "
+                             f"the {self.name} model was trained on {seen}; accepted: "
+                             f"{', '.join(f'{q:+d}' for q in accepted)}")
+        logger.info("RANGE %s: %d molecule(s) in the ML region, charges %s", self.name, max(mol_ids) + 1, charges)
+        return mol_ids, charges
 
     def _dtype(self, precision: Optional[str]) -> str:
         if precision is None:

@@ -74,3 +74,96 @@ def atomic_numbers(topology: openmm.app.Topology, indices: Sequence[int], suppor
                              f"{model_name} model was not trained on; it was trained on: {allowed_text}")
         numbers.append(z)
     return numbers
+
+
+#: Elements that occur as single-atom molecules (ions, noble gases): an unbonded atom of any
+#: other element means the topology lacks its bonds.
+_MONATOMIC = {2, 3, 9, 10, 11, 12, 17, 18, 19, 20, 25, 26, 27, 28, 29, 30, 35, 36, 37, 38, 53, 54, 55, 56}
+
+
+def ml_molecules(topology: openmm.app.Topology, indices: Sequence[int]) -> List[int]:
+    """Molecule id (0..G-1, in order of first appearance) of each ML atom: the connected
+    components of the topology's bonds among the ML atoms. They are fixed for the System's
+    lifetime, so no master node ever switches on or off during MD.
+
+    Link-atom hydrogens that openmm-ml appends for ML/MM (``V<k>`` atoms, unbonded in the
+    topology) join the molecule of the ML atom they cap. Raises ValueError when an atom that
+    cannot be a molecule on its own (not an ion or noble gas) has no bond: the topology then
+    lacks bonds (add CONECT records or ``topology.createStandardBonds()``, or pass ``molecules``).
+    """
+    position = {atom: k for k, atom in enumerate(indices)}
+    parent = list(range(len(indices)))
+
+    def find(k: int) -> int:
+        while parent[k] != k:
+            parent[k] = parent[parent[k]]
+            k = parent[k]
+        return k
+
+    def union(a: int, b: int) -> None:
+        parent[find(a)] = find(b)
+
+    bonded = set()
+    for bond in topology.bonds():
+        a, b = position.get(bond[0].index), position.get(bond[1].index)
+        if a is not None and b is not None:
+            union(a, b)
+            bonded.update((a, b))
+    atoms = list(topology.atoms())
+    sites = [k for k, i in enumerate(indices) if k not in bonded and atoms[i].name.startswith("V")
+             and atoms[i].name == atoms[i].residue.name and atoms[i].element is not None
+             and atoms[i].element.atomic_number == 1]
+    if sites:
+        from openmmml.embeddings.utilities import findLinkBonds
+
+        real = [i for k, i in enumerate(indices) if k not in set(sites)]
+        links = findLinkBonds(topology, real)
+        if len(links) == len(sites):  # openmm-ml adds one site per link bond, in this order
+            for k, (ml_atom, _mm_atom) in zip(sites, links):
+                union(k, position[ml_atom])
+                bonded.add(k)
+    for k, i in enumerate(indices):
+        z = atoms[i].element.atomic_number if atoms[i].element is not None else 0
+        if len(indices) > 1 and k not in bonded and z not in _MONATOMIC:
+            raise ValueError(f"{describe_atom(atoms[i])} has no bond in the topology, so RANGE cannot tell which "
+                             f"molecule it belongs to; add the bonds (CONECT records in the PDB file, or "
+                             f"topology.createStandardBonds()), or pass molecules=[one id per ML atom] "
+                             f"(molecules='single' treats the whole ML region as one molecule)")
+    ids: dict = {}
+    return [ids.setdefault(find(k), len(ids)) for k in range(len(indices))]
+
+
+def molecule_charges(numbers: Sequence[int], molecules: Sequence[int], charge: int,
+                     per_molecule: Optional[Sequence[int]] = None) -> List[int]:
+    """Total charge (e) of each molecule from openmm-ml's ``charge`` (the whole ML region's).
+
+    ``per_molecule`` (one per molecule id) is used when given and must add up to ``charge``.
+    Otherwise one molecule takes ``charge``; with several, every molecule is neutral when
+    ``charge`` is 0 and a +-1 charge goes to the only molecule with an odd number of
+    electrons when neutral (closed shells). Anything else is ambiguous: ValueError asking
+    for ``moleculeCharges``.
+    """
+    count = max(molecules) + 1
+    if per_molecule is not None:
+        values = [int(q) for q in per_molecule]
+        if len(values) != count or any(v != q for v, q in zip(values, per_molecule)):
+            raise ValueError(f"moleculeCharges must give one integer charge per molecule of the ML region "
+                             f"({count}), got {list(per_molecule)!r}")
+        if sum(values) != charge:
+            raise ValueError(f"moleculeCharges {values} add up to {sum(values)}, but charge={charge}")
+        return values
+    if count == 1:
+        return [charge]
+    electrons = [0] * count
+    for z, m in zip(numbers, molecules):
+        electrons[m] += int(z)
+    odd = [m for m in range(count) if electrons[m] % 2 == 1]
+    if charge == 0 and not odd:
+        return [0] * count
+    if abs(charge) == 1 and len(odd) == 1:
+        out = [0] * count
+        out[odd[0]] = charge
+        return out
+    raise ValueError(f"the ML region holds {count} molecules and charge={charge}: which molecule carries which "
+                     f"charge is ambiguous ({len(odd)} of them have an odd number of electrons when neutral); pass "
+                     f"moleculeCharges=[one total charge per molecule, in order of their first ML atom]")

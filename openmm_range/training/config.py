@@ -25,6 +25,8 @@ class TrainConfig:
     out_dir: str = "runs/train"
     split: Tuple[float, float, float] = (0.8, 0.1, 0.1)
     split_by: str = "structure"
+    # molecule names (e.g. dimer pair types 'water+nma') put only in the test split, never trained on
+    held_out_molecules: List[str] = field(default_factory=list)
     seed: int = 0
     # random subsample before splitting: one total, or one count per dataset in ``data`` (0 = all of it)
     max_structures: Optional[Union[int, List[int]]] = None

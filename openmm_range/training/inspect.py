@@ -13,6 +13,7 @@ import torch
 from torch_geometric.data import Batch
 
 from ..nn.range_block import segment_sum
+from .loss import molecule_inputs
 
 
 def _block_inputs(model, batch) -> List[tuple]:
@@ -22,7 +23,7 @@ def _block_inputs(model, batch) -> List[tuple]:
              for layer in model.layers if layer.range_block is not None]
     try:
         with torch.no_grad():
-            model(batch.z, batch.pos.to(model.master_init.dtype), batch.batch)
+            model(batch.z, batch.pos.to(model.master_init.dtype), batch.batch, **molecule_inputs(batch))
     finally:
         for h in hooks:
             h.remove()
@@ -36,8 +37,8 @@ def master_diagnostics(model, dataset, batch_size: int = 16) -> Dict:
     "attention_cosine": [...], "lambda_scale": {...}}], "structures": S}`` where, for each
     pair (I < J, counted from 1):
 
-    * ``state_distance`` = mean over structures of |H_I - H_J| / |H_I| (block output states);
-    * ``attention_cosine`` = mean over structures and heads of the cosine between the
+    * ``state_distance`` = mean over molecules (each has its own master nodes) of |H_I - H_J| / |H_I| (block output states);
+    * ``attention_cosine`` = mean over molecules and heads of the cosine between the
       aggregation weights of I and J over the structure's atoms (1 = identical attention);
 
     and ``lambda_scale`` maps "N_min", "N_max" (atom counts of the training set where the
@@ -57,13 +58,13 @@ def master_diagnostics(model, dataset, batch_size: int = 16) -> Dict:
     sizes = []
     for start in range(0, len(dataset), batch_size):
         batch = Batch.from_data_list([dataset[i] for i in range(start, min(start + batch_size, len(dataset)))])
-        sizes.extend(batch.n_atoms.reshape(-1).tolist())
-        B = int(batch.num_graphs)
-        for k, args in enumerate(_block_inputs(model, batch)):
+        inputs = _block_inputs(model, batch)
+        seg, B = inputs[0][3], int(inputs[0][4])  # the master-node sets: one per molecule (or structure)
+        sizes.extend(torch.bincount(seg, minlength=B).tolist())
+        for k, args in enumerate(inputs):
             block = range_blocks[k]
             with torch.no_grad():
                 _, master, alpha, _ = block.attention(*args)
-            seg = args[3]
             norms = torch.sqrt(segment_sum(alpha * alpha, seg, B))  # (B, M, L)
             for p, (i, j) in enumerate(pairs):
                 d = (master[:, i] - master[:, j]).norm(dim=-1) / master[:, i].norm(dim=-1).clamp_min(1e-30)

@@ -7,9 +7,17 @@ import torch
 def predict(model, batch) -> Tuple[torch.Tensor, torch.Tensor]:
     """Energies (B,) eV and forces (N, 3) eV/Å for a torch-geometric batch (graph kept for training)."""
     pos = batch.pos.detach().requires_grad_(True)
-    energy = model(batch.z, pos, batch.batch)
+    energy = model(batch.z, pos, batch.batch, **molecule_inputs(batch))
     (grad,) = torch.autograd.grad(energy.sum(), pos, create_graph=model.training)
     return energy, -grad
+
+
+def molecule_inputs(batch) -> Dict[str, torch.Tensor]:
+    """``molecules`` and per-molecule ``charges`` of a batch, as :meth:`AtomisticModel.forward` takes them."""
+    from ..models.atomistic import molecule_groups
+
+    _, _, first = molecule_groups(batch.batch, batch.fragment)
+    return {"molecules": batch.fragment, "charges": batch.fragment_charge[first]}
 
 
 def loss_terms(model, batch, alpha: float) -> Tuple[torch.Tensor, Dict[str, float]]:

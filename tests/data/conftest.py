@@ -81,6 +81,10 @@ TINY_DIMER_SPEC = {
         "gap_min": 2.0,
         "gap_max": 12.0,
         "md_steps": 5,
+        "far_fraction": 0.5,
+        "far_gap_max": 40.0,
+        "monomer_replicas": 1,
+        "monomer_frames": 2,
     },
     "spot_check": {"structures": 1, "components": 2, "step": 0.002},
 }

@@ -172,3 +172,32 @@ def test_atom_reference_energies_come_from_neutral_structures():
     # without neutral structures holding every element, all structures are used
     only_ions = Frames(**{**frames.__dict__, "charge": np.full(len(comps), -1)})
     assert fit_atom_ref_energies(only_ions)[8] != pytest.approx(fitted[8], abs=0.05)
+
+
+def test_held_out_molecules_go_only_to_the_test_split(tiny_dimers):
+    from openmm_range.data import load_dataset
+
+    ds = load_dataset(tiny_dimers[1])
+    train, val, test = ds.split((0.5, 0.25, 0.25), seed=3, held_out=["water+water"])
+    names = lambda part: {ds.molecules[m] for m in ds.frames.mol_id[part.parent_indices]}  # noqa: E731
+    assert "water+water" not in names(train) | names(val)
+    assert "water+water" in names(test) and len(names(test)) > 1  # plus its share of the rest
+    assert sorted(train.parent_indices.tolist() + val.parent_indices.tolist() + test.parent_indices.tolist()) == \
+        list(range(len(ds)))
+    with pytest.raises(ValueError, match=r"held-out molecules \['benzene\+water'\] are not in"):
+        ds.split(held_out=["benzene+water"])
+
+
+def test_fragment_charges_must_add_up():
+    import numpy as np
+
+    from openmm_range.data import Frames
+
+    frames = Frames.from_arrays(z=[8, 1, 1, 8, 1, 1], pos=np.random.default_rng(0).normal(size=(6, 3)) * 3,
+                                energy=[0.0], forces=np.zeros((6, 3)), n_atoms=[6], charge=[0])
+    frames.fragment = np.array([0, 0, 0, 1, 1, 1])
+    frames.fragment_charge = np.array([1, 1, 1, 0, 0, 0])
+    with pytest.raises(ValueError, match="do not add up to its total charge 0"):
+        frames.validate()
+    frames.fragment_charge = np.array([1, 1, 1, -1, -1, -1])
+    frames.validate()

@@ -116,16 +116,26 @@ def test_dimer_dataset(tiny_dimers):
     assert summary["tasks_remaining"] == 0
     ds = load_dataset(out_dir)
     meta = ds.metadata
-    assert [m["name"] for m in meta["molecules"]] == ["water+methanol", "water+water"]
-    assert meta["molecules"][0]["fragments"] == [3, 6]
-    assert ds.stats["n_min"] == 6 and ds.stats["n_max"] == 9
-    gaps = []
-    for path in store.list_chunks(out_dir):
-        gaps += store.read_chunk_info(path)["gap"]
-    assert len(gaps) == len(ds)
-    assert min(gaps) > 1.0 and max(gaps) < 13.5  # placed in [2, 12] A, then 5 MD steps
-    transfer = [q for p in store.list_chunks(out_dir) for q in store.read_chunk_info(p)["charge_transfer"]]
-    assert len(transfer) == len(ds) and max(abs(q) for q in transfer) <= 0.02
+    assert [m["name"] for m in meta["molecules"]] == ["water+methanol", "water+water", "water (alone)",
+                                                      "methanol (alone)"]
+    assert meta["molecules"][0]["fragments"] == [3, 6] and meta["molecules"][3]["fragments"] == [6]
+    assert ds.stats["n_min"] == 3 and ds.stats["n_max"] == 9
+    assert ds.stats["molecule_n_min"] == 3 and ds.stats["molecule_n_max"] == 6
+    names = [ds.molecules[m] for m in ds.frames.mol_id]
+    assert names.count("water (alone)") == 2 and names.count("methanol (alone)") == 2
+    # every atom knows its molecule: dimers are two, monomers one
+    frames = ds.frames
+    for i, name in enumerate(names):
+        fragment = frames.fragment[frames.offsets[i]:frames.offsets[i + 1]]
+        expected = {"water+methanol": [0] * 3 + [1] * 6, "water+water": [0] * 3 + [1] * 3}.get(name, [0] * len(fragment))
+        assert fragment.tolist() == expected
+    infos = [store.read_chunk_info(path) for path in store.list_chunks(out_dir)]
+    gaps = [g for info in infos for g in info.get("gap", [])]
+    assert len(gaps) == names.count("water+methanol") + names.count("water+water")
+    assert min(gaps) > 1.0 and max(gaps) < 41.5  # placed in [2, 12] or [12, 40] A, then 5 MD steps
+    assert max(gaps) > 13.5  # far_fraction: some pairs beyond gap_max
+    transfer = [q for info in infos for q in info.get("charge_transfer", [])]
+    assert len(transfer) == len(gaps) and max(abs(q) for q in transfer) <= 0.02
 
 
 def test_spec_errors(tmp_path):

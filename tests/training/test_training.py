@@ -78,6 +78,7 @@ def test_training_reduces_loss_and_writes_outputs(dataset_path, tmp_path):
     meta = openmm_range.read_metadata(out / "best_model.pt")
     assert meta["training_data_hash"] and (meta["n_min"], meta["n_max"]) == (3, 6)
     assert meta["elements"] == [1, 6, 8]
+    assert meta["charges"] == [0]  # the molecular charges seen in training: neutral only
 
     # evaluate and publish the run through the CLI
     env = dict(os.environ, OMP_NUM_THREADS="1")
@@ -179,3 +180,31 @@ def test_per_dataset_subsample_and_test_metrics_per_dataset(dataset_path, tmp_pa
         with pytest.raises(ValueError, match="one count >= 0 per dataset"):
             TrainConfig.from_dict(config(dataset_path, tmp_path / "x", data=[str(dataset_path), str(other)],
                                          max_structures=bad))
+
+
+def test_dimers_train_with_their_molecules_and_charges(tmp_path):
+    """A dimer set trains with two molecules per structure: the model stores the molecule sizes
+    (not the dimer's) for Lambda(n), and the molecular charges it saw."""
+    from openmm_range.training import TrainConfig, train
+
+    rng = np.random.default_rng(1)
+    z, pos, energy, forces = [], [], [], []
+    for k in range(12):
+        a = WATER + rng.normal(scale=0.05, size=WATER.shape)
+        b = METHANOL + rng.normal(scale=0.05, size=METHANOL.shape) + [4.0 + k, 0.0, 0.0]
+        numbers = np.array([8, 1, 1, 6, 8, 1, 1, 1, 1])
+        e, f = XTBPotential(numbers)(np.concatenate([a, b]))
+        z.append(numbers), pos.append(np.concatenate([a, b])), energy.append(e), forces.append(f)
+    frames = Frames(z=np.concatenate(z), pos=np.concatenate(pos), energy=np.array(energy), forces=np.concatenate(forces),
+                    n_atoms=np.full(12, 9), mol_id=np.zeros(12, dtype=np.int64), charge=np.zeros(12, dtype=np.int64),
+                    spin=np.zeros(12, dtype=np.int64), molecules=["water+methanol"], source="tiny-dimers",
+                    fragment=np.tile([0, 0, 0, 1, 1, 1, 1, 1, 1], 12), fragment_charge=np.zeros(108, dtype=np.int64))
+    path = tmp_path / "dimers.npz"
+    save_frames(frames, str(path))
+    out = tmp_path / "run"
+    train(TrainConfig.from_dict(config(path, out, epochs=2)), log=lambda *_: None)
+    import openmm_range
+    meta = openmm_range.read_metadata(out / "best_model.pt")
+    assert (meta["n_min"], meta["n_max"]) == (3, 6) and meta["charges"] == [0]
+    assert meta["hyperparameters"]["range_scope"] == "molecule"
+    assert meta["hyperparameters"]["long_range"] == "coulomb-dispersion"

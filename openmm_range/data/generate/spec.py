@@ -81,6 +81,11 @@ class DimerSpec:
     GFN2-xTB Mulliken charge on monomer A differs from A's formal charge by more than
     ``max_charge_transfer`` (e) is dropped: GFN2-xTB's delocalisation error can move a
     fraction of an electron between distant ions, which is not physical.
+
+    With ``far_fraction`` > 0, that fraction of the frames (drawn per frame) takes its gap from
+    [gap_max, far_gap_max] instead, so that the data reach the separated limit.
+    ``monomer_replicas`` x ``monomer_frames`` structures of every monomer alone (thermalised
+    the same way) follow the pairs: E(A) and E(B) of the separation limit, as labels.
     """
 
     monomers: List[MoleculeSpec]
@@ -94,6 +99,10 @@ class DimerSpec:
     timestep: float = 0.5
     friction: float = 0.01
     max_charge_transfer: float = 0.02
+    far_fraction: float = 0.0
+    far_gap_max: float = 0.0
+    monomer_replicas: int = 0
+    monomer_frames: int = 0
 
 
 @dataclass
@@ -197,6 +206,11 @@ def parse_spec(data: Dict, source: str = "<spec>") -> Spec:
         dimers = DimerSpec(**{**raw, "monomers": monomers, "pairs": pairs})
         if not 0 < dimers.gap_min < dimers.gap_max:
             raise ValueError(f"{source}: dimers needs 0 < gap_min < gap_max")
+        if not 0 <= dimers.far_fraction <= 1 or (dimers.far_fraction > 0 and dimers.far_gap_max <= dimers.gap_max):
+            raise ValueError(f"{source}: dimers needs 0 <= far_fraction <= 1, and far_gap_max > gap_max when "
+                             f"far_fraction > 0")
+        if dimers.monomer_replicas < 0 or dimers.monomer_frames < 0:
+            raise ValueError(f"{source}: dimers.monomer_replicas and monomer_frames must be >= 0")
     if not molecules and dimers is None:
         raise ValueError(f"{source}: needs 'molecules' or 'dimers'")
     if molecules and dimers is not None:

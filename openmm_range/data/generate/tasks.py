@@ -57,9 +57,14 @@ def plan_tasks(spec: Spec) -> List[Task]:
     A task's random numbers depend on (molecule, replica), not on its position in this list."""
     tasks = []
     if spec.is_dimer:
-        for r in range(spec.dimers.replicas):
-            for p in range(len(spec.dimers.pairs)):
-                tasks.append(Task(len(tasks), p, r, spec.dimers.frames))
+        d = spec.dimers
+        for r in range(d.replicas):
+            for p in range(len(d.pairs)):
+                tasks.append(Task(len(tasks), p, r, d.frames))
+        if d.monomer_frames > 0:  # monomers alone: groups after the pairs
+            for r in range(d.monomer_replicas):
+                for m in range(len(d.monomers)):
+                    tasks.append(Task(len(tasks), len(d.pairs) + m, r, d.monomer_frames))
     else:
         per = structures_per_molecule_task(spec.sampling)
         for c in range(spec.conformers.n):
@@ -99,6 +104,11 @@ def molecule_table(spec: Spec) -> List[Dict]:
                 "fragment_charges": [ra["charge"], rb["charge"]],
             }
         )
+    if spec.dimers.monomer_frames > 0:
+        for m in spec.dimers.monomers:
+            r = monomers[m.name]
+            table.append({**r, "name": f"{m.name} (alone)", "fragments": [r["n_atoms"]],
+                          "fragment_charges": [r["charge"]]})
     return table
 
 
@@ -212,6 +222,8 @@ def _sample_dimer(spec: Spec, task: Task, rng: np.random.Generator):
     frames, gaps, centres = [], [], []
     for _ in range(d.frames):
         gap = float(rng.uniform(d.gap_min, d.gap_max))
+        if d.far_fraction > 0 and rng.random() < d.far_fraction:
+            gap = float(rng.uniform(d.gap_max, d.far_gap_max))
         ca = mol_a.conformers[rng.integers(len(mol_a.conformers))]
         cb = mol_b.conformers[rng.integers(len(mol_b.conformers))]
         pa, pb = place_dimer(ca, cb, gap, rng)
@@ -229,10 +241,37 @@ def _sample_dimer(spec: Spec, task: Task, rng: np.random.Generator):
     return z, charge, mol_a.uhf + mol_b.uhf, frames, per_frame, [n_a, mol_b.n_atoms], mol_a.charge
 
 
+def _sample_monomer(spec: Spec, task: Task, rng: np.random.Generator):
+    """Frames of one monomer alone (group index past the pairs): random conformer, then the
+    same GFN-FF thermalisation as the dimers. Returns (z, charge, uhf, frames)."""
+    d = spec.dimers
+    index = task.group - len(d.pairs)
+    m = d.monomers[index]
+    mol = get_molecule(spec, m, 1000 + index, max(spec.conformers.n, 1))
+    masses = atomic_masses(mol.z)
+    frames = []
+    for _ in range(task.n_structures):
+        pos = mol.conformers[rng.integers(len(mol.conformers))]
+        if d.md_steps > 0:
+            ff = GFNFFPotential(mol.z, pos, charge=mol.charge, bonds=mol.bonds)
+            traj = langevin_frames(ff, pos, masses, d.temperature, rng, n_frames=1, stride=d.md_steps,
+                                   timestep=d.timestep, friction=d.friction)
+            if traj:
+                pos = traj[-1]
+        frames.append(pos)
+    return mol.z, mol.charge, mol.uhf, frames
+
+
 def run_task(spec: Spec, task: Task) -> Tuple[Frames, Dict]:
     """Sample and label one task; returns its Frames and a JSON-able info record."""
     t0 = time.perf_counter()
-    if spec.is_dimer:
+    if spec.is_dimer and task.group >= len(spec.dimers.pairs):
+        rng = np.random.default_rng(_seed(spec.seed, _KIND_DIMER_TASK, task.group, task.replica))
+        z, charge, uhf, frames = _sample_monomer(spec, task, rng)
+        per_frame, fragment = {}, None
+        tags = [{"kind": "monomer", "md_steps": spec.dimers.md_steps, "temperature": spec.dimers.temperature,
+                 "count": len(frames)}]
+    elif spec.is_dimer:
         rng = np.random.default_rng(_seed(spec.seed, _KIND_DIMER_TASK, task.group, task.replica))
         z, charge, uhf, frames, per_frame, fragments, charge_a = _sample_dimer(spec, task, rng)
         fragment = (fragments[0], charge_a, spec.dimers.max_charge_transfer)
