@@ -1,0 +1,150 @@
+"""Campaigns: many training runs that span sessions and machines.
+
+A campaign file (YAML) names its runs::
+
+    name: longrange
+    runs: [configs/study/longrange/range-schnet.yaml, configs/study/longrange/schnet.yaml]
+
+``start`` launches a detached scheduler that keeps at most ``jobs`` runs training (default:
+the number of CPU cores), each ``openmm-range train CONFIG --resume`` with one thread and its
+output in ``OUT_DIR/train.log``, until every run has finished (``OUT_DIR/summary.json``).
+Every run checkpoints atomically each epoch and resumes exactly, so stopping the machine
+loses at most one epoch per run; starting the campaign again, on any machine with the same
+checkout, continues it. ``status`` prints epoch, best validation force MAE, seconds per
+epoch and ETA of each run; ``checkpoints`` lists the checkpoint files of unfinished runs,
+which are committed (``git add -f``) so that a fresh machine resumes them.
+"""
+import csv
+import fcntl
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, List, Optional
+
+import yaml
+
+from .config import TrainConfig
+
+
+@dataclass
+class RunState:
+    """Where one run of a campaign stands."""
+
+    config: Path
+    out_dir: Path
+    epochs: int
+    epoch: int  # epochs finished
+    best_val_force_mae: Optional[float]  # meV/Å
+    epoch_seconds: Optional[float]  # mean of the last three epochs
+    finished: bool
+    running: bool
+
+    @property
+    def eta_seconds(self) -> Optional[float]:
+        if self.finished or self.epoch_seconds is None:
+            return None
+        return (self.epochs - self.epoch) * self.epoch_seconds
+
+
+def read_campaign(path: str) -> List[Path]:
+    """The config files of campaign ``path``; ValueError naming what is wrong."""
+    with open(path) as handle:
+        data = yaml.safe_load(handle) or {}
+    runs = data.get("runs") if isinstance(data, dict) else None
+    if not isinstance(runs, list) or not runs:
+        raise ValueError(f"{path}: a campaign file needs 'runs': a list of training config files")
+    root = Path(path).resolve().parent
+    out = []
+    for item in runs:
+        p = Path(item)
+        p = p if p.is_file() else root / p
+        if not p.is_file():
+            raise FileNotFoundError(f"{path}: run config {item!r} does not exist")
+        out.append(p)
+    return out
+
+
+def _locked(out_dir: Path) -> bool:
+    """True while a trainer holds ``out_dir/.lock``."""
+    lock = out_dir / ".lock"
+    if not lock.exists():
+        return False
+    with open(lock, "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(handle, fcntl.LOCK_UN)
+    return False
+
+
+def run_state(config_path: Path) -> RunState:
+    config = TrainConfig.from_yaml(str(config_path))
+    out = Path(config.out_dir)
+    rows: List[Dict[str, str]] = []
+    if (out / "metrics.csv").exists():
+        with open(out / "metrics.csv") as handle:
+            rows = list(csv.DictReader(handle))
+    val = [float(r["val_force_mae_mev_a"]) for r in rows if r.get("val_force_mae_mev_a")]
+    secs = [float(r["epoch_s"]) for r in rows[-3:] if r.get("epoch_s")]
+    return RunState(config_path, out, int(config.epochs), len(rows), min(val) if val else None,
+                    sum(secs) / len(secs) if secs else None, (out / "summary.json").exists(), _locked(out))
+
+
+def format_status(states: List[RunState]) -> str:
+    lines = ["| run | state | epoch | best val force MAE (meV/Å) | s/epoch | ETA |", "|---|---|---|---|---|---|"]
+    for s in states:
+        state = "finished" if s.finished else ("training" if s.running else "waiting")
+        eta = "-" if s.eta_seconds is None else f"{s.eta_seconds / 3600:.1f} h"
+        best = "-" if s.best_val_force_mae is None else f"{s.best_val_force_mae:.1f}"
+        per = "-" if s.epoch_seconds is None else f"{s.epoch_seconds:.0f}"
+        lines.append(f"| {s.config} | {state} | {s.epoch}/{s.epochs} | {best} | {per} | {eta} |")
+    return "\n".join(lines)
+
+
+def _launch(config_path: Path, out_dir: Path) -> subprocess.Popen:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    log = open(out_dir / "train.log", "a")
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    return subprocess.Popen([sys.executable, "-m", "openmm_range.cli.main", "train", str(config_path), "--resume"],
+                            stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+
+
+def schedule(campaign: str, jobs: int, poll_seconds: float = 30.0, log=print) -> Dict[str, int]:
+    """Keep up to ``jobs`` unfinished runs training until all have finished (or failed once).
+
+    Returns the exit status of every run this call started."""
+    configs = read_campaign(campaign)
+    active: Dict[Path, subprocess.Popen] = {}
+    status: Dict[str, int] = {}
+    while True:
+        for path, proc in list(active.items()):
+            if proc.poll() is not None:
+                status[str(path)] = proc.returncode
+                log(f"[campaign] {path} exited with {proc.returncode}")
+                del active[path]
+        states = [run_state(p) for p in configs]
+        waiting = [s for s in states if not s.finished and not s.running and str(s.config) not in status
+                   and s.config not in active]
+        busy = len(active) + sum(1 for s in states if s.running and s.config not in active)
+        for s in waiting[:max(0, jobs - busy)]:
+            log(f"[campaign] starting {s.config} at epoch {s.epoch}/{s.epochs}")
+            active[s.config] = _launch(s.config, s.out_dir)
+        if not active and not any(s.running for s in states):
+            return status
+        time.sleep(poll_seconds)
+
+
+def start_detached(campaign: str, jobs: int, log_path: Path) -> int:
+    """Start :func:`schedule` in its own session (it outlives the caller); returns its pid."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    handle = open(log_path, "a")
+    code = (f"from openmm_range.training.campaign import schedule; "
+            f"schedule({json.dumps(str(campaign))}, {int(jobs)})")
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=handle, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    return proc.pid

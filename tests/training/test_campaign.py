@@ -1,0 +1,50 @@
+"""Campaigns: the scheduler trains every unfinished run (at most ``jobs`` at a time) and
+resumes a run that already has epochs; status and checkpoints report where runs stand."""
+import numpy as np
+import yaml
+
+from openmm_range.data import Frames, save_frames
+from openmm_range.data.generate.potentials import XTBPotential
+from openmm_range.training.campaign import format_status, read_campaign, run_state, schedule
+
+WATER = np.array([[0.0, 0.0, 0.0], [0.9572, 0.0, 0.0], [-0.24, 0.9266, 0.0]])
+
+
+def tiny_water(path):
+    rng = np.random.default_rng(2)
+    pos = [WATER + rng.normal(scale=0.05, size=(3, 3)) for _ in range(8)]
+    labels = [XTBPotential(np.array([8, 1, 1]))(p) for p in pos]
+    frames = Frames(z=np.tile([8, 1, 1], 8), pos=np.concatenate(pos), energy=np.array([e for e, _ in labels]),
+                    forces=np.concatenate([f for _, f in labels]), n_atoms=np.full(8, 3),
+                    mol_id=np.zeros(8, dtype=np.int64), charge=np.zeros(8, dtype=np.int64),
+                    spin=np.zeros(8, dtype=np.int64), molecules=["O"], source="water")
+    save_frames(frames, str(path))
+
+
+def test_schedule_trains_and_resumes_every_run(tmp_path):
+    tiny_water(tmp_path / "water.npz")
+    configs = []
+    for name, epochs in (("a", 2), ("b", 1)):
+        cfg = {"data": [str(tmp_path / "water.npz")], "model": "schnet", "out_dir": str(tmp_path / "runs" / name),
+               "epochs": epochs, "batch_size": 4, "split": [0.5, 0.25, 0.25], "threads": 1,
+               "hyperparameters": {"hidden_channels": 8, "num_interactions": 1, "readout_layers": [8]}}
+        (tmp_path / f"{name}.yaml").write_text(yaml.safe_dump(cfg))
+        configs.append(str(tmp_path / f"{name}.yaml"))
+    campaign = tmp_path / "campaign.yaml"
+    campaign.write_text(yaml.safe_dump({"name": "t", "runs": configs}))
+    assert [str(p) for p in read_campaign(str(campaign))] == configs
+    before = [run_state(p) for p in read_campaign(str(campaign))]
+    assert [(s.epoch, s.finished, s.running) for s in before] == [(0, False, False), (0, False, False)]
+    status = schedule(str(campaign), jobs=1, poll_seconds=0.2, log=lambda *_: None)
+    assert set(status.values()) == {0}
+    after = [run_state(p) for p in read_campaign(str(campaign))]
+    assert [(s.epoch, s.finished) for s in after] == [(2, True), (1, True)]
+    assert "finished" in format_status(after) and "2/2" in format_status(after)
+    # a finished campaign starts nothing; a longer run resumes from its checkpoint
+    cfg_a = yaml.safe_load(open(configs[0]))
+    cfg_a["epochs"] = 3
+    (tmp_path / "a.yaml").write_text(yaml.safe_dump(cfg_a))
+    (tmp_path / "runs" / "a" / "summary.json").unlink()
+    assert schedule(str(campaign), jobs=2, poll_seconds=0.2, log=lambda *_: None) == {configs[0]: 0}
+    assert run_state(read_campaign(str(campaign))[0]).epoch == 3
+    assert f"resuming {tmp_path / 'runs' / 'a'} at epoch 2" in (tmp_path / "runs" / "a" / "train.log").read_text()
