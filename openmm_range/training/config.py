@@ -43,6 +43,20 @@ class TrainConfig:
     lr_step_lambda: int = 6
     lr_step_ab: int = 8
     grad_clip: Optional[float] = 10.0
+    # --- the converging recipe's options (defaults keep the paper's recipe above) ---
+    # 'step': the paper's step decay per group; 'cosine': linear warm-up over warmup_epochs, then
+    # cosine decay to lr * lr_min_factor at the last epoch, evaluated at every optimiser step
+    schedule: str = "step"
+    warmup_epochs: float = 0.0
+    lr_min_factor: float = 0.01
+    # exponential moving average of the weights (0 = off); validation, the best model and the
+    # test metrics then use the averaged weights
+    ema_decay: float = 0.0
+    # 'paper': alpha * sum_mol dE^2 + sum_atoms |dF|^2 (unnormalised sums, alpha schedule above);
+    # 'per-atom': energy_weight * mean_mol (dE / N_atoms)^2 + force_weight * mean_components dF^2 (eV, eV/Å)
+    loss: str = "paper"
+    energy_weight: float = 1.0
+    force_weight: float = 1.0
     early_stopping_patience: int = 0  # epochs without validation improvement; 0 = off
     dtype: str = "float32"
     device: str = "cpu"
@@ -55,6 +69,15 @@ class TrainConfig:
         for key in ("epochs", "batch_size", "lr_step_network", "lr_step_lambda", "lr_step_ab"):
             if int(getattr(self, key)) < 1:
                 raise ValueError(f"{key} must be a positive integer, got {getattr(self, key)!r}")
+        choices = {"schedule": ("step", "cosine"), "loss": ("paper", "per-atom")}
+        for key, allowed in choices.items():
+            if getattr(self, key) not in allowed:
+                raise ValueError(f"{key} must be one of {list(allowed)}, got {getattr(self, key)!r}")
+        if not 0.0 <= float(self.ema_decay) < 1.0:
+            raise ValueError(f"ema_decay must be in [0, 1), got {self.ema_decay!r}")
+        if not (0.0 <= float(self.warmup_epochs) < self.epochs and 0.0 <= float(self.lr_min_factor) <= 1.0):
+            raise ValueError(f"need 0 <= warmup_epochs < epochs and 0 <= lr_min_factor <= 1, got "
+                             f"{self.warmup_epochs!r}, {self.lr_min_factor!r}")
         if isinstance(self.max_structures, (list, tuple)):
             if len(self.max_structures) != len(self.data) or any(int(m) < 0 for m in self.max_structures):
                 raise ValueError(f"max_structures as a list needs one count >= 0 per dataset in data ({len(self.data)}), "

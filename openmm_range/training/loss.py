@@ -20,12 +20,22 @@ def molecule_inputs(batch) -> Dict[str, torch.Tensor]:
     return {"molecules": batch.fragment, "charges": batch.fragment_charge[first]}
 
 
-def loss_terms(model, batch, alpha: float) -> Tuple[torch.Tensor, Dict[str, float]]:
-    """Paper's unnormalised loss terms for one batch: alpha * sum dE^2 + sum |dF|^2 (eV units)."""
+def loss_terms(model, batch, alpha: float, per_atom: bool = False, energy_weight: float = 1.0,
+               force_weight: float = 1.0) -> Tuple[torch.Tensor, Dict[str, float]]:
+    """Data loss of one batch (eV units) and its error sums.
+
+    ``per_atom=False``: the paper's unnormalised ``alpha * sum_mol dE^2 + sum_atoms |dF|^2``.
+    ``per_atom=True``: ``energy_weight * mean_mol (dE / N)^2 + force_weight * mean_components dF^2``,
+    independent of batch and molecule size.
+    """
     energy, forces = predict(model, batch)
     de = energy - batch.energy.reshape(-1)
     df = forces - batch.forces
-    data_loss = alpha * (de * de).sum() + (df * df).sum()
+    if per_atom:
+        de_atom = de / batch.n_atoms.reshape(-1).to(de.dtype)
+        data_loss = energy_weight * (de_atom * de_atom).mean() + force_weight * (df * df).mean()
+    else:
+        data_loss = alpha * (de * de).sum() + (df * df).sum()
     stats = {"e_abs": float(de.detach().abs().sum()), "f_abs": float(df.detach().abs().sum()),
              "e_sq": float((de.detach() ** 2).sum()), "f_sq": float((df.detach() ** 2).sum()),
              "n_mol": int(de.shape[0]), "n_comp": int(df.numel())}

@@ -13,7 +13,9 @@ Checkpoints are written atomically and read with ``torch.load(weights_only=True)
 The data order of epoch e is drawn from a generator seeded with (seed, e), so a resumed
 run sees exactly the batches an uninterrupted one would.
 """
+import contextlib
 import csv
+import dataclasses
 import json
 import math
 import os
@@ -45,8 +47,9 @@ class _LossModule(torch.nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, batch, alpha: float, scale: float, delta: float):
-        data_loss, stats = loss_terms(self.model, batch, alpha)
+    def forward(self, batch, alpha: float, scale: float, delta: float, config: TrainConfig):
+        data_loss, stats = loss_terms(self.model, batch, alpha, config.loss == "per-atom", config.energy_weight,
+                                      config.force_weight)
         reg = self.model.regularization() if self.model.use_range else torch.zeros((), dtype=data_loss.dtype)
         return scale * data_loss + delta * reg, stats
 
@@ -114,10 +117,50 @@ def param_groups(model, config: TrainConfig):
     return [g for g in groups if g["params"]]
 
 
-def set_learning_rates(optimizer, config: TrainConfig, epoch: int) -> None:
-    """Step schedule per group: lr * gamma ** (epoch // step) (stateless, so resume is exact)."""
+def set_learning_rates(optimizer, config: TrainConfig, epoch: float) -> None:
+    """The learning rate at (fractional) ``epoch``, a stateless function so that resume is exact.
+
+    'step': per group, lr * gamma ** (floor(epoch) // step). 'cosine': lr * epoch / warmup during
+    the warm-up, then lr_min + (lr - lr_min) (1 + cos(pi x)) / 2 with x from 0 to 1 at the last epoch.
+    """
     for group in optimizer.param_groups:
-        group["lr"] = config.lr * config.lr_gamma ** (epoch // group["step"])
+        group["lr"] = learning_rate(config, epoch, group["step"])
+
+
+def learning_rate(config: TrainConfig, epoch: float, step: int) -> float:
+    if config.schedule == "step":
+        return config.lr * config.lr_gamma ** (int(epoch) // step)
+    if epoch < config.warmup_epochs:
+        return config.lr * (epoch + 1e-3) / config.warmup_epochs
+    x = min(1.0, (epoch - config.warmup_epochs) / max(config.epochs - config.warmup_epochs, 1e-9))
+    low = config.lr * config.lr_min_factor
+    return low + (config.lr - low) * 0.5 * (1.0 + math.cos(math.pi * x))
+
+
+class _EMA:
+    """Exponential moving average of a model's floating-point state (parameters and buffers)."""
+
+    def __init__(self, model, decay: float):
+        self.decay = decay
+        self.state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+    @torch.no_grad()
+    def update(self, model) -> None:
+        for k, v in model.state_dict().items():
+            if v.dtype.is_floating_point:
+                self.state[k].mul_(self.decay).add_(v.detach(), alpha=1.0 - self.decay)
+            else:
+                self.state[k].copy_(v)
+
+    @contextlib.contextmanager
+    def applied(self, model):
+        """Within the block ``model`` holds the averaged weights; its own come back afterwards."""
+        own = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        model.load_state_dict(self.state)
+        try:
+            yield
+        finally:
+            model.load_state_dict(own)
 
 
 def alpha_at(config: TrainConfig, epoch: int) -> float:
@@ -157,6 +200,7 @@ def train(config: TrainConfig, resume: bool = False, log=print) -> Dict:
         raise ValueError(f"split {config.split} of {len(full)} structures leaves an empty training or validation set")
     model = build_model(config, train_set).to(device)
     optimizer = torch.optim.AdamW(param_groups(model, config), lr=config.lr, weight_decay=config.weight_decay)
+    ema = _EMA(model, config.ema_decay) if config.ema_decay > 0 else None
     history: List[Dict] = []
     start_epoch, best, best_epoch, best_state, wall = 0, math.inf, -1, None, 0.0
     ckpt_path = out / CHECKPOINT
@@ -175,6 +219,8 @@ def train(config: TrainConfig, resume: bool = False, log=print) -> Dict:
                              f"{ckpt.get('data_hash')} -> {full.content_hash}); resume needs the same data")
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
+        if ema is not None:
+            ema.state = ckpt["ema"]
         torch.set_rng_state(ckpt["rng"])
         start_epoch, best, best_epoch = int(ckpt["epoch"]) + 1, float(ckpt["best"]), int(ckpt["best_epoch"])
         best_state, history, wall = ckpt["best_model"], json.loads(ckpt["history"]), float(ckpt["wall_s"])
@@ -199,32 +245,41 @@ def train(config: TrainConfig, resume: bool = False, log=print) -> Dict:
         total_loss = 0.0
         plan = batches(len(train_set), config.batch_size, config.seed, epoch)
         progress = _progress(len(plan), f"epoch {epoch + 1}/{config.epochs}", is_main)
-        for idx in plan:
+        for k, idx in enumerate(plan):
+            if config.schedule != "step":
+                set_learning_rates(optimizer, config, epoch + k / len(plan))
             mine = idx[rank::world]
             batch = Batch.from_data_list([train_set[i] for i in mine]).to(device)
             optimizer.zero_grad(set_to_none=True)
             # DDP averages gradients over ranks; scaling the local data sum by the world size
             # makes the update equal to one process summing the whole global batch.
-            loss, stats = runner(batch, alpha, float(world), config.reg_delta)
+            # (per-atom losses are means: DDP's gradient average is then already the global one)
+            scale = float(world) if config.loss == "paper" else 1.0
+            loss, stats = runner(batch, alpha, scale, config.reg_delta, config)
             loss.backward()
             if config.grad_clip:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
             optimizer.step()
+            if ema is not None:
+                ema.update(model)
             accumulate(acc, stats)
             total_loss += float(loss.detach())
             progress.update(1)
             progress.set_postfix(loss=f"{total_loss / max(progress.n, 1):.4g}")
         progress.close()
-        val = evaluate_split(model, val_set, config.batch_size, device)
+        with ema.applied(model) if ema is not None else contextlib.nullcontext():
+            val = evaluate_split(model, val_set, config.batch_size, device)
+            improved = val["force_mae_mev_a"] < best
+            if improved:  # the weights validated (the averaged ones with EMA)
+                best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
         wall += time.perf_counter() - t0
         row = {"epoch": epoch + 1, "alpha": alpha, "lr": optimizer.param_groups[0]["lr"],
                "train_loss": total_loss / len(plan), **{f"train_{k}": v for k, v in summarise(acc).items()},
                **{f"val_{k}": v for k, v in val.items()}, "epoch_s": time.perf_counter() - t0}
         history.append(row)
         metric = val["force_mae_mev_a"]
-        if metric < best:
+        if improved:
             best, best_epoch, stale = metric, epoch, 0
-            best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
         else:
             stale += 1
         if is_main:
@@ -234,7 +289,7 @@ def train(config: TrainConfig, resume: bool = False, log=print) -> Dict:
             ckpt = {"epoch": epoch, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
                     "rng": torch.get_rng_state(), "best": best, "best_epoch": best_epoch, "best_model": best_state,
                     "history": json.dumps(history), "config": config.to_json(), "wall_s": wall,
-                    "data_hash": full.content_hash}
+                    "data_hash": full.content_hash, **({"ema": ema.state} if ema is not None else {})}
             atomic_write(ckpt_path, lambda tmp: torch.save(ckpt, tmp))
             if best_epoch == epoch:
                 _save_best(model, best_state, full, config, history, wall, out / "best_model.pt")
@@ -285,8 +340,12 @@ def _lock_run_dir(out: Path):
 
 def _resumable(cfg: Dict) -> Dict:
     """The options that must match to resume (the epoch budget and patience may grow; a run may move
-    between CPU and GPU, which changes rounding but not the recipe)."""
-    return {k: v for k, v in json.loads(json.dumps(cfg)).items()
+    between CPU and GPU, which changes rounding but not the recipe). Options added to TrainConfig
+    after a checkpoint was written take their defaults, which reproduce the old behaviour."""
+    full = {f.name: f.default if f.default is not dataclasses.MISSING else f.default_factory()
+            for f in dataclasses.fields(TrainConfig)}
+    full.update(json.loads(json.dumps(cfg)))
+    return {k: v for k, v in json.loads(json.dumps(full)).items()
             if k not in ("epochs", "early_stopping_patience", "threads", "device")}
 
 

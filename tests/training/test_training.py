@@ -208,3 +208,46 @@ def test_dimers_train_with_their_molecules_and_charges(tmp_path):
     assert (meta["n_min"], meta["n_max"]) == (3, 6) and meta["charges"] == [0]
     assert meta["hyperparameters"]["range_scope"] == "molecule"
     assert meta["hyperparameters"]["long_range"] == "coulomb-dispersion"
+
+
+def test_cosine_schedule_with_warmup():
+    from openmm_range.training import TrainConfig
+    from openmm_range.training.trainer import learning_rate
+
+    cfg = TrainConfig(data=["x"], epochs=10, lr=1e-3, schedule="cosine", warmup_epochs=1.0, lr_min_factor=0.1)
+    assert learning_rate(cfg, 0.5, 1) == pytest.approx(0.5e-3, rel=1e-2)  # linear warm-up
+    assert learning_rate(cfg, 1.0, 1) == pytest.approx(1e-3)  # peak after the warm-up
+    assert learning_rate(cfg, 5.5, 1) == pytest.approx(0.55e-3)  # half way down the cosine
+    assert learning_rate(cfg, 10.0, 1) == pytest.approx(1e-4)  # lr_min_factor at the end
+    with pytest.raises(ValueError, match="schedule must be one of"):
+        TrainConfig(data=["x"], schedule="linear")
+
+
+def test_new_recipe_resumes_bit_for_bit(dataset_path, tmp_path):
+    """Cosine schedule per step, EMA weights and the per-atom loss: an interrupted run resumed
+    from its checkpoint ends exactly where an uninterrupted one does."""
+    from openmm_range.training import TrainConfig, train
+
+    recipe = dict(epochs=2, schedule="cosine", warmup_epochs=0.5, ema_decay=0.9, loss="per-atom",
+                  energy_weight=1.0, force_weight=10.0)
+    train(TrainConfig.from_dict(config(dataset_path, tmp_path / "straight", **recipe)), log=lambda *_: None)
+
+    class Stop(Exception):
+        pass
+
+    def stop_at_epoch_two(message):
+        if message.startswith("epoch 2:"):  # logged before epoch 2's checkpoint is written
+            raise Stop
+
+    with pytest.raises(Stop):
+        train(TrainConfig.from_dict(config(dataset_path, tmp_path / "cut", **recipe)), log=stop_at_epoch_two)
+    train(TrainConfig.from_dict(config(dataset_path, tmp_path / "cut", **recipe)), resume=True, log=lambda *_: None)
+    a = torch.load(tmp_path / "straight" / "checkpoint.pt", weights_only=True)
+    b = torch.load(tmp_path / "cut" / "checkpoint.pt", weights_only=True)
+    for key in ("model", "ema"):
+        assert a[key].keys() == b[key].keys()
+        assert all(torch.equal(a[key][k], b[key][k]) for k in a[key]), key
+    assert not all(torch.equal(a["model"][k], a["ema"][k]) for k in a["model"])  # EMA differs from the weights
+    # the best model is the averaged weights that were validated (here the last epoch's)
+    assert a["best_epoch"] == 1
+    assert all(torch.equal(a["best_model"][k], a["ema"][k]) for k in a["ema"])
