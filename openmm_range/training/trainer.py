@@ -237,7 +237,7 @@ def train(config: TrainConfig, resume: bool = False, log=print) -> Dict:
         runner = torch.nn.parallel.DistributedDataParallel(runner)
     stale = 0 if best_epoch < 0 else (start_epoch - 1 - best_epoch)
     for epoch in range(start_epoch, config.epochs):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         set_learning_rates(optimizer, config, epoch)
         alpha = alpha_at(config, epoch)
         model.train()
@@ -275,7 +275,8 @@ def train(config: TrainConfig, resume: bool = False, log=print) -> Dict:
         wall += time.perf_counter() - t0
         row = {"epoch": epoch + 1, "alpha": alpha, "lr": optimizer.param_groups[0]["lr"],
                "train_loss": total_loss / len(plan), **{f"train_{k}": v for k, v in summarise(acc).items()},
-               **{f"val_{k}": v for k, v in val.items()}, "epoch_s": time.perf_counter() - t0}
+               **{f"val_{k}": v for k, v in val.items()}, "epoch_s": time.perf_counter() - t0,
+               "epoch_cpu_s": time.process_time() - c0}  # this process's CPU time: comparable under load
         history.append(row)
         metric = val["force_mae_mev_a"]
         if improved:
@@ -367,7 +368,8 @@ def _save_best(model, best_state, full, config, history, wall, path):
 def _write_metrics(path: Path, history: List[Dict]) -> None:
     def write(tmp):
         with open(tmp, "w", newline="") as fh:
-            w = csv.DictWriter(fh, fieldnames=list(history[0]))
+            # every column any row has (a run resumed by a newer version gains columns)
+            w = csv.DictWriter(fh, fieldnames=list(dict.fromkeys(k for row in history for k in row)), restval="")
             w.writeheader()
             w.writerows(history)
     atomic_write(path, write)
