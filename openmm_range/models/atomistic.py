@@ -212,12 +212,10 @@ class AtomisticModel(nn.Module):
     @torch.jit.unused
     def check_charges(self, charges: torch.Tensor) -> None:
         """ValueError unless every molecular charge (e) was seen in training (``config.charges``)."""
-        accepted = self.config.accepted_charges
-        bad = [int(q) for q in torch.as_tensor(charges).reshape(-1).tolist() if int(q) not in accepted]
-        if bad:
-            seen = "only neutral molecules" if accepted == (0,) else f"molecular charges {list(accepted)}"
-            raise ValueError(f"total charge {bad[0]:+d} e was requested, but this {self.config.name} model was "
-                             f"trained on {seen}; accepted charges: {', '.join(f'{q:+d}' for q in accepted)}")
+        from .config import check_molecule_charges
+
+        check_molecule_charges(torch.as_tensor(charges).reshape(-1).tolist(), self.config.accepted_charges,
+                               f"this {self.config.name} model")
 
     # -- eager convenience -------------------------------------------------------------
     @torch.jit.unused

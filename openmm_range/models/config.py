@@ -15,6 +15,16 @@ SCHNET_RBF_BY_CUTOFF = {4.0: 27, 5.0: 33, 7.0: 47, 9.0: 60, 12.0: 80}
 PAINN_RBF_BY_CUTOFF = {5.0: 20, 7.0: 28, 9.0: 36, 12.0: 48}
 
 
+def check_molecule_charges(charges, accepted, what: str) -> None:
+    """ValueError unless every molecular charge in ``charges`` (e) is in ``accepted`` (those
+    seen in training); ``what`` names the model in the message."""
+    bad = [int(q) for q in charges if int(q) not in accepted]
+    if bad:
+        seen = "only neutral molecules" if tuple(accepted) == (0,) else f"molecular charges {list(accepted)}"
+        raise ValueError(f"total charge {bad[0]:+d} e was requested, but {what} was trained on {seen}; "
+                         f"accepted charges: {', '.join(f'{q:+d}' for q in accepted)}")
+
+
 #: values of ``ModelConfig.range_scope``
 RANGE_SCOPES = ("molecule", "structure")
 

@@ -173,14 +173,10 @@ class RangePotentialImpl(MLPotentialImpl):
             mol_ids = [int(m) for m in molecules]
             if len(mol_ids) != len(indices):
                 raise ValueError(f"molecules must give one id per ML atom ({len(indices)}), got {len(mol_ids)}")
+        from ..models.config import check_molecule_charges
+
         charges = molecule_charges(numbers, mol_ids, int(charge), per_molecule)
-        accepted = self.metadata.get("charges") or [0]
-        bad = [q for q in charges if q not in accepted]
-        if bad:
-            seen = "only neutral molecules" if list(accepted) == [0] else f"molecular charges {list(accepted)}"
-            raise ValueError(f"a molecule of total charge {bad[0]:+d} e was requested (charge={int(charge)}), but "
-                             f"the {self.name} model was trained on {seen}; accepted: "
-                             f"{', '.join(f'{q:+d}' for q in accepted)}")
+        check_molecule_charges(charges, tuple(self.metadata.get("charges") or [0]), f"the {self.name} model")
         logger.info("RANGE %s: %d molecule(s) in the ML region, charges %s", self.name, max(mol_ids) + 1, charges)
         return mol_ids, charges
 
