@@ -189,3 +189,11 @@ def test_periodic_head_switches_off_smoothly_before_half_the_box():
         alone = float(model(za, pa) + model(zb, pb))
     assert far[0] == pytest.approx(alone, abs=1e-12) and far[2] == pytest.approx(alone, abs=1e-12)
     assert abs(near - alone) > 1e-6
+
+
+def test_switch_off_is_the_documented_fraction_of_the_box():
+    """default_switch_off repeats SWITCH_OFF_BOX_FRACTION as a literal (TorchScript reads no globals)."""
+    from openmm_range.models.atomistic import SWITCH_OFF_BOX_FRACTION, default_switch_off
+
+    assert float(default_switch_off(torch.tensor(40.0, dtype=torch.float64))) == pytest.approx(
+        40.0 * SWITCH_OFF_BOX_FRACTION, rel=1e-12)
