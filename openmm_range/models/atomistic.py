@@ -315,6 +315,9 @@ def molecule_groups(batch: torch.Tensor, molecules: Optional[torch.Tensor]) -> T
 
 def intermolecular_pairs(batch: torch.Tensor, group: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
     """All atom pairs (i < j) of one structure that lie in different molecules: ``(src (P,), dst (P,))``."""
+    empty = torch.zeros(0, dtype=torch.long, device=batch.device)
+    if batch.numel() == 0 or int(group.max()) == int(batch.max()):  # one molecule per structure: no pairs
+        return empty, empty
     src, dst = [], []
     for b in torch.unique(batch).tolist():
         atoms = torch.nonzero(batch == b).reshape(-1)
@@ -326,7 +329,6 @@ def intermolecular_pairs(batch: torch.Tensor, group: torch.Tensor) -> Tuple[torc
         src.append(atoms[i[keep]])
         dst.append(atoms[j[keep]])
     if not src:
-        empty = torch.zeros(0, dtype=torch.long, device=batch.device)
         return empty, empty
     return torch.cat(src), torch.cat(dst)
 
