@@ -32,23 +32,13 @@ except ImportError as exc:  # pragma: no cover - ase is in requirements.txt
     raise ImportError(f"openmm_range.ase needs the ASE package (pip install ase): {exc}") from None
 
 from .elements import symbol
+from .openmm.topology import check_charge, molecule_charges
 from .models.atomistic import AtomisticModel
 from .units import ANGSTROM_PER_NM, KJ_PER_MOL_PER_EV
 
 _PRECISIONS = {"single": torch.float32, "double": torch.float64}
 #: keyword arguments passed on to ``ase.calculators.calculator.Calculator``
 _ASE_KWARGS = ("label", "atoms", "directory")
-
-
-def check_charge(charge: Any) -> int:
-    """``charge`` as an int (total charge in e); ValueError for anything that is not an integer."""
-    try:
-        value = int(charge)
-    except (TypeError, ValueError):
-        raise ValueError(f"charge must be an integer (total charge in elementary charges), got {charge!r}") from None
-    if isinstance(charge, bool) or value != charge:
-        raise ValueError(f"charge must be an integer (total charge in elementary charges), got {charge!r}")
-    return value
 
 
 def perceive_molecules(numbers: Sequence[int], positions: np.ndarray, cell: Optional[np.ndarray] = None) -> List[int]:
@@ -163,7 +153,6 @@ class RangeCalculator(Calculator):
         key = (numbers, periodic)
         if key not in self._modules:
             from .export import export
-            from .openmm.topology import molecule_charges
 
             self._check_elements(numbers)
             if isinstance(self.molecules, str):

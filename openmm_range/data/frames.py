@@ -54,6 +54,15 @@ class Frames:
             return self.fragment, self.fragment_charge
         return np.zeros(self.z.shape[0], dtype=np.int64), np.repeat(self.charge, self.n_atoms)
 
+    def molecule_table(self):
+        """``(structure, sizes, charges)``, each (M,) int64: for every molecule of every structure
+        (a dimer holds two), the structure it is in, its atom count and its total charge (e)."""
+        fragment, fragment_charge = self.fragments()
+        structure = np.repeat(np.arange(len(self)), self.n_atoms)
+        key = structure * (int(fragment.max()) + 1) + fragment
+        _, first, sizes = np.unique(key, return_index=True, return_counts=True)
+        return structure[first], sizes.astype(np.int64), fragment_charge[first].astype(np.int64)
+
     @property
     def offsets(self) -> np.ndarray:
         """(S+1,) int64: atoms of structure i are ``offsets[i]:offsets[i+1]``."""
@@ -94,7 +103,9 @@ class Frames:
             if np.any(self.fragment < 0):
                 raise ValueError(f"{src}: key 'fragment' has a negative molecule index")
             # each molecule's charge is repeated on its atoms: the structure charge is their sum per molecule
-            for i in np.flatnonzero(self.charge != _molecule_charge_sums(self)):
+            structure, _, charges = self.molecule_table()
+            totals = np.bincount(structure, weights=charges, minlength=s).astype(np.int64)
+            for i in np.flatnonzero(self.charge != totals):
                 raise ValueError(f"{src}: structure {i}: its molecules' charges (key 'fragment_charge') do not "
                                  f"add up to its total charge {int(self.charge[i])}")
         for key in ("pos", "forces", "energy"):
@@ -193,14 +204,3 @@ def concat_frames(parts: Sequence[Frames], source: str = "<concatenated>") -> Fr
         fragment_charge=None if stored is None else np.concatenate([p.fragments()[1] for p in parts]),
     )
 
-
-def _molecule_charge_sums(frames: Frames) -> np.ndarray:
-    """(S,) total charge of each structure from ``fragment_charge``: the sum over its molecules."""
-    out = np.zeros(len(frames), dtype=np.int64)
-    off = frames.offsets
-    for i in range(len(frames)):
-        frag = frames.fragment[off[i]:off[i + 1]]
-        charge = frames.fragment_charge[off[i]:off[i + 1]]
-        _, first = np.unique(frag, return_index=True)
-        out[i] = int(charge[first].sum())
-    return out

@@ -42,15 +42,6 @@ def fit_atom_ref_energies(frames: Frames) -> Dict[int, float]:
     return {int(z): float(c) for z, c in zip(elements, coef)}
 
 
-def molecule_sizes_and_charges(frames: Frames):
-    """``(sizes, charges)``: atoms and total charge (e) of every molecule of every structure."""
-    fragment, fragment_charge = frames.fragments()
-    structure = np.repeat(np.arange(len(frames)), frames.n_atoms)
-    key = structure * (int(fragment.max()) + 1) + fragment
-    _, first, sizes = np.unique(key, return_index=True, return_counts=True)
-    return sizes, fragment_charge[first]
-
-
 def compute_stats(frames: Frames) -> Dict:
     """JSON-able statistics of ``frames`` (energies eV, forces eV/Å)."""
     elements = np.unique(frames.z)
@@ -58,7 +49,7 @@ def compute_stats(frames: Frames) -> Dict:
     counts = composition_matrix(frames, elements)
     residual = frames.energy - counts @ np.array([refs[int(z)] for z in elements])
     force_norm = np.linalg.norm(frames.forces, axis=1)
-    sizes, charges = molecule_sizes_and_charges(frames)
+    _, sizes, charges = frames.molecule_table()
     return {
         "n_structures": len(frames),
         "n_atoms_total": int(frames.n_atoms.sum()),

@@ -159,10 +159,9 @@ class RangePotentialImpl(MLPotentialImpl):
 
     def _molecules(self, topology, indices, numbers, charge, per_molecule, molecules):
         """``(molecule id per ML atom, total charge per molecule)``, checked against the model."""
-        from .topology import ml_molecules, molecule_charges
+        from .topology import check_charge, ml_molecules, molecule_charges
 
-        if isinstance(charge, bool) or int(charge) != charge:
-            raise ValueError(f"charge must be an integer total charge in e, got {charge!r}")
+        charge = check_charge(charge)
         if molecules is None:
             mol_ids = ml_molecules(topology, indices)
         elif isinstance(molecules, str):
@@ -175,7 +174,7 @@ class RangePotentialImpl(MLPotentialImpl):
                 raise ValueError(f"molecules must give one id per ML atom ({len(indices)}), got {len(mol_ids)}")
         from ..models.config import check_molecule_charges
 
-        charges = molecule_charges(numbers, mol_ids, int(charge), per_molecule)
+        charges = molecule_charges(numbers, mol_ids, charge, per_molecule)
         check_molecule_charges(charges, tuple(self.metadata.get("charges") or [0]), f"the {self.name} model")
         logger.info("RANGE %s: %d molecule(s) in the ML region, charges %s", self.name, max(mol_ids) + 1, charges)
         return mol_ids, charges

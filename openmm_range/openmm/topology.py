@@ -133,6 +133,17 @@ def ml_molecules(topology: openmm.app.Topology, indices: Sequence[int]) -> List[
     return [ids.setdefault(find(k), len(ids)) for k in range(len(indices))]
 
 
+def check_charge(charge) -> int:
+    """``charge`` as an int (total charge in e); ValueError for anything that is not an integer."""
+    try:
+        value = int(charge)
+    except (TypeError, ValueError):
+        raise ValueError(f"charge must be an integer (total charge in elementary charges), got {charge!r}") from None
+    if isinstance(charge, bool) or value != charge:
+        raise ValueError(f"charge must be an integer (total charge in elementary charges), got {charge!r}")
+    return value
+
+
 def molecule_charges(numbers: Sequence[int], molecules: Sequence[int], charge: int,
                      per_molecule: Optional[Sequence[int]] = None) -> List[int]:
     """Total charge (e) of each molecule from openmm-ml's ``charge`` (the whole ML region's).
