@@ -15,6 +15,11 @@ def register(sub) -> None:
     p.add_argument("--max-structures", type=int, default=500,
                    help="inspect at most this many structures (evenly spaced; 0 = all; default 500)")
     p.add_argument("--out", help="write the diagnostics as JSON here")
+    p.add_argument("--svd", metavar="PNG",
+                   help="also the paper's attention analysis (structures of one molecule, e.g. DHA): SVD of "
+                        "master node --svd-master's aggregation and broadcast weights in the last RANGE block, "
+                        "per head; the figure goes here and the numbers into --out")
+    p.add_argument("--svd-master", type=int, default=1, help="master node of the SVD, counted from 1 (default 1)")
     p.set_defaults(func=run)
 
 
@@ -23,7 +28,7 @@ def run(args) -> int:
     import torch
 
     from openmm_range.data import concat_datasets, load_dataset
-    from openmm_range.training.inspect import format_diagnostics, master_diagnostics
+    from openmm_range.training.inspect import attention_svd, format_diagnostics, format_svd, master_diagnostics
 
     if args.run and (args.dataset or args.splits):
         raise ValueError("--run RUN_DIR brings its own data and split: give it without DATASET and --splits")
@@ -46,8 +51,17 @@ def run(args) -> int:
         data = data.subset(np.linspace(0, len(data) - 1, args.max_structures).round().astype(int))
     diag = master_diagnostics(model.double(), data)
     print(format_diagnostics(diag))
+    if args.svd:
+        from openmm_range.serialization import atomic_write
+        from openmm_range.training.plots import attention_svd_plot
+
+        diag["svd"] = attention_svd(model, data, master=args.svd_master - 1)
+        print("\n" + format_svd(diag["svd"]))
+        atomic_write(Path(args.svd), lambda tmp: attention_svd_plot(diag["svd"], data[0].pos.numpy(), tmp))
     if args.out:
-        Path(args.out).write_text(json.dumps(diag, indent=2) + "\n")
+        from openmm_range.serialization import atomic_write
+
+        atomic_write(Path(args.out), lambda tmp: Path(tmp).write_text(json.dumps(diag, indent=2) + "\n"))
     return 0
 
 

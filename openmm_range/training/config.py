@@ -27,7 +27,8 @@ class TrainConfig:
     split_by: str = "structure"
     # molecule names (e.g. dimer pair types 'water+nma') put only in the test split, never trained on
     held_out_molecules: List[str] = field(default_factory=list)
-    seed: int = 0
+    seed: int = 0  # subsample, split; also model initialisation and data order unless model_seed is set
+    model_seed: Optional[int] = None  # model initialisation and data order (a second seed on the same split)
     # random subsample before splitting: one total, or one count per dataset in ``data`` (0 = all of it)
     max_structures: Optional[Union[int, List[int]]] = None
     epochs: int = 200
@@ -37,7 +38,7 @@ class TrainConfig:
     alpha_initial: float = 0.01
     alpha_final: float = 0.1
     alpha_switch_epoch: int = 125
-    reg_delta: float = 2.0
+    reg_delta: float = 2.0  # paper units; divided by 3 * mean atoms * batch_size for loss 'per-atom'
     lr_gamma: float = 0.8
     lr_step_network: int = 19
     lr_step_lambda: int = 6
@@ -61,6 +62,11 @@ class TrainConfig:
     dtype: str = "float32"
     device: str = "cpu"
     threads: int = 0
+
+    @property
+    def init_seed(self) -> int:
+        """Seed of the model initialisation and of the data order."""
+        return self.seed if self.model_seed is None else int(self.model_seed)
 
     def __post_init__(self):
         self.split = tuple(float(x) for x in self.split)

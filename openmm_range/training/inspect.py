@@ -105,3 +105,72 @@ def format_diagnostics(diag: Dict) -> str:
         lines.append(f"| {k + 1} | " + " | ".join(", ".join(f"{x:.3f}" for x in b["lambda_scale"][name])
                                                   for name in sizes) + " |")
     return "\n".join(lines)
+
+
+def attention_svd(model, dataset, master: int = 0, block: int = -1, batch_size: int = 16) -> Dict:
+    """The paper's attention analysis: SVD of one master node's attention over many structures.
+
+    For every structure of ``dataset`` (all of one molecule, atoms in the same order, e.g. the
+    validation frames of DHA) take the aggregation weights of master node ``master`` (0-based) in
+    RANGE block ``block`` (default: the last) per head, an N-vector (softmax over the atoms), and
+    likewise its broadcast weights (each atom's weight on that master node, Lambda-scaled). Stacked
+    over the S structures they form one S x N matrix per head and kind, whose SVD tells how many
+    patterns the attention uses: one dominant singular value means the master node attends to the
+    same atoms in every structure.
+
+    Returns ``{"z": [N atomic numbers], "structures": S, "block": b (1-based), "master": I (1-based),
+    "aggregation" / "broadcast": {"singular_values": (L, K) normalised to sum 1 per head,
+    "component": (L, N) first right singular vector per head, sign chosen so that it sums > 0,
+    "mean": (L, N) mean weight per atom}}``.
+    """
+    if not model.use_range:
+        raise ValueError(f"the attention SVD needs a RANGE model (range-schnet, range-painn); this one is "
+                         f"{model.config.name!r}")
+    model = model.eval()
+    blocks = [layer.range_block for layer in model.layers if layer.range_block is not None]
+    if not -len(blocks) <= block < len(blocks):
+        raise ValueError(f"block {block} does not exist: the model has {len(blocks)} RANGE blocks")
+    if not 0 <= master < model.num_master:
+        raise ValueError(f"master node {master + 1} does not exist: the model has {model.num_master}")
+    index = block % len(blocks)
+    z_ref = None
+    rows: Dict[str, List[np.ndarray]] = {"aggregation": [], "broadcast": []}
+    for start in range(0, len(dataset), batch_size):
+        batch = Batch.from_data_list([dataset[i] for i in range(start, min(start + batch_size, len(dataset)))])
+        args = _block_inputs(model, batch)[index]
+        seg, B = args[3], int(args[4])
+        with torch.no_grad():
+            _, _, alpha, weights = blocks[index].attention(*args)
+        z = batch.z.numpy()
+        for g in range(B):
+            atoms = (seg == g).nonzero().flatten().numpy()
+            if z_ref is None:
+                z_ref = z[atoms]
+            if len(atoms) != len(z_ref) or not np.array_equal(z[atoms], z_ref):
+                raise ValueError("the attention SVD needs structures of one molecule with its atoms in one order "
+                                 f"(e.g. DHA frames); structure {start + g} differs from the first")
+            rows["aggregation"].append(alpha[atoms, master].T.numpy())  # (L, N)
+            rows["broadcast"].append(weights[atoms, 1 + master].T.numpy())  # column 0 is the self-loop
+    out = {"z": z_ref.tolist(), "structures": len(rows["aggregation"]), "block": index + 1, "master": master + 1}
+    for kind, mats in rows.items():
+        stack = np.stack(mats, axis=1)  # (L, S, N)
+        values, components = [], []
+        for per_head in stack:
+            _, s, vt = np.linalg.svd(per_head, full_matrices=False)
+            values.append(s / s.sum())
+            components.append(vt[0] if vt[0].sum() >= 0 else -vt[0])
+        out[kind] = {"singular_values": np.array(values).tolist(), "component": np.array(components).tolist(),
+                     "mean": stack.mean(axis=1).tolist()}
+    return out
+
+
+def format_svd(svd: Dict, top: int = 3) -> str:
+    """Markdown table of :func:`attention_svd`: the leading normalised singular values per head."""
+    lines = [f"Attention SVD, master node {svd['master']} of RANGE block {svd['block']}, "
+             f"{svd['structures']} structures of {len(svd['z'])} atoms", "",
+             "| weights | head | " + " | ".join(f"s{k + 1}" for k in range(top)) + " |",
+             "|---|---|" + "---|" * top]
+    for kind in ("aggregation", "broadcast"):
+        for head, s in enumerate(svd[kind]["singular_values"]):
+            lines.append(f"| {kind} | {head + 1} | " + " | ".join(f"{v:.3f}" for v in s[:top]) + " |")
+    return "\n".join(lines)

@@ -10,7 +10,7 @@ Run directory layout (``config.out_dir``)::
     learning_curves.png, parity_test.png   at the end
 
 Checkpoints are written atomically and read with ``torch.load(weights_only=True)``.
-The data order of epoch e is drawn from a generator seeded with (seed, e), so a resumed
+The data order of epoch e is drawn from a generator seeded with (init_seed, e), so a resumed
 run sees exactly the batches an uninterrupted one would.
 """
 import contextlib
@@ -92,7 +92,7 @@ def build_model(config: TrainConfig, train_set):
     stats = train_set.stats
     hp = dict(config.hyperparameters)
     hp.setdefault("elements", stats["elements"])
-    torch.manual_seed(config.seed)
+    torch.manual_seed(config.init_seed)
     model = create_model(config.model, **hp).to(getattr(torch, config.dtype))
     # Lambda_I(n) and the charges seen: per molecule (a dimer is two), as the master nodes see them
     key = "molecule_" if model.per_molecule else ""
@@ -161,6 +161,28 @@ class _EMA:
             yield
         finally:
             model.load_state_dict(own)
+
+
+def _grad_norm_stats(norms: List[float], clip: Optional[float]) -> Dict[str, float]:
+    """Median and 90th percentile of the per-step gradient norm, and the fraction of steps clipped."""
+    arr = np.asarray(norms, dtype=np.float64)
+    return {"grad_norm_median": float(np.median(arr)), "grad_norm_p90": float(np.percentile(arr, 90)),
+            "clipped_fraction": float((arr > clip).mean()) if clip else 0.0}
+
+
+def regularization_weight(config: TrainConfig, train_set) -> float:
+    """The weight of L_reg in the batch loss.
+
+    ``reg_delta`` is in the paper's units: it multiplies L_reg beside the unnormalised sum
+    ``sum_atoms |dF|^2`` of a batch, which is ``3 * N_atoms * batch_size`` times the per-atom
+    loss's force term ``mean_components dF^2``. With ``loss: per-atom`` the weight is divided by
+    that factor (mean atoms per training structure), so that the regulariser keeps the paper's
+    balance against the forces instead of outweighing them a thousandfold.
+    """
+    if config.loss != "per-atom":
+        return config.reg_delta
+    atoms = float(np.diff(train_set.frames.offsets).mean()) if len(train_set) else 1.0
+    return config.reg_delta / (3.0 * atoms * config.batch_size)
 
 
 def alpha_at(config: TrainConfig, epoch: int) -> float:
@@ -233,6 +255,7 @@ def train(config: TrainConfig, resume: bool = False, log=print) -> Dict:
                                                     "val": val_set.parent_indices.tolist(),
                                                     "test": test_set.parent_indices.tolist()}) + "\n")
     runner = _LossModule(model)
+    delta = regularization_weight(config, train_set)
     if world > 1:
         runner = torch.nn.parallel.DistributedDataParallel(runner)
     stale = 0 if best_epoch < 0 else (start_epoch - 1 - best_epoch)
@@ -243,7 +266,8 @@ def train(config: TrainConfig, resume: bool = False, log=print) -> Dict:
         model.train()
         acc: Dict[str, float] = {}
         total_loss = 0.0
-        plan = batches(len(train_set), config.batch_size, config.seed, epoch)
+        norms: List[float] = []
+        plan = batches(len(train_set), config.batch_size, config.init_seed, epoch)
         progress = _progress(len(plan), f"epoch {epoch + 1}/{config.epochs}", is_main)
         for k, idx in enumerate(plan):
             if config.schedule != "step":
@@ -255,10 +279,10 @@ def train(config: TrainConfig, resume: bool = False, log=print) -> Dict:
             # makes the update equal to one process summing the whole global batch.
             # (per-atom losses are means: DDP's gradient average is then already the global one)
             scale = float(world) if config.loss == "paper" else 1.0
-            loss, stats = runner(batch, alpha, scale, config.reg_delta, config)
+            loss, stats = runner(batch, alpha, scale, delta, config)
             loss.backward()
-            if config.grad_clip:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+            # the norm before clipping (an infinite limit only measures it)
+            norms.append(float(torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip or math.inf)))
             optimizer.step()
             if ema is not None:
                 ema.update(model)
@@ -276,7 +300,8 @@ def train(config: TrainConfig, resume: bool = False, log=print) -> Dict:
         row = {"epoch": epoch + 1, "alpha": alpha, "lr": optimizer.param_groups[0]["lr"],
                "train_loss": total_loss / len(plan), **{f"train_{k}": v for k, v in summarise(acc).items()},
                **{f"val_{k}": v for k, v in val.items()}, "epoch_s": time.perf_counter() - t0,
-               "epoch_cpu_s": time.process_time() - c0}  # this process's CPU time: comparable under load
+               "epoch_cpu_s": time.process_time() - c0,  # this process's CPU time: comparable under load
+               **_grad_norm_stats(norms, config.grad_clip)}
         history.append(row)
         metric = val["force_mae_mev_a"]
         if improved:

@@ -104,3 +104,49 @@ def test_inspect_command_writes_the_diagnostics(tmp_path, capsys):
     assert "brings its own data" in capsys.readouterr().err
     assert main(["inspect", "schnet", str(DHA), "--max-structures", "2"]) == 2  # not a RANGE model
     assert "needs a RANGE model" in capsys.readouterr().err
+
+
+def test_attention_svd_counts_the_patterns_of_master_node_attention(tmp_path, capsys):
+    """The paper's SVD analysis: weights that are the same in every structure have rank one (s1 = 1);
+    a trained model's attention varies between structures (s1 < 1); the numbers are the SVD of the
+    stacked weights, and ``inspect --svd`` writes the figure and the JSON."""
+    from openmm_range.training.inspect import attention_svd
+
+    model, data = trained("v2", steps=4)
+    svd = attention_svd(model, data)
+    assert svd["structures"] == len(data) and svd["block"] == 3 and svd["master"] == 1 and len(svd["z"]) == 56
+    for kind in ("aggregation", "broadcast"):
+        s = torch.tensor(svd[kind]["singular_values"])  # (heads, K)
+        assert s.shape[0] == 4 and torch.allclose(s.sum(-1), torch.ones(4, dtype=s.dtype))
+        assert (s[:, 0] < 0.999).all()  # positions differ between frames, so the attention does
+        assert (torch.tensor(svd[kind]["component"]).sum(-1) > 0).all()
+    mean = torch.tensor(svd["aggregation"]["mean"])  # a softmax over the atoms: rows sum to 1
+    assert torch.allclose(mean.sum(-1), torch.ones(4, dtype=mean.dtype))
+    last = [layer.range_block for layer in model.layers if layer.range_block is not None][-1]
+    with torch.no_grad():  # scores that ignore the atoms: uniform aggregation in every structure
+        last.agg_a.zero_()
+        last.pos_proj.weight[last.pos_score_row:] = 0.0
+    uniform = attention_svd(model, data)["aggregation"]
+    assert torch.allclose(torch.tensor(uniform["singular_values"], dtype=torch.float64)[:, 0], torch.ones(4, dtype=torch.float64))
+    assert torch.allclose(torch.tensor(uniform["mean"], dtype=torch.float64), torch.full((4, 56), 1 / 56, dtype=torch.float64))
+    save_model(model, tmp_path / "m.pt")
+    png, out = tmp_path / "svd.png", tmp_path / "diag.json"
+    assert main(["inspect", str(tmp_path / "m.pt"), str(DHA), "--max-structures", "5", "--svd", str(png),
+                 "--svd-master", "2", "--out", str(out)]) == 0
+    assert png.read_bytes()[:4] == b"\x89PNG" and "Attention SVD, master node 2" in capsys.readouterr().out
+    assert json.loads(out.read_text())["svd"]["structures"] == 5
+    assert main(["inspect", str(tmp_path / "m.pt"), str(DHA), "--svd", str(png), "--svd-master", "9"]) == 2
+    assert "master node 9 does not exist" in capsys.readouterr().err
+
+
+def test_attention_svd_refuses_structures_of_different_molecules():
+    from openmm_range.training.inspect import attention_svd
+
+    model, _ = trained("v2", steps=0)
+    dimers = load_dataset(DHA.parent / "dimers-xtb", dtype=torch.float64)
+    hco = [i for i in range(0, len(dimers), 50) if set(dimers[i].z.tolist()) <= {1, 6, 8}]  # the model's elements
+    sizes = {int(dimers[i].z.numel()): i for i in hco}
+    assert len(sizes) >= 2
+    dimers = dimers.subset(list(sizes.values())[:2])
+    with pytest.raises(ValueError, match="one molecule with its atoms in one order"):
+        attention_svd(model, dimers)
