@@ -6,6 +6,7 @@
     openmm-range data finalize DIR            (statistics + force spot check into meta.json)
     openmm-range data longrange FILE [--radii 5 15] [--structures 8] [--probes 6] [--json OUT]
     openmm-range data dimer-scan DIMER_DIR [--pairs 4] [--json OUT]
+    openmm-range data end-signal DATASET_DIR [--radii 5 15] [--structures 24] [--json OUT]
 """
 import json
 import os
@@ -57,6 +58,15 @@ def register(subparsers) -> None:
     lr.add_argument("--seed", type=int, default=0)
     lr.add_argument("--json", default=None, help="also write the full result here")
     lr.set_defaults(func=_longrange)
+
+    end = sub.add_parser("end-signal", help="how much forces far from a terminal group change when it is replaced "
+                                            "by H (generated datasets of the push-pull polyene kind)")
+    end.add_argument("directory", help="a generated dataset (its meta.json holds the molecules' SMILES)")
+    end.add_argument("--radii", type=float, nargs="+", default=[5.0, 9.0, 12.0, 15.0], help="Å")
+    end.add_argument("--structures", type=int, default=24)
+    end.add_argument("--seed", type=int, default=0)
+    end.add_argument("--json", default=None, help="also write the full result here")
+    end.set_defaults(func=_end_signal)
 
     scan = sub.add_parser("dimer-scan", help="GFN2-xTB interaction energy vs separation for dimers of a dimer dataset")
     scan.add_argument("directory", help="a dimer dataset directory (data/dimers-xtb) or its spec file")
@@ -162,6 +172,34 @@ def _longrange(args) -> int:
         )
     print(f"SCF noise floor (max over atoms, same structure from another guess): "
           f"{result['scf_noise_floor_max_meV_per_A']:.4f} meV/A")
+    if args.json:
+        from openmm_range.data.store import write_json_atomic
+
+        write_json_atomic(args.json, result)
+    return 0
+
+
+def _end_signal(args) -> int:
+    from openmm_range.data import load_dataset
+    from openmm_range.data.longrange import end_group_force_change
+
+    ds = load_dataset(args.directory)
+    molecules = ds.metadata.get("spec", {}).get("molecules") or []
+    smiles = {m["name"]: m["smiles"] for m in molecules if "smiles" in m}
+    if not smiles:
+        raise ValueError(f"{args.directory}: its meta.json has no spec with molecule SMILES (only datasets made by "
+                         "`openmm-range data generate` have them)")
+    label = ds.metadata.get("label", {})
+    result = end_group_force_change(ds.frames, smiles, radii=args.radii, n_structures=args.structures, seed=args.seed,
+                                    method=label.get("method", "GFN2-xTB"), accuracy=label.get("accuracy", 0.01),
+                                    progress=sys.stderr.isatty())
+    for row in result["summary"]:
+        if not row["far_atoms"]:
+            print(f"beyond {row['radius']:5.1f} A: no atom this far from a replaced group")
+            continue
+        print(f"beyond {row['radius']:5.1f} A: {row['far_atoms']:5d} atoms of {row['swaps']} swaps  mean |dF| "
+              f"{row['mean_meV_per_A']:8.2f} meV/A  median {row['median_meV_per_A']:7.2f}  p90 {row['p90_meV_per_A']:7.2f}"
+              f"  max {row['max_meV_per_A']:7.1f}  per atom of the structure {row['structure_mean_meV_per_A']:6.2f}")
     if args.json:
         from openmm_range.data.store import write_json_atomic
 

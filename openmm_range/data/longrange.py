@@ -6,6 +6,11 @@ model whose receptive field is R cannot see that change; its size is the signal 
 long-range model (RANGE) can learn beyond a cutoff R. The SCF noise floor is estimated by
 recomputing the undisplaced structure from a different starting wavefunction.
 
+``end_group_force_change``: replace a terminal group of a molecule by a hydrogen, the rest of
+the geometry unchanged, and recompute the GFN2-xTB forces. The change on atoms farther than R
+from the group is what a model with receptive field R cannot know when the sets hold the same
+chain with different ends: the signal of a chemical change, not of a small displacement.
+
 ``dimer_interaction_scan``: E(AB) - E(A) - E(B) of rigid monomers translated apart.
 """
 from typing import Dict, List, Optional, Sequence
@@ -134,6 +139,117 @@ def far_field_force_change(
         "summary": summary,
         "probes": records,
     }
+
+
+#: terminal groups of the push-pull polyene set (data/specs/pushpull-xtb.yaml): SMARTS of the
+#: group's heavy atoms
+PUSHPULL_END_GROUPS = {
+    "NO2": "[N+](=O)[O-]",
+    "CHO": "[CX3H1]=O",
+    "CN": "C#N",
+    "NH2": "[NX3;H2]",
+    "NMe2": "[NX3]([CH3])[CH3]",
+    "OMe": "[OX2][CH3]",
+}
+
+
+def _group_sites(smiles: str, groups: Dict[str, str]) -> tuple:
+    """Atomic numbers of ``smiles`` and its terminal groups ``[(group name, group atoms incl. their H,
+    attachment atom, group atom bonded to it)]`` (atoms numbered as the generator numbers them)."""
+    from rdkit import Chem
+
+    from openmm_range.data.generate.molecules import parse_smiles
+
+    mol = parse_smiles(smiles)
+    sites = []
+    for name, smarts in groups.items():
+        pattern = Chem.MolFromSmarts(smarts)
+        if pattern is None:
+            raise ValueError(f"end group {name!r}: {smarts!r} is not a valid SMARTS pattern")
+        for match in mol.GetSubstructMatches(pattern):
+            heavy = set(match)
+            atoms = set(heavy)
+            for a in heavy:
+                atoms |= {n.GetIdx() for n in mol.GetAtomWithIdx(a).GetNeighbors() if n.GetAtomicNum() == 1}
+            outside = [(n.GetIdx(), a) for a in heavy for n in mol.GetAtomWithIdx(a).GetNeighbors()
+                       if n.GetIdx() not in atoms]
+            if len(outside) != 1:
+                continue  # not a terminal group (bonded to the rest by more than one bond)
+            attach, inner = outside[0]
+            sites.append((name, sorted(atoms), attach, inner))
+    return np.array([a.GetAtomicNum() for a in mol.GetAtoms()]), sites
+
+
+def end_group_force_change(
+    frames: Frames,
+    smiles: Dict[str, str],
+    groups: Dict[str, str] = PUSHPULL_END_GROUPS,
+    radii: Sequence[float] = (5.0, 9.0, 12.0, 15.0),
+    n_structures: int = 24,
+    seed: int = 0,
+    method: str = "GFN2-xTB",
+    accuracy: float = 0.01,
+    progress: bool = False,
+) -> Dict:
+    """Force change when a terminal group is replaced by H, on the atoms beyond each radius from it.
+
+    For ``n_structures`` random structures whose molecule (``smiles``: molecule name -> SMILES)
+    has a terminal group matching one of ``groups`` (name -> SMARTS of the group's heavy atoms,
+    bonded to the rest of the molecule by one bond), every such group in turn is removed and a hydrogen put on the atom it was bonded to,
+    1.09 Å along the old bond; all other atoms stay where they are. GFN2-xTB forces of both
+    structures (every SCF from the default guess). Per radius R, over the atoms farther than R
+    from every atom of the group: mean, median, 90th percentile and maximum of |ΔF_i|, and
+    ``structure_mean``: |ΔF_i| summed over those atoms divided by all atoms of the structure,
+    i.e. the mean over all atoms when those within R count zero. meV/Å.
+    """
+    rng = np.random.default_rng(seed)
+    off = frames.offsets
+    parsed = {name: _group_sites(smi, groups) for name, smi in smiles.items()}
+    sites = {name: groups_of for name, (_, groups_of) in parsed.items()}
+    eligible = [s for s in range(len(frames)) if sites.get(frames.molecules[frames.mol_id[s]])]
+    if not eligible:
+        raise ValueError(f"{frames.source}: no structure's molecule has a terminal group of {sorted(groups)}")
+    chosen = sorted(int(s) for s in rng.choice(eligible, size=min(n_structures, len(eligible)), replace=False))
+    iterator = chosen
+    if progress:
+        from tqdm import tqdm
+
+        iterator = tqdm(chosen, desc="end-group swaps", unit="struct")
+    records: List[Dict] = []
+    for s in iterator:
+        z, pos = frames.z[off[s]:off[s + 1]], frames.pos[off[s]:off[s + 1]]
+        name = frames.molecules[frames.mol_id[s]]
+        if not np.array_equal(parsed[name][0], z):
+            raise ValueError(f"{frames.source}: structure {s} ({name}) does not have the atoms of {smiles[name]!r} in "
+                             "RDKit's order; the end groups cannot be located")
+        charge, spin = int(frames.charge[s]), int(frames.spin[s])
+        _, f_ref = XTBPotential(z, charge=charge, uhf=spin, method=method, accuracy=accuracy,
+                                reuse_wavefunction=False)(pos)
+        for group, atoms, attach, inner in sites[name]:
+            keep = np.array([i for i in range(len(z)) if i not in set(atoms)])
+            bond = pos[inner] - pos[attach]
+            cap = pos[attach] + 1.09 * bond / np.linalg.norm(bond)
+            try:
+                _, f_new = XTBPotential(np.append(z[keep], 1), charge=charge, uhf=spin, method=method,
+                                        accuracy=accuracy, reuse_wavefunction=False)(np.vstack([pos[keep], cap]))
+            except SCFError:
+                continue
+            change = np.linalg.norm(f_new[:-1] - f_ref[keep], axis=1) * MEV_PER_EV
+            dist = np.sqrt(((pos[keep][:, None, :] - pos[atoms][None, :, :]) ** 2).sum(-1)).min(axis=1)
+            records.append({"structure": s, "molecule": name, "group": group, "atoms": len(z),
+                            "distance_angstrom": dist.round(3).tolist(), "change_meV_per_A": change.round(4).tolist()})
+    summary = []
+    for radius in radii:
+        far = [np.array(r["change_meV_per_A"])[np.array(r["distance_angstrom"]) > radius] for r in records]
+        values = np.concatenate(far) if far else np.zeros(0)
+        row = {"radius": float(radius), "swaps": len(records), "far_atoms": int(values.size)}
+        if values.size:
+            row.update(mean_meV_per_A=float(values.mean()), median_meV_per_A=float(np.median(values)),
+                       p90_meV_per_A=float(np.percentile(values, 90)), max_meV_per_A=float(values.max()),
+                       structure_mean_meV_per_A=float(np.mean([f.sum() / r["atoms"] for f, r in zip(far, records)])))
+        summary.append(row)
+    return {"source": frames.source, "method": method, "accuracy": accuracy, "groups": dict(groups),
+            "structures": chosen, "summary": summary, "swaps": records}
 
 
 DEFAULT_SCAN_PAIRS = (
