@@ -26,9 +26,9 @@ DHA = "data/dha-xtb"
 
 def run_dir(name: str):
     if name != "schnet-long":
-        run = ROOT / "runs" / name
-        earlier = ROOT / "runs" / f"{name}-v2-structure"  # a RANGE model whose retraining has not finished yet
-        return earlier if not (run / "summary.json").exists() and (earlier / "summary.json").exists() else run
+        run = ROOT / "runs" / "shipped" / name  # configs/<name>.yaml
+        earlier = ROOT / "runs" / name  # the set trained before the converging recipe, until its successor finishes
+        return run if (run / "summary.json").exists() else earlier
     res = subprocess.run([sys.executable, str(ROOT / "scripts" / "select_schnet_long.py"), "--allow-missing"],
                          capture_output=True, text=True)
     return Path(res.stdout.strip()) if res.returncode == 0 else None

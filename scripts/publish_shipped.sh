@@ -18,7 +18,7 @@ publish() {  # NAME RUN_DIR [NOTE...]
 }
 runs=()
 for name in range-schnet schnet range-painn painn; do
-    [ -f "runs/$name/summary.json" ] && runs+=("$name:runs/$name")
+    [ -f "runs/shipped/$name/summary.json" ] && runs+=("$name:runs/shipped/$name")
 done
 if best="$($py scripts/select_schnet_long.py --allow-missing 2>/dev/null)"; then runs+=("schnet-long:$best"); fi
 # Run checkpoints stay local (.gitignore): on another machine a finished run's best model is the
@@ -59,7 +59,7 @@ masters_note="$(mktemp)"
 for item in "${runs[@]}"; do
     name="${item%%:*}"
     case "$name" in
-        schnet-long) publish "$name" "${item#*:}" runs/schnet-long-selection.md "$quality" ;;
+        schnet-long) publish "$name" "${item#*:}" runs/shipped/schnet-long-selection.md "$quality" ;;
         range-schnet) masters "$masters_note" "${item#*:}"
                       publish "$name" "${item#*:}" "$quality" "$masters_note" "$stability" ;;
         range-painn) masters "$masters_note" "${item#*:}"

@@ -1,7 +1,7 @@
 """Choose ``schnet-long``: the SchNet cutoff among 7, 9 and 12 Å with the lowest validation force MAE.
 
-Reads ``runs/schnet-long-<C>/summary.json`` of the finished candidate runs, writes
-``runs/schnet-long-selection.md`` (a table for the model card) and prints the winner's run
+Reads ``runs/shipped/schnet-long-<C>/summary.json`` of the finished candidate runs, writes
+``runs/shipped/schnet-long-selection.md`` (a table for the model card) and prints the winner's run
 directory. Exits with status 1 while any candidate is unfinished, unless ``--allow-missing``
 is given: then the choice is made among the finished ones and the table names the others.
 """
@@ -17,7 +17,7 @@ def main() -> int:
     allow_missing = "--allow-missing" in sys.argv[1:]
     rows, missing = {}, []
     for c in CUTOFFS:
-        path = ROOT / "runs" / f"schnet-long-{c}" / "summary.json"
+        path = ROOT / "runs" / "shipped" / f"schnet-long-{c}" / "summary.json"
         if not path.exists():
             print(f"candidate {c} Å has not finished ({path} missing)", file=sys.stderr)
             missing.append(c)
@@ -33,8 +33,9 @@ def main() -> int:
     lines += [f"| {c} | {v:.2f}{' (chosen)' if c == best else ''} |" for c, v in rows.items()]
     lines += [f"| {c} | not finished: its run is resumable (`configs/schnet-long-{c}.yaml`); not compared |"
               for c in missing]
-    (ROOT / "runs" / "schnet-long-selection.md").write_text("\n".join(lines) + "\n")
-    print(ROOT / "runs" / f"schnet-long-{best}")
+    (ROOT / "runs" / "shipped").mkdir(parents=True, exist_ok=True)
+    (ROOT / "runs" / "shipped" / "schnet-long-selection.md").write_text("\n".join(lines) + "\n")
+    print(ROOT / "runs" / "shipped" / f"schnet-long-{best}")
     return 0
 
 

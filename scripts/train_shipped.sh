@@ -17,9 +17,9 @@ for name in "${names[@]}"; do
             .venv/bin/openmm-range train "configs/schnet-long-$c.yaml" --resume
         done
         best="$(.venv/bin/python scripts/select_schnet_long.py)"
-        .venv/bin/openmm-range publish "$best" --name schnet-long --note runs/schnet-long-selection.md
+        .venv/bin/openmm-range publish "$best" --name schnet-long --note runs/shipped/schnet-long-selection.md
     else
         .venv/bin/openmm-range train "configs/$name.yaml" --resume
-        .venv/bin/openmm-range publish "runs/$name" --name "$name"
+        .venv/bin/openmm-range publish "runs/shipped/$name" --name "$name"
     fi
 done
