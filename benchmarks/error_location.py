@@ -1,0 +1,115 @@
+"""Where in the molecule the force errors sit (convergence issue, item 3).
+
+For each finished run of a study set, the test split's per-atom force errors are binned by the
+atom's distance (Å) to a chemical landmark of its molecule:
+
+* ``pushpull``: the *farther* terminal group (NO2, CHO, CN, NH2, NMe2, OMe; for molecules with
+  one group, that group). Atoms more than 15 Å from it cannot see it through a 3 x 5 Å network:
+  if master nodes carry what the far end is, RANGE's advantage over SchNet 5 Å sits there.
+* ``dha``: the carboxyl group, the only polar group of DHA.
+
+Writes ``benchmarks/results/reproduction/<set>_error_location.{md,json}``.
+
+    .venv/bin/python benchmarks/error_location.py [dha pushpull]
+"""
+import json
+import sys
+from pathlib import Path
+from typing import Dict, List
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "benchmarks" / "results" / "reproduction"
+BINS = (0.0, 5.0, 10.0, 15.0, 20.0, 1e9)
+CARBOXYL = {"COOH": "C(=O)[OX2H1]"}
+
+
+def landmark_distances(frames, smiles: Dict[str, str], groups: Dict[str, str], farther: bool) -> np.ndarray:
+    """Per atom of ``frames``: distance (Å) to the farther (or nearer) matched group of its molecule; NaN if none."""
+    from openmm_range.data.longrange import _group_sites
+
+    sites = {name: _group_sites(smi, groups)[1] for name, smi in smiles.items()}
+    off = frames.offsets
+    out = np.full(len(frames.z), np.nan)
+    for s in range(len(frames)):
+        found = sites.get(frames.molecules[frames.mol_id[s]], [])
+        if not found:
+            continue
+        pos = frames.pos[off[s]:off[s + 1]]
+        per_group = np.stack([np.linalg.norm(pos[:, None] - pos[atoms][None], axis=-1).min(axis=1)
+                              for _, atoms, _, _ in found])
+        out[off[s]:off[s + 1]] = per_group.max(axis=0) if farther else per_group.min(axis=0)
+    return out
+
+
+def analyse(study: str) -> List[Dict]:
+    import openmm_range
+    from openmm_range.data.longrange import PUSHPULL_END_GROUPS
+    from openmm_range.training.config import TrainConfig
+    from openmm_range.training.evaluate import errors
+    from openmm_range.training.trainer import load_data
+
+    rows = []
+    distances = None
+    for run in sorted((ROOT / "runs" / "study" / study).iterdir()):
+        if not (run / "summary.json").exists():
+            continue
+        config = TrainConfig.from_dict({**json.loads((run / "config.json").read_text()), "dtype": "float64"})
+        _, (_, _, test), _ = load_data(config)
+        if distances is None:
+            meta = json.loads((ROOT / config.data[0] / "meta.json").read_text())
+            smiles = {m["name"]: m["smiles"] for m in meta["spec"]["molecules"]}
+            groups, farther = (PUSHPULL_END_GROUPS, True) if study == "pushpull" else (CARBOXYL, False)
+            distances = landmark_distances(test.frames, smiles, groups, farther)
+        model = openmm_range.load_model(run / "best_model.pt").double()
+        err = np.linalg.norm(errors(model, test)["forces"], axis=1) * 1e3  # |ΔF_i|, meV/Å
+        per_bin = []
+        for lo, hi in zip(BINS[:-1], BINS[1:]):
+            sel = (distances >= lo) & (distances < hi)
+            per_bin.append({"lo": lo, "hi": hi, "atoms": int(sel.sum()),
+                            "mean_abs_force_error": float(err[sel].mean()) if sel.any() else None})
+        rows.append({"run": run.name, "bins": per_bin, "all": float(err.mean())})
+    return rows
+
+
+def table(study: str, rows: List[Dict]) -> str:
+    landmark = "the farther terminal group" if study == "pushpull" else "the carboxyl group"
+    head = [f"{lo:g}-{hi:g} Å" if hi < 1e8 else f">= {lo:g} Å" for lo, hi in zip(BINS[:-1], BINS[1:])]
+    lines = [f"# {study}: test force error by distance to {landmark}", "",
+             "Mean |F_pred - F_ref| per atom (meV/Å; the norm of the error vector, not the component MAE), "
+             "test split, best-validation weights.", "",
+             "| run | " + " | ".join(head) + " | all |", "|---|" + "---|" * (len(head) + 1)]
+    if rows:
+        lines.append("| atoms | " + " | ".join(str(b["atoms"]) for b in rows[0]["bins"]) + " | |")
+    for r in rows:
+        lines.append(f"| {r['run']} | " + " | ".join("-" if b["mean_abs_force_error"] is None
+                                                     else f"{b['mean_abs_force_error']:.1f}" for b in r["bins"])
+                     + f" | {r['all']:.1f} |")
+    by = {r["run"]: r for r in rows}
+    if "range-schnet-5" in by and "schnet-5" in by:
+        ratios = [(a["mean_abs_force_error"] / b["mean_abs_force_error"]) if a["mean_abs_force_error"] else None
+                  for a, b in zip(by["range-schnet-5"]["bins"], by["schnet-5"]["bins"])]
+        lines.append("| range-schnet-5 / schnet-5 | " + " | ".join("-" if x is None else f"{x:.3f}" for x in ratios)
+                     + f" | {by['range-schnet-5']['all'] / by['schnet-5']['all']:.3f} |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    sys.path.insert(0, str(ROOT))
+    from openmm_range.serialization import atomic_write
+
+    for study in sys.argv[1:] or ["dha", "pushpull"]:
+        rows = analyse(study)
+        if not rows:
+            print(f"{study}: no finished run")
+            continue
+        text = table(study, rows)
+        atomic_write(OUT / f"{study}_error_location.md", lambda tmp: Path(tmp).write_text(text))
+        atomic_write(OUT / f"{study}_error_location.json", lambda tmp: Path(tmp).write_text(json.dumps(rows, indent=1)))
+        print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
