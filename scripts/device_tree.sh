@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Keep the training datasets off a device call, and put them back afterwards.
+# A device call carries at most 64 MiB of working tree (tracked files plus untracked files that
+# git does not ignore). The tracked tree is larger than that once the wheelhouse is added, and the
+# GPU check (scripts/device_check.sh) reads none of the training sets. So, before the call:
+#   bash scripts/device_tree.sh shrink     # untracks and ignores data/{organic,dimers,pushpull}-xtb
+# and after it, before any commit:
+#   bash scripts/device_tree.sh restore    # tracks them again; the files never left the disk
+#   bash scripts/device_tree.sh size       # what a device call would carry now (MiB)
+# The files stay on disk throughout; only git's index and .git/info/exclude change.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+SETS=(data/organic-xtb data/dimers-xtb data/pushpull-xtb)
+EXCLUDE=.git/info/exclude
+size() {
+    { git ls-files -z; git ls-files -z --others --exclude-standard; } | xargs -0 du -cb 2>/dev/null | tail -1 |
+        awk '{printf "%.1f MiB would travel (limit 64 MiB)\n", $1 / 1048576}'
+}
+case "${1:-}" in
+    shrink)
+        for d in "${SETS[@]}"; do
+            git rm -r -q --cached "$d"
+            grep -qxF "/$d/" "$EXCLUDE" 2>/dev/null || echo "/$d/" >> "$EXCLUDE"
+        done
+        size ;;
+    restore)
+        for d in "${SETS[@]}"; do
+            sed -i "\|^/$d/\$|d" "$EXCLUDE"
+            git add "$d"
+        done
+        git diff --cached --quiet -- "${SETS[@]}" && echo "datasets tracked again, unchanged" ||
+            { echo "the datasets differ from HEAD: check git status" >&2; exit 1; } ;;
+    size) size ;;
+    *) echo "usage: bash scripts/device_tree.sh shrink|restore|size" >&2; exit 2 ;;
+esac
