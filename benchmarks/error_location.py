@@ -27,9 +27,9 @@ CARBOXYL = {"COOH": "C(=O)[OX2H1]"}
 
 def landmark_distances(frames, smiles: Dict[str, str], groups: Dict[str, str], farther: bool) -> np.ndarray:
     """Per atom of ``frames``: distance (Å) to the farther (or nearer) matched group of its molecule; NaN if none."""
-    from openmm_range.data.longrange import _group_sites
+    from openmm_range.data.longrange import terminal_groups
 
-    sites = {name: _group_sites(smi, groups)[1] for name, smi in smiles.items()}
+    sites = {name: terminal_groups(smi, groups)[1] for name, smi in smiles.items()}
     off = frames.offsets
     out = np.full(len(frames.z), np.nan)
     for s in range(len(frames)):

@@ -49,7 +49,8 @@ def run(args) -> int:
         raise ValueError(f"--max-structures must be >= 0, got {args.max_structures}")
     if args.max_structures and len(data) > args.max_structures:
         data = data.subset(np.linspace(0, len(data) - 1, args.max_structures).round().astype(int))
-    diag = master_diagnostics(model.double(), data)
+    model = model.double()  # the data are float64
+    diag = master_diagnostics(model, data)
     print(format_diagnostics(diag))
     if args.svd:
         from openmm_range.serialization import atomic_write

@@ -27,6 +27,12 @@ def _max_extent(pos: np.ndarray) -> float:
     return float(d.max())
 
 
+def _distribution(values: np.ndarray) -> Dict[str, float]:
+    """Mean, median, 90th percentile and maximum of force changes (meV/Å), as the summaries store them."""
+    return {"mean_meV_per_A": float(values.mean()), "median_meV_per_A": float(np.median(values)),
+            "p90_meV_per_A": float(np.percentile(values, 90)), "max_meV_per_A": float(values.max())}
+
+
 def far_field_force_change(
     frames: Frames,
     radii: Sequence[float] = (5.0, 15.0),
@@ -120,10 +126,7 @@ def far_field_force_change(
                 "radius": float(radius),
                 "probes": len(rows),
                 "mean_far_atoms": float(np.mean([r["n_far"] for r in rows])),
-                "mean_meV_per_A": float(change.mean()),
-                "median_meV_per_A": float(np.median(change)),
-                "p90_meV_per_A": float(np.percentile(change, 90)),
-                "max_meV_per_A": float(change.max()),
+                **_distribution(change),
                 "mean_relative": float(np.mean(change / np.maximum(norm, 1.0))),
             }
         )
@@ -153,7 +156,7 @@ PUSHPULL_END_GROUPS = {
 }
 
 
-def _group_sites(smiles: str, groups: Dict[str, str]) -> tuple:
+def terminal_groups(smiles: str, groups: Dict[str, str]) -> tuple:
     """Atomic numbers of ``smiles`` and its terminal groups ``[(group name, group atoms incl. their H,
     attachment atom, group atom bonded to it)]`` (atoms numbered as the generator numbers them)."""
     from rdkit import Chem
@@ -195,8 +198,8 @@ def end_group_force_change(
 
     For ``n_structures`` random structures whose molecule (``smiles``: molecule name -> SMILES)
     has a terminal group matching one of ``groups`` (name -> SMARTS of the group's heavy atoms,
-    bonded to the rest of the molecule by one bond), every such group in turn is removed and a hydrogen put on the atom it was bonded to,
-    1.09 Å along the old bond; all other atoms stay where they are. GFN2-xTB forces of both
+    bonded to the rest of the molecule by one bond), every such group in turn is removed and a
+    hydrogen put on the atom it was bonded to, 1.09 Å along the old bond; all other atoms stay where they are. GFN2-xTB forces of both
     structures (every SCF from the default guess). Per radius R, over the atoms farther than R
     from every atom of the group: mean, median, 90th percentile and maximum of |ΔF_i|, and
     ``structure_mean``: |ΔF_i| summed over those atoms divided by all atoms of the structure,
@@ -204,7 +207,7 @@ def end_group_force_change(
     """
     rng = np.random.default_rng(seed)
     off = frames.offsets
-    parsed = {name: _group_sites(smi, groups) for name, smi in smiles.items()}
+    parsed = {name: terminal_groups(smi, groups) for name, smi in smiles.items()}
     sites = {name: groups_of for name, (_, groups_of) in parsed.items()}
     eligible = [s for s in range(len(frames)) if sites.get(frames.molecules[frames.mol_id[s]])]
     if not eligible:
@@ -244,9 +247,7 @@ def end_group_force_change(
         values = np.concatenate(far) if far else np.zeros(0)
         row = {"radius": float(radius), "swaps": len(records), "far_atoms": int(values.size)}
         if values.size:
-            row.update(mean_meV_per_A=float(values.mean()), median_meV_per_A=float(np.median(values)),
-                       p90_meV_per_A=float(np.percentile(values, 90)), max_meV_per_A=float(values.max()),
-                       structure_mean_meV_per_A=float(np.mean([f.sum() / r["atoms"] for f, r in zip(far, records)])))
+            row.update(**_distribution(values), structure_mean_meV_per_A=float(np.mean([f.sum() / r["atoms"] for f, r in zip(far, records)])))
         summary.append(row)
     return {"source": frames.source, "method": method, "accuracy": accuracy, "groups": dict(groups),
             "structures": chosen, "summary": summary, "swaps": records}

@@ -181,7 +181,8 @@ def regularization_weight(config: TrainConfig, train_set) -> float:
     """
     if config.loss != "per-atom":
         return config.reg_delta
-    atoms = float(np.diff(train_set.frames.offsets).mean()) if len(train_set) else 1.0
+    stats = train_set.stats  # cached: the same statistics build_model used
+    atoms = stats["n_atoms_total"] / stats["n_structures"]
     return config.reg_delta / (3.0 * atoms * config.batch_size)
 
 
