@@ -9,7 +9,6 @@ validation force MAE over the last 20 % of the epochs (target < 2 %).
 
     .venv/bin/python benchmarks/reproduction.py
 """
-import csv
 import json
 import sys
 from pathlib import Path
@@ -18,31 +17,17 @@ from typing import Dict, List
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from openmm_range.training.history import convergence_gain, read_metrics  # noqa: E402
 OUT = ROOT / "benchmarks" / "results" / "reproduction"
 #: the paper's DHA force MAE (meV/Å, SchNet family, DFT labels, 500 epochs, 4 seeds)
 PAPER_DHA = {"schnet-5": 40.9, "schnet-12": 36.0, "range-schnet-5": 25.7}
 
 
-def _rows(run: Path):
-    if not (run / "metrics.csv").exists():
-        return []
-    with open(run / "metrics.csv") as handle:
-        return list(csv.DictReader(handle))
-
-
-def convergence(val: np.ndarray, epochs: int) -> float:
-    """Relative improvement (%) of the best validation error over the last 20 % of ``epochs``."""
-    cut = int(round(0.8 * epochs))
-    if len(val) <= cut or cut < 1:
-        return float("nan")
-    before, end = val[:cut].min(), val.min()
-    return 100.0 * (before - end) / before
-
-
 def describe(run: Path, config: Dict) -> Dict:
     from openmm_range import load_model
 
-    rows = _rows(run)
+    rows = read_metrics(run)
     val = np.array([float(r["val_force_mae_mev_a"]) for r in rows])
     cpu = np.array([float(r["epoch_cpu_s"]) for r in rows])
     out = {"run": run.name, "model": config["model"], "epochs": config["epochs"], "epochs_done": len(rows),
@@ -52,7 +37,7 @@ def describe(run: Path, config: Dict) -> Dict:
            "val_force_mae": val.tolist(), "epoch_cpu_s": cpu.tolist(),
            "cpu_s_per_epoch": float(np.median(cpu)) if len(cpu) else None, "cpu_h": float(cpu.sum() / 3600),
            "best_val_force_mae": float(val.min()) if len(val) else None,
-           "convergence_pct": convergence(val, config["epochs"]) if len(rows) == config["epochs"] else None}
+           "convergence_pct": convergence_gain(val, config["epochs"]) if len(rows) == config["epochs"] else None}
     if (run / "best_model.pt").exists():
         model = load_model(run / "best_model.pt")
         out["parameters"] = int(sum(p.numel() for p in model.parameters()))
@@ -120,7 +105,6 @@ def curves(name: str, runs: List[Dict], path: Path) -> None:
 
 
 def main() -> int:
-    sys.path.insert(0, str(ROOT))
     import yaml
 
     from openmm_range.serialization import atomic_write
@@ -131,7 +115,7 @@ def main() -> int:
     for path in configs:
         config = yaml.safe_load(path.read_text())
         run = ROOT / config["out_dir"]
-        if not _rows(run):
+        if not read_metrics(run):
             continue
         by_set.setdefault(run.parent.name, []).append(describe(run, config))
     OUT.mkdir(parents=True, exist_ok=True)

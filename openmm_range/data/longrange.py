@@ -183,6 +183,44 @@ def terminal_groups(smiles: str, groups: Dict[str, str]) -> tuple:
     return np.array([a.GetAtomicNum() for a in mol.GetAtoms()]), sites
 
 
+def end_group_swaps(frames: Frames, smiles: Dict[str, str], groups: Dict[str, str] = PUSHPULL_END_GROUPS,
+                    n_structures: int = 24, seed: int = 0, structures: Optional[Sequence[int]] = None):
+    """The structures of :func:`end_group_force_change`, each with every terminal group in turn replaced by H.
+
+    ``n_structures`` random structures (from ``structures``, indices into ``frames``, if given)
+    whose molecule has a terminal group. Returns (chosen structure indices, swaps); each swap is a
+    dict with ``structure``, ``molecule``, ``group``, ``z``/``pos`` (Å) of the structure, ``keep``
+    (its atoms kept, in order), ``z_new``/``pos_new`` of the capped structure (the kept atoms, then
+    the new H), ``distance`` (Å) of each kept atom to the nearest atom of the removed group, and
+    ``charge``/``spin``.
+    """
+    rng = np.random.default_rng(seed)
+    off = frames.offsets
+    parsed = {name: terminal_groups(smi, groups) for name, smi in smiles.items()}
+    sites = {name: groups_of for name, (_, groups_of) in parsed.items()}
+    pool = range(len(frames)) if structures is None else [int(s) for s in structures]
+    eligible = [s for s in pool if sites.get(frames.molecules[frames.mol_id[s]])]
+    if not eligible:
+        raise ValueError(f"{frames.source}: no structure's molecule has a terminal group of {sorted(groups)}")
+    chosen = sorted(int(s) for s in rng.choice(eligible, size=min(n_structures, len(eligible)), replace=False))
+    swaps: List[Dict] = []
+    for s in chosen:
+        z, pos = frames.z[off[s]:off[s + 1]], frames.pos[off[s]:off[s + 1]]
+        name = frames.molecules[frames.mol_id[s]]
+        if not np.array_equal(parsed[name][0], z):
+            raise ValueError(f"{frames.source}: structure {s} ({name}) does not have the atoms of {smiles[name]!r} in "
+                             "RDKit's order; the end groups cannot be located")
+        for group, atoms, attach, inner in sites[name]:
+            keep = np.array([i for i in range(len(z)) if i not in set(atoms)])
+            bond = pos[inner] - pos[attach]
+            cap = pos[attach] + 1.09 * bond / np.linalg.norm(bond)
+            dist = np.sqrt(((pos[keep][:, None, :] - pos[atoms][None, :, :]) ** 2).sum(-1)).min(axis=1)
+            swaps.append({"structure": s, "molecule": name, "group": group, "z": z, "pos": pos, "keep": keep,
+                          "z_new": np.append(z[keep], 1), "pos_new": np.vstack([pos[keep], cap]), "distance": dist,
+                          "charge": int(frames.charge[s]), "spin": int(frames.spin[s])})
+    return chosen, swaps
+
+
 def end_group_force_change(
     frames: Frames,
     smiles: Dict[str, str],
@@ -199,48 +237,32 @@ def end_group_force_change(
     For ``n_structures`` random structures whose molecule (``smiles``: molecule name -> SMILES)
     has a terminal group matching one of ``groups`` (name -> SMARTS of the group's heavy atoms,
     bonded to the rest of the molecule by one bond), every such group in turn is removed and a
-    hydrogen put on the atom it was bonded to, 1.09 Å along the old bond; all other atoms stay where they are. GFN2-xTB forces of both
+    hydrogen put on the atom it was bonded to, 1.09 Å along the old bond; all other atoms stay where they are
+    (:func:`end_group_swaps`). GFN2-xTB forces of both
     structures (every SCF from the default guess). Per radius R, over the atoms farther than R
     from every atom of the group: mean, median, 90th percentile and maximum of |ΔF_i|, and
     ``structure_mean``: |ΔF_i| summed over those atoms divided by all atoms of the structure,
     i.e. the mean over all atoms when those within R count zero. meV/Å.
     """
-    rng = np.random.default_rng(seed)
-    off = frames.offsets
-    parsed = {name: terminal_groups(smi, groups) for name, smi in smiles.items()}
-    sites = {name: groups_of for name, (_, groups_of) in parsed.items()}
-    eligible = [s for s in range(len(frames)) if sites.get(frames.molecules[frames.mol_id[s]])]
-    if not eligible:
-        raise ValueError(f"{frames.source}: no structure's molecule has a terminal group of {sorted(groups)}")
-    chosen = sorted(int(s) for s in rng.choice(eligible, size=min(n_structures, len(eligible)), replace=False))
-    iterator = chosen
+    chosen, swaps = end_group_swaps(frames, smiles, groups, n_structures, seed)
     if progress:
         from tqdm import tqdm
 
-        iterator = tqdm(chosen, desc="end-group swaps", unit="struct")
+        swaps = tqdm(swaps, desc="end-group swaps", unit="swap")
     records: List[Dict] = []
-    for s in iterator:
-        z, pos = frames.z[off[s]:off[s + 1]], frames.pos[off[s]:off[s + 1]]
-        name = frames.molecules[frames.mol_id[s]]
-        if not np.array_equal(parsed[name][0], z):
-            raise ValueError(f"{frames.source}: structure {s} ({name}) does not have the atoms of {smiles[name]!r} in "
-                             "RDKit's order; the end groups cannot be located")
-        charge, spin = int(frames.charge[s]), int(frames.spin[s])
-        _, f_ref = XTBPotential(z, charge=charge, uhf=spin, method=method, accuracy=accuracy,
-                                reuse_wavefunction=False)(pos)
-        for group, atoms, attach, inner in sites[name]:
-            keep = np.array([i for i in range(len(z)) if i not in set(atoms)])
-            bond = pos[inner] - pos[attach]
-            cap = pos[attach] + 1.09 * bond / np.linalg.norm(bond)
-            try:
-                _, f_new = XTBPotential(np.append(z[keep], 1), charge=charge, uhf=spin, method=method,
-                                        accuracy=accuracy, reuse_wavefunction=False)(np.vstack([pos[keep], cap]))
-            except SCFError:
-                continue
-            change = np.linalg.norm(f_new[:-1] - f_ref[keep], axis=1) * MEV_PER_EV
-            dist = np.sqrt(((pos[keep][:, None, :] - pos[atoms][None, :, :]) ** 2).sum(-1)).min(axis=1)
-            records.append({"structure": s, "molecule": name, "group": group, "atoms": len(z),
-                            "distance_angstrom": dist.round(3).tolist(), "change_meV_per_A": change.round(4).tolist()})
+    reference: Dict[int, np.ndarray] = {}
+    for w in swaps:
+        xtb = dict(charge=w["charge"], uhf=w["spin"], method=method, accuracy=accuracy, reuse_wavefunction=False)
+        if w["structure"] not in reference:
+            reference[w["structure"]] = XTBPotential(w["z"], **xtb)(w["pos"])[1]
+        try:
+            _, f_new = XTBPotential(w["z_new"], **xtb)(w["pos_new"])
+        except SCFError:
+            continue
+        change = np.linalg.norm(f_new[:-1] - reference[w["structure"]][w["keep"]], axis=1) * MEV_PER_EV
+        records.append({"structure": w["structure"], "molecule": w["molecule"], "group": w["group"],
+                        "atoms": len(w["z"]), "distance_angstrom": w["distance"].round(3).tolist(),
+                        "change_meV_per_A": change.round(4).tolist()})
     summary = []
     for radius in radii:
         far = [np.array(r["change_meV_per_A"])[np.array(r["distance_angstrom"]) > radius] for r in records]

@@ -14,7 +14,6 @@ checkout, continues it. ``status`` prints epoch, best validation force MAE, seco
 epoch and ETA of each run; ``checkpoints`` lists the checkpoint files of unfinished runs,
 which are committed (``git add -f``) so that a fresh machine resumes them.
 """
-import csv
 import fcntl
 import json
 import os
@@ -28,6 +27,7 @@ from typing import Dict, List, Optional
 import yaml
 
 from .config import TrainConfig
+from .history import read_metrics
 
 
 @dataclass
@@ -85,10 +85,7 @@ def _locked(out_dir: Path) -> bool:
 def run_state(config_path: Path) -> RunState:
     config = TrainConfig.from_yaml(str(config_path))
     out = Path(config.out_dir)
-    rows: List[Dict[str, str]] = []
-    if (out / "metrics.csv").exists():
-        with open(out / "metrics.csv") as handle:
-            rows = list(csv.DictReader(handle))
+    rows = read_metrics(out)
     val = [float(r["val_force_mae_mev_a"]) for r in rows if r.get("val_force_mae_mev_a")]
     secs = [float(r["epoch_s"]) for r in rows[-3:] if r.get("epoch_s")]
     return RunState(config_path, out, int(config.epochs), len(rows), min(val) if val else None,

@@ -1,27 +1,88 @@
 """Publish a trained model: copy it into serialized_models/ and write its model card."""
 import json
 from pathlib import Path
-from typing import Dict, Optional
+from typing import Dict, List, Optional
 
 from ..elements import symbol
 from ..serialization import atomic_write, load_model, save_model
+from .history import convergence_gain, read_metrics
 
 LIMITS = """\
 - Trained on gas-phase GFN2-xTB (tblite) labels, not DFT: it reproduces GFN2-xTB, including its
   errors, at best. Compare with the paper's DFT-trained numbers only qualitatively.
-- Elements outside the list above are refused. Total charge and spin are not inputs: charged and
-  neutral species of the same composition are not distinguished.
-- RANGE attends within one molecule / ML region; it does not see periodic images. Periodic use
-  assumes the ML region spans less than half the box.
+- Elements outside the list above are refused. Spin is not an input.
 - Molecule sizes outside [N_min, N_max] are extrapolation (the master-node regulariser clamps).
 """
 
 
-RANGE_LIMITS = """\
-- The master nodes attend over every atom of the ML region: two molecules far apart are not
-  additive (E(A + B) != E(A) + E(B) even at 100 Å) unless the training data taught it; see
-  docs/architecture.md. Do not compute interaction or binding energies by subtraction.
-"""
+#: hyperparameters that only RANGE models use (left out of a base model's card)
+RANGE_ONLY = {"num_heads", "num_master_nodes", "num_master_rbf", "master_smooth_width", "attention_activation",
+              "range_form", "range_scope"}
+
+
+def _charge_text(meta: Dict) -> str:
+    charges = meta.get("charges") or [0]
+    if list(charges) == [0]:
+        return ("- Trained on neutral molecules only: `charge` (openmm-ml's argument) other than 0 is refused.\n")
+    return (f"- Total charge is an input (openmm-ml's `charge`, or `moleculeCharges` per molecule); the "
+            f"charges seen in training, {list(charges)}, are accepted and any other is refused.\n")
+
+
+def _range_text(hp: Dict) -> str:
+    if hp.get("range_scope", "molecule") == "molecule":
+        head = hp.get("long_range", "none")
+        between = ("molecules interact through the learned Coulomb and dispersion head "
+                   "(docs/architecture.md)" if head == "coulomb-dispersion" else
+                   "molecules far apart do not interact")
+        return ("- The master nodes attend within each molecule (bonded component of the topology); "
+                f"{between}. Energies of molecules far apart are additive.\n"
+                "- RANGE does not see periodic images. Periodic use assumes each molecule spans less than "
+                "half the box.\n")
+    return ("- The master nodes attend over every atom of the ML region: two molecules far apart are not\n"
+            "  additive (E(A + B) != E(A) + E(B) even at 100 Å). Do not compute interaction or binding\n"
+            "  energies by subtraction.\n"
+            "- RANGE does not see periodic images. Periodic use assumes the ML region spans less than half the box.\n")
+
+
+def _recipe_text(cfg: Dict) -> str:
+    base = (f"AdamW lr {cfg.get('lr')}, weight decay {cfg.get('weight_decay')}, batch {cfg.get('batch_size')}, "
+            f"{cfg.get('dtype')}")
+    if cfg.get("schedule") == "cosine":
+        lr_min = float(cfg.get("lr", 0.0)) * float(cfg.get("lr_min_factor", 0.0))
+        text = (f"{base}; {cfg.get('warmup_epochs', 0):g} epoch(s) of warm-up, then cosine decay to {lr_min:.2g}; "
+                f"EMA of the weights {cfg.get('ema_decay')}; loss {cfg.get('loss')} (energy weight "
+                f"{cfg.get('energy_weight')}, force weight {cfg.get('force_weight')}); gradient clip {cfg.get('grad_clip')}")
+    else:
+        text = (f"{base}; alpha {cfg.get('alpha_initial')} -> {cfg.get('alpha_final')} at epoch "
+                f"{cfg.get('alpha_switch_epoch')}, step schedules gamma {cfg.get('lr_gamma')} every "
+                f"{cfg.get('lr_step_network')}/{cfg.get('lr_step_lambda')}/{cfg.get('lr_step_ab')} epochs")
+    return text + f"; regulariser delta {cfg.get('reg_delta')}"
+
+
+def _curve_text(run_dir: Path, cfg: Dict) -> List[str]:
+    val = [float(r["val_force_mae_mev_a"]) for r in read_metrics(run_dir)]
+    if not val:
+        return []
+    epochs = int(cfg.get("epochs", len(val)))
+    gain = convergence_gain(val, epochs)
+    conv = ("" if gain != gain else f"; the best validation error improved by {gain:.2f} % over the last 20 % "
+            f"of the {epochs} epochs ({'converged' if gain < 2 else 'not converged'} by the < 2 % criterion)")
+    picks = sorted({1, len(val) // 4, len(val) // 2, 3 * len(val) // 4, len(val)} - {0})
+    return [f"- validation force MAE (meV/Å) by epoch: " + ", ".join(f"{k}: {val[k - 1]:.1f}" for k in picks) + conv]
+
+
+def _potential_call(name: str, meta: Dict, model_path: Path) -> str:
+    """How a user loads the published file: by its name if it is a potential name, else by modelPath."""
+    from ..registry import POTENTIAL_NAMES
+
+    if name in POTENTIAL_NAMES:
+        return f"MLPotential('{name}')"
+    return f"MLPotential('{meta['name']}', modelPath='{model_path.as_posix()}')"
+
+
+def curve_file(model_path: Path) -> Path:
+    """Where a published model's learning-curve figure lies: beside it, ``<name>_learning_curves.png``."""
+    return model_path.with_name(f"{model_path.stem}_learning_curves.png")
 
 
 def _subsample_text(cfg: Dict) -> str:
@@ -41,7 +102,8 @@ def write_card(name: str, model_path: Path, run_dir: Path, test: Dict, extra: Op
     cfg = train.get("config", {})
     summary = json.loads((run_dir / "summary.json").read_text()) if (run_dir / "summary.json").exists() else {}
     hp = meta["hyperparameters"]
-    rows = "\n".join(f"| {k} | {v} |" for k, v in sorted(hp.items()) if k != "extra")
+    hidden = {"extra"} | (set() if meta["name"].startswith("range-") else RANGE_ONLY)
+    rows = "\n".join(f"| {k} | {v} |" for k, v in sorted(hp.items()) if k not in hidden)
     a = test.get("all", {})
     per_el = ", ".join(f"{el}: {v['force_mae_mev_a']:.1f}" for el, v in test.get("per_element", {}).items())
     lines = [
@@ -52,7 +114,7 @@ def write_card(name: str, model_path: Path, run_dir: Path, test: Dict, extra: Op
         "",
         "## Use",
         "",
-        f"```python\nfrom openmmml import MLPotential\npotential = MLPotential('{name}')\n"
+        f"```python\nfrom openmmml import MLPotential\npotential = {_potential_call(name, meta, model_path)}\n"
         "system = potential.createSystem(topology)\n```",
         "",
         "## Training data",
@@ -70,10 +132,9 @@ def write_card(name: str, model_path: Path, run_dir: Path, test: Dict, extra: Op
         f"- epochs run: {summary.get('epochs_run', train.get('epochs_run'))} (best validation epoch "
         f"{summary.get('best_epoch')}), wall time {summary.get('wall_s', train.get('wall_s', 0)) / 60:.1f} min on "
         f"{train.get('hardware')}, torch {train.get('torch')}",
-        f"- recipe: AdamW lr {cfg.get('lr')}, weight decay {cfg.get('weight_decay')}, batch {cfg.get('batch_size')}, "
-        f"alpha {cfg.get('alpha_initial')} -> {cfg.get('alpha_final')} at epoch {cfg.get('alpha_switch_epoch')}, "
-        f"delta {cfg.get('reg_delta')}, step schedules gamma {cfg.get('lr_gamma')} every "
-        f"{cfg.get('lr_step_network')}/{cfg.get('lr_step_lambda')}/{cfg.get('lr_step_ab')} epochs, {cfg.get('dtype')}",
+        f"- recipe: {_recipe_text(cfg)}",
+        *_curve_text(run_dir, cfg),
+        *(["", f"![learning curves]({curve_file(model_path).name})"] if curve_file(model_path).exists() else []),
         "",
         "## Hyperparameters",
         "",
@@ -100,9 +161,8 @@ def write_card(name: str, model_path: Path, run_dir: Path, test: Dict, extra: Op
         lines += [extra.strip(), ""]
     elements = ", ".join(symbol(z) for z in meta["elements"])
     lines += ["## Intended use and known limits", "", f"Molecular dynamics of molecules made of {elements} "
-              "like those of the training data, in the gas phase or as the ML region of ML/MM systems.", "", LIMITS]
-    if meta["name"].startswith("range-"):
-        lines.append(RANGE_LIMITS)
+              "like those of the training data, in the gas phase or as the ML region of ML/MM systems.", "",
+              LIMITS + _charge_text(meta) + (_range_text(hp) if meta["name"].startswith("range-") else "")]
     return "\n".join(lines)
 
 
@@ -119,6 +179,9 @@ def publish(run_dir: str, name: str, out_dir: str = "serialized_models", test: O
         model.metadata["test_metrics"] = test.get("all", {})
     dest = Path(out_dir) / f"{name}.pt"
     save_model(model, dest)
+    if (run / "learning_curves.png").exists():
+        data = (run / "learning_curves.png").read_bytes()
+        atomic_write(curve_file(dest), lambda tmp: Path(tmp).write_bytes(data))
     card = write_card(name, dest, run, test or {}, extra)
     atomic_write(Path(out_dir) / f"{name}.md", lambda tmp: Path(tmp).write_text(card))
     return dest

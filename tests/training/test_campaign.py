@@ -1,6 +1,7 @@
 """Campaigns: the scheduler trains every unfinished run (at most ``jobs`` at a time) and
 resumes a run that already has epochs; status and checkpoints report where runs stand."""
 import numpy as np
+import pytest
 import yaml
 
 from openmm_range.data import Frames, save_frames
@@ -48,3 +49,12 @@ def test_schedule_trains_and_resumes_every_run(tmp_path):
     assert schedule(str(campaign), jobs=2, poll_seconds=0.2, log=lambda *_: None) == {configs[0]: 0}
     assert run_state(read_campaign(str(campaign))[0]).epoch == 3
     assert f"resuming {tmp_path / 'runs' / 'a'} at epoch 2" in (tmp_path / "runs" / "a" / "train.log").read_text()
+
+
+def test_convergence_gain_is_the_last_fifth_improvement_of_the_best():
+    from openmm_range.training.history import convergence_gain
+
+    val = [100.0, 80.0, 70.0, 65.0, 60.0, 61.0, 59.0, 58.0, 57.0, 54.0]  # best of the first 8: 58
+    assert convergence_gain(val, 10) == pytest.approx(100 * (58.0 - 54.0) / 58.0)
+    assert convergence_gain(val[:8], 10) != convergence_gain(val[:8], 10)  # NaN until 80 % have run
+    assert convergence_gain([5.0, 4.0, 6.0, 7.0, 8.0], 5) == 0.0  # no improvement late

@@ -95,6 +95,16 @@ def test_training_reduces_loss_and_writes_outputs(dataset_path, tmp_path):
     card = (tmp_path / "shipped" / "tiny.md").read_text()
     assert meta["training_data_hash"] in card and "force MAE" in card and "N_min / N_max (atoms): 3 / 6" in card
     assert openmm_range.read_metadata(tmp_path / "shipped" / "tiny.pt")["test_metrics"]["structures"] == 6
+    # the card carries the learning curve (the run's figure, beside the model) and the convergence
+    # gain of the validation history; a name that is not a potential name is loaded by modelPath
+    assert (tmp_path / "shipped" / "tiny_learning_curves.png").read_bytes() == (out / "learning_curves.png").read_bytes()
+    assert "![learning curves](tiny_learning_curves.png)" in card
+    val = [float(r["val_force_mae_mev_a"]) for r in history]
+    gain = 100 * (min(val[:8]) - min(val)) / min(val[:8])
+    assert f"{gain:.2f} % over the last 20 % of the 10 epochs" in card
+    assert f"MLPotential('range-schnet', modelPath='{(tmp_path / 'shipped' / 'tiny.pt').as_posix()}')" in card
+    assert "step schedules" in card and "charge` (openmm-ml's argument) other than 0 is refused" in card
+    assert "attend within each molecule" in card
 
 
 def test_kill_and_resume_is_bit_for_bit(dataset_path, tmp_path):
