@@ -2,7 +2,7 @@
 
     openmm-range campaign start CAMPAIGN.yaml [--jobs N]    # detached; resumes unfinished runs
     openmm-range campaign status CAMPAIGN.yaml               # epoch, best val error, ETA per run
-    openmm-range campaign checkpoints CAMPAIGN.yaml          # checkpoints of unfinished runs (git add -f)
+    openmm-range campaign checkpoints CAMPAIGN.yaml          # checkpoints of unfinished runs (to commit)
 
 See :mod:`openmm_range.training.campaign`.
 """

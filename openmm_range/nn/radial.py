@@ -10,7 +10,15 @@ class GaussianRBF(nn.Module):
 
     Input ``r``: (...,) in the units of ``start``/``stop`` (Å for interatomic distances,
     unit-free for RANGE's normalised master-node distances). Output: (..., n).
+
+    Where the exponent is below ``-MIN_EXPONENT`` (phi < 1.8e-35) phi is exactly 0. Without
+    that, float32 Gaussians far from their centre are subnormal numbers, and CPUs handle those
+    in microcode: they made the backward pass of training 3-6x slower (SchNet 5 and 12 Å on DHA,
+    measured). The change to phi is below float32 resolution.
     """
+
+    #: exponents below minus this give phi = 0 (exp(-80) = 1.8e-35, above float32's smallest normal 1.2e-38)
+    MIN_EXPONENT = 80.0
 
     def __init__(self, n: int, stop: float, start: float = 0.0):
         super().__init__()
@@ -23,4 +31,6 @@ class GaussianRBF(nn.Module):
         self.n = n
 
     def forward(self, r: torch.Tensor) -> torch.Tensor:
-        return torch.exp(self.coeff * (r.unsqueeze(-1) - self.centres) ** 2)
+        arg = self.coeff * (r.unsqueeze(-1) - self.centres) ** 2
+        keep = arg > -80.0  # MIN_EXPONENT (TorchScript cannot read class constants)
+        return torch.exp(arg.clamp(min=-80.0)) * keep.to(arg.dtype)

@@ -12,7 +12,7 @@ Every run checkpoints atomically each epoch and resumes exactly, so stopping the
 loses at most one epoch per run; starting the campaign again, on any machine with the same
 checkout, continues it. ``status`` prints epoch, best validation force MAE, seconds per
 epoch and ETA of each run; ``checkpoints`` lists the checkpoint files of unfinished runs,
-which are committed (``git add -f``) so that a fresh machine resumes them.
+which are committed (they are deliberately not git-ignored) so that a fresh machine resumes them.
 """
 import fcntl
 import json

@@ -211,6 +211,10 @@ def train(config: TrainConfig, resume: bool = False, log=print) -> Dict:
         dist.init_process_group("nccl" if config.device.startswith("cuda") else "gloo")
     if config.threads:
         torch.set_num_threads(config.threads)
+    # Subnormal floats (tiny attention weights, filter values far out) are handled in microcode
+    # on x86 CPUs; flushing them to zero made CPU training steps 1.2-1.5x faster after the RBF fix
+    # (nn/radial.py), and changes nothing a float32 model can resolve. No effect on GPUs.
+    torch.set_flush_denormal(True)
     device = torch.device(config.device if not config.device.startswith("cuda") or world == 1
                           else f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}")
     out = Path(config.out_dir)
