@@ -10,9 +10,10 @@ same change: ΔF_model. Binned by the atom's distance to the removed group (Å):
 * ``captured`` = 1 - residual / |ΔF_ref| (means over the bin's atoms): 0 for no response, 1 for
   the exact change, negative for a wrong one.
 
-A 3 x 5 Å SchNet cannot respond beyond 15 Å (its receptive field): there its residual is the
-signal and captured is 0 by construction. What RANGE's master nodes carry from the far end shows
-as captured > 0 there. Writes ``benchmarks/results/reproduction/pushpull_end_response.{md,json}``.
+A 3 x 5 Å SchNet's atomic energies see 15 Å, but a force sums the derivatives of every energy
+within 15 Å of its atom, so it can respond up to 30 Å away (measured: little beyond 20 Å).
+Beyond that a local model's residual is the signal and captured is 0 by construction; what
+RANGE's master nodes carry from the far end shows as captured > 0 there. Writes ``benchmarks/results/reproduction/pushpull_end_response.{md,json}``.
 
     .venv/bin/python benchmarks/end_response.py [--structures 48]
 """

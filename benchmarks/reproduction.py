@@ -53,9 +53,10 @@ def _fmt(value, digits=1):
 
 def table(name: str, runs: List[Dict]) -> str:
     lines = [f"# Reproduction study: {name}", "",
-             "Width 64, 3 interactions, the study recipe (configs/study/dha: AdamW 2e-3, batch 8, cosine, EMA 0.99, "
+             f"Width 64, 3 interactions, the study recipe (configs/study/{name}: AdamW 2e-3, batch 8, cosine, EMA 0.99, "
              "per-atom loss), 50 epochs, split 80/10/10 by structure. Test split metrics of the best-validation "
-             "weights; meV and meV/Å. CPU: this process's CPU seconds (1 thread).", "",
+             "weights; meV and meV/Å. CPU: this process's CPU seconds (1 thread); runs trained before the "
+             "2026-12-02 RBF fix cost 2-3.6x what they would now (docs/reproduction.md).", "",
              "| run | cutoff (Å) | masters | parameters | epochs | test E MAE | test E RMSE | test F MAE | test F RMSE "
              "| best val F MAE | last-20 % gain (%) | CPU s/epoch | CPU-h | paper F MAE |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]

@@ -21,8 +21,8 @@ for name in range-schnet schnet range-painn painn; do
     [ -f "runs/shipped/$name/summary.json" ] && runs+=("$name:runs/shipped/$name")
 done
 if best="$($py scripts/select_schnet_long.py --allow-missing 2>/dev/null)"; then runs+=("schnet-long:$best"); fi
-# Run checkpoints stay local (.gitignore): on another machine a finished run's best model is the
-# published file itself, which is the run's best model with publishing metadata added.
+# A finished run's best_model.pt is committed; where it is missing (a run finished on a machine
+# that did not commit it), the published file stands in: the run's best model plus metadata.
 for item in "${runs[@]}"; do
     run="${item#*:}"
     if [ ! -f "$run/best_model.pt" ] && [ -f "serialized_models/${item%%:*}.pt" ]; then
