@@ -59,6 +59,11 @@ class TrainConfig:
     energy_weight: float = 1.0
     force_weight: float = 1.0
     early_stopping_patience: int = 0  # epochs without validation improvement; 0 = off
+    # divergence guard: an epoch whose mean training loss exceeds divergence_factor x the lowest
+    # earlier epoch's (or is not finite) is undone and redone at half the learning rate, at most
+    # max_lr_halvings times in a run; 0 = off
+    divergence_factor: float = 3.0
+    max_lr_halvings: int = 4
     dtype: str = "float32"
     device: str = "cpu"
     threads: int = 0
@@ -79,6 +84,10 @@ class TrainConfig:
         for key, allowed in choices.items():
             if getattr(self, key) not in allowed:
                 raise ValueError(f"{key} must be one of {list(allowed)}, got {getattr(self, key)!r}")
+        if not (float(self.divergence_factor) == 0.0 or float(self.divergence_factor) > 1.0) \
+                or int(self.max_lr_halvings) < 0:
+            raise ValueError(f"divergence_factor must be 0 (off) or > 1 and max_lr_halvings >= 0, got "
+                             f"{self.divergence_factor!r}, {self.max_lr_halvings!r}")
         if not 0.0 <= float(self.ema_decay) < 1.0:
             raise ValueError(f"ema_decay must be in [0, 1), got {self.ema_decay!r}")
         if not (0.0 <= float(self.warmup_epochs) < self.epochs and 0.0 <= float(self.lr_min_factor) <= 1.0):

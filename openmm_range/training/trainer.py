@@ -14,6 +14,7 @@ The data order of epoch e is drawn from a generator seeded with (init_seed, e), 
 run sees exactly the batches an uninterrupted one would.
 """
 import contextlib
+import copy
 import csv
 import dataclasses
 import json
@@ -117,14 +118,29 @@ def param_groups(model, config: TrainConfig):
     return [g for g in groups if g["params"]]
 
 
-def set_learning_rates(optimizer, config: TrainConfig, epoch: float) -> None:
+def set_learning_rates(optimizer, config: TrainConfig, epoch: float, scale: float = 1.0) -> None:
     """The learning rate at (fractional) ``epoch``, a stateless function so that resume is exact.
 
     'step': per group, lr * gamma ** (floor(epoch) // step). 'cosine': lr * epoch / warmup during
     the warm-up, then lr_min + (lr - lr_min) (1 + cos(pi x)) / 2 with x from 0 to 1 at the last epoch.
+    ``scale`` is the divergence guard's factor (1, 1/2, 1/4, ...), kept in the checkpoint.
     """
     for group in optimizer.param_groups:
-        group["lr"] = learning_rate(config, epoch, group["step"])
+        group["lr"] = scale * learning_rate(config, epoch, group["step"])
+
+
+def _all_ranks_mean(value: float, device) -> float:
+    t = torch.tensor([value], dtype=torch.float64, device=device)
+    dist.all_reduce(t)
+    return float(t) / dist.get_world_size()
+
+
+def diverged(loss: float, history: List[Dict], factor: float) -> bool:
+    """True when an epoch's mean training ``loss`` is not finite or exceeds ``factor`` x the lowest
+    of the earlier epochs in ``history`` (never for the first epoch, nor with ``factor`` 0)."""
+    if factor == 0.0 or not history:
+        return False
+    return not math.isfinite(loss) or loss > factor * min(float(r["train_loss"]) for r in history)
 
 
 def learning_rate(config: TrainConfig, epoch: float, step: int) -> float:
@@ -232,6 +248,7 @@ def train(config: TrainConfig, resume: bool = False, log=print) -> Dict:
     ema = _EMA(model, config.ema_decay) if config.ema_decay > 0 else None
     history: List[Dict] = []
     start_epoch, best, best_epoch, best_state, wall = 0, math.inf, -1, None, 0.0
+    lr_scale, ckpt = 1.0, None
     ckpt_path = out / CHECKPOINT
     if resume and ckpt_path.exists():
         ckpt = load_weights_only(ckpt_path, "a training checkpoint (only checkpoints written by `openmm-range train` "
@@ -247,12 +264,13 @@ def train(config: TrainConfig, resume: bool = False, log=print) -> Dict:
             raise ValueError(f"{ckpt_path}: the training data changed since this checkpoint (content hash "
                              f"{ckpt.get('data_hash')} -> {full.content_hash}); resume needs the same data")
         model.load_state_dict(ckpt["model"])
-        optimizer.load_state_dict(ckpt["optimizer"])
+        optimizer.load_state_dict(copy.deepcopy(ckpt["optimizer"]))  # ckpt stays the guard's clean copy
         if ema is not None:
-            ema.state = ckpt["ema"]
+            ema.state = copy.deepcopy(ckpt["ema"])
         torch.set_rng_state(ckpt["rng"])
         start_epoch, best, best_epoch = int(ckpt["epoch"]) + 1, float(ckpt["best"]), int(ckpt["best_epoch"])
         best_state, history, wall = ckpt["best_model"], json.loads(ckpt["history"]), float(ckpt["wall_s"])
+        lr_scale = float(ckpt.get("lr_scale", 1.0))
         log(f"resuming {out} at epoch {start_epoch}")
     elif resume:
         log(f"no checkpoint in {out}: starting from scratch")
@@ -266,9 +284,10 @@ def train(config: TrainConfig, resume: bool = False, log=print) -> Dict:
     if world > 1:
         runner = torch.nn.parallel.DistributedDataParallel(runner)
     stale = 0 if best_epoch < 0 else (start_epoch - 1 - best_epoch)
-    for epoch in range(start_epoch, config.epochs):
+    epoch = start_epoch
+    while epoch < config.epochs:
         t0, c0 = time.perf_counter(), time.process_time()
-        set_learning_rates(optimizer, config, epoch)
+        set_learning_rates(optimizer, config, epoch, lr_scale)
         alpha = alpha_at(config, epoch)
         model.train()
         acc: Dict[str, float] = {}
@@ -278,7 +297,7 @@ def train(config: TrainConfig, resume: bool = False, log=print) -> Dict:
         progress = _progress(len(plan), f"epoch {epoch + 1}/{config.epochs}", is_main)
         for k, idx in enumerate(plan):
             if config.schedule != "step":
-                set_learning_rates(optimizer, config, epoch + k / len(plan))
+                set_learning_rates(optimizer, config, epoch + k / len(plan), lr_scale)
             mine = idx[rank::world]
             batch = Batch.from_data_list([train_set[i] for i in mine]).to(device)
             optimizer.zero_grad(set_to_none=True)
@@ -298,6 +317,25 @@ def train(config: TrainConfig, resume: bool = False, log=print) -> Dict:
             progress.update(1)
             progress.set_postfix(loss=f"{total_loss / max(progress.n, 1):.4g}")
         progress.close()
+        mean_loss = total_loss / len(plan)
+        if world > 1:  # every rank takes the same decision
+            mean_loss = _all_ranks_mean(mean_loss, device)
+        if diverged(mean_loss, history, config.divergence_factor):
+            if ckpt is None or round(math.log2(1.0 / lr_scale)) >= config.max_lr_halvings:
+                raise RuntimeError(f"training diverged in epoch {epoch + 1} (mean loss {mean_loss:.4g}, lowest "
+                                   f"earlier {min(float(r['train_loss']) for r in history):.4g}) and the learning "
+                                   f"rate was already halved {config.max_lr_halvings} times; the last good state "
+                                   f"is {ckpt_path}")
+            lr_scale *= 0.5
+            if is_main:
+                log(f"epoch {epoch + 1} diverged (mean loss {mean_loss:.4g}): undone, redone with the learning "
+                    f"rate x {lr_scale:g}")
+            model.load_state_dict(ckpt["model"])  # the state at the end of the previous epoch
+            optimizer.load_state_dict(copy.deepcopy(ckpt["optimizer"]))  # (it may keep the tensors given)
+            if ema is not None:
+                ema.state = copy.deepcopy(ckpt["ema"])
+            torch.set_rng_state(ckpt["rng"])
+            continue
         with ema.applied(model) if ema is not None else contextlib.nullcontext():
             val = evaluate_split(model, val_set, config.batch_size, device)
             improved = val["force_mae_mev_a"] < best
@@ -305,10 +343,10 @@ def train(config: TrainConfig, resume: bool = False, log=print) -> Dict:
                 best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
         wall += time.perf_counter() - t0
         row = {"epoch": epoch + 1, "alpha": alpha, "lr": optimizer.param_groups[0]["lr"],
-               "train_loss": total_loss / len(plan), **{f"train_{k}": v for k, v in summarise(acc).items()},
+               "train_loss": mean_loss, **{f"train_{k}": v for k, v in summarise(acc).items()},
                **{f"val_{k}": v for k, v in val.items()}, "epoch_s": time.perf_counter() - t0,
                "epoch_cpu_s": time.process_time() - c0,  # this process's CPU time: comparable under load
-               **_grad_norm_stats(norms, config.grad_clip)}
+               **_grad_norm_stats(norms, config.grad_clip), "lr_scale": lr_scale}
         history.append(row)
         metric = val["force_mae_mev_a"]
         if improved:
@@ -319,10 +357,13 @@ def train(config: TrainConfig, resume: bool = False, log=print) -> Dict:
             log(f"epoch {epoch + 1}: loss {row['train_loss']:.4g}  val E MAE {val['energy_mae_mev']:.2f} meV  "
                 f"F MAE {val['force_mae_mev_a']:.2f} meV/Å  ({row['epoch_s']:.1f} s)")
             _write_metrics(out / "metrics.csv", history)
-            ckpt = {"epoch": epoch, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                    "rng": torch.get_rng_state(), "best": best, "best_epoch": best_epoch, "best_model": best_state,
-                    "history": json.dumps(history), "config": config.to_json(), "wall_s": wall,
-                    "data_hash": full.content_hash, **({"ema": ema.state} if ema is not None else {})}
+        # a copy (training changes the tensors in place): the divergence guard returns to it
+        ckpt = copy.deepcopy({"epoch": epoch, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                              "rng": torch.get_rng_state(), "best": best, "best_epoch": best_epoch,
+                              "best_model": best_state, "history": json.dumps(history), "config": config.to_json(),
+                              "wall_s": wall, "data_hash": full.content_hash, "lr_scale": lr_scale,
+                              **({"ema": ema.state} if ema is not None else {})})
+        if is_main:
             atomic_write(ckpt_path, lambda tmp: torch.save(ckpt, tmp))
             if best_epoch == epoch:
                 _save_best(model, best_state, full, config, history, wall, out / "best_model.pt")
@@ -330,6 +371,7 @@ def train(config: TrainConfig, resume: bool = False, log=print) -> Dict:
             if is_main:
                 log(f"early stopping: no validation improvement for {stale} epochs")
             break
+        epoch += 1
     if world > 1:
         dist.barrier()
     summary = {"epochs_run": len(history), "best_epoch": best_epoch + 1, "best_val_force_mae_mev_a": best,
@@ -383,7 +425,6 @@ def _resumable(cfg: Dict) -> Dict:
 
 
 def _save_best(model, best_state, full, config, history, wall, path):
-    import copy
 
     best = copy.deepcopy(model).cpu()
     best.load_state_dict(best_state)

@@ -261,3 +261,31 @@ def test_new_recipe_resumes_bit_for_bit(dataset_path, tmp_path):
     # the best model is the averaged weights that were validated (here the last epoch's)
     assert a["best_epoch"] == 1
     assert all(torch.equal(a["best_model"][k], a["ema"][k]) for k in a["ema"])
+
+
+def test_divergence_guard_undoes_a_spiking_epoch_at_half_the_learning_rate(dataset_path, tmp_path):
+    """At lr 3e-2 this tiny run's epoch 5 loss jumps to 2.5x the lowest before it. With the guard
+    (factor 2.4) the epoch is undone and redone at half the learning rate, which the metrics record;
+    with no halvings allowed the run stops with an error naming the last good state."""
+    import csv
+
+    from openmm_range.training import TrainConfig, train
+
+    def losses(out):
+        return [(float(r["train_loss"]), r.get("lr_scale")) for r in csv.DictReader(open(out / "metrics.csv"))]
+
+    spiky = dict(epochs=6, lr=3e-2, batch_size=3)
+    train(TrainConfig.from_dict(config(dataset_path, tmp_path / "off", divergence_factor=0, **spiky)), log=lambda *_: None)
+    off = [loss for loss, _ in losses(tmp_path / "off")]
+    assert off[4] > 2.4 * min(off[:4])  # the spike the guard is for
+    messages = []
+    train(TrainConfig.from_dict(config(dataset_path, tmp_path / "on", divergence_factor=2.4, **spiky)), log=messages.append)
+    on = losses(tmp_path / "on")
+    assert [loss for loss, _ in on[:4]] == off[:4]  # nothing changes before the spike
+    assert any(m.startswith("epoch 5 diverged") for m in messages)
+    assert [float(s) for _, s in on] == [1.0] * 4 + [0.5] * 2
+    assert on[4][0] <= 2.4 * min(loss for loss, _ in on[:4]) < off[4] and len(on) == 6
+    assert torch.load(tmp_path / "on" / "checkpoint.pt", weights_only=True)["lr_scale"] == float(on[-1][1])
+    with pytest.raises(RuntimeError, match="training diverged in epoch 5"):
+        train(TrainConfig.from_dict(config(dataset_path, tmp_path / "stop", divergence_factor=2.4, max_lr_halvings=0,
+                                           **spiky)), log=lambda *_: None)
