@@ -335,6 +335,7 @@ def train(config: TrainConfig, resume: bool = False, log=print) -> Dict:
             if ema is not None:
                 ema.state = copy.deepcopy(ckpt["ema"])
             torch.set_rng_state(ckpt["rng"])
+            wall += time.perf_counter() - t0  # the undone epoch's time counts in the run's cost
             continue
         with ema.applied(model) if ema is not None else contextlib.nullcontext():
             val = evaluate_split(model, val_set, config.batch_size, device)
