@@ -13,7 +13,8 @@ same change: ΔF_model. Binned by the atom's distance to the removed group (Å):
 A 3 x 5 Å SchNet's atomic energies see 15 Å, but a force sums the derivatives of every energy
 within 15 Å of its atom, so it can respond up to 30 Å away (measured: little beyond 20 Å).
 Beyond that a local model's residual is the signal and captured is 0 by construction; what
-RANGE's master nodes carry from the far end shows as captured > 0 there. Writes ``benchmarks/results/reproduction/pushpull_end_response.{md,json}``.
+RANGE's master nodes carry from the far end shows as captured > 0 there.
+Writes ``benchmarks/results/reproduction/pushpull_end_response.{md,json}``.
 
     .venv/bin/python benchmarks/end_response.py [--structures 48]
 """

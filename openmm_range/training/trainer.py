@@ -321,7 +321,7 @@ def train(config: TrainConfig, resume: bool = False, log=print) -> Dict:
         if world > 1:  # every rank takes the same decision
             mean_loss = _all_ranks_mean(mean_loss, device)
         if diverged(mean_loss, history, config.divergence_factor):
-            if ckpt is None or round(math.log2(1.0 / lr_scale)) >= config.max_lr_halvings:
+            if lr_scale <= 0.5 ** config.max_lr_halvings:
                 raise RuntimeError(f"training diverged in epoch {epoch + 1} (mean loss {mean_loss:.4g}, lowest "
                                    f"earlier {min(float(r['train_loss']) for r in history):.4g}) and the learning "
                                    f"rate was already halved {config.max_lr_halvings} times; the last good state "
@@ -426,7 +426,6 @@ def _resumable(cfg: Dict) -> Dict:
 
 
 def _save_best(model, best_state, full, config, history, wall, path):
-
     best = copy.deepcopy(model).cpu()
     best.load_state_dict(best_state)
     best.metadata = {
