@@ -29,8 +29,9 @@ class GaussianRBF(nn.Module):
         self.register_buffer("centres", centres.to(torch.get_default_dtype()))
         self.coeff = -0.5 / width**2
         self.n = n
+        self.min_exponent = -self.MIN_EXPONENT  # an instance float: TorchScript cannot read class constants
 
     def forward(self, r: torch.Tensor) -> torch.Tensor:
         arg = self.coeff * (r.unsqueeze(-1) - self.centres) ** 2
-        keep = arg > -80.0  # MIN_EXPONENT (TorchScript cannot read class constants)
-        return torch.exp(arg.clamp(min=-80.0)) * keep.to(arg.dtype)
+        keep = arg > self.min_exponent
+        return torch.exp(arg.clamp(min=self.min_exponent)) * keep.to(arg.dtype)
