@@ -11,7 +11,9 @@ every saved frame), and records the radius of gyration over time (via the same c
     .venv/bin/python benchmarks/dha_stability.py --runs 8 --ps 100     # the setting
 
 Resumable: each finished run leaves ``run<k>.json``; a rerun with the same model file and
-settings reuses it. ``--only 0,1,2,3`` computes just those runs (so two processes can share
+settings reuses it. A run in progress checkpoints every ``--checkpoint-ps`` into ``run<k>.chk``
+(``openmm-range simulate --checkpoint``); a rerun continues it from there, and the checkpoint is
+deleted once the run has finished. ``--only 0,1,2,3`` computes just those runs (so two processes can share
 the work); every invocation rewrites the summary and the plot from all finished runs.
 ``--xtb-frames`` frames of each run are re-labelled with GFN2-xTB (the training reference) to
 measure how far the model's energy and forces are off along its own trajectory; results also
@@ -36,6 +38,7 @@ sys.path.insert(0, str(HERE.parent))
 import openmm_range  # noqa: E402
 from openmm_range.openmm.analysis import radius_of_gyration  # noqa: E402
 from openmm_range.openmm.model_files import resolve_model_file  # noqa: E402
+from openmm_range.openmm.md_checkpoint import read_checkpoint  # noqa: E402
 from openmm_range.openmm.simulation import BondBrokenError, SimulationConfig, run_simulation  # noqa: E402
 from openmm_range.serialization import atomic_write  # noqa: E402
 from openmm_range.structures import dha_pdb_path  # noqa: E402
@@ -128,6 +131,7 @@ def main():
                    help="frames per run re-labelled with GFN2-xTB to measure the model's error along the run")
     p.add_argument("--stop-at-break", action="store_true",
                    help="end a run when a bond breaks (simulate's --max-bond-stretch check) instead of running on")
+    p.add_argument("--checkpoint-ps", type=float, default=10.0, help="ps between checkpoints of a run in progress")
     p.add_argument("--only", default=None, help="comma-separated run indices to compute now (default: all)")
     p.add_argument("--compact-rg", type=float, default=6.0, help="Å; Rg below this counts as compact")
     p.add_argument("--extended-rg", type=float, default=7.0, help="Å; Rg above this counts as extended")
@@ -153,23 +157,27 @@ def main():
         if _finished(out, k, settings):
             print(f"run {k}: already finished with these settings", flush=True)
             continue
-        dcd, csv_path = out / f"run{k}.dcd", out / f"run{k}.csv"
+        dcd, csv_path, chk = out / f"run{k}.dcd", out / f"run{k}.csv", out / f"run{k}.chk"
+        every = max(1, int(round(args.checkpoint_ps * 1000.0 / args.timestep_fs / args.report_interval)))
+        first_step = read_checkpoint(chk)["meta"]["step"] if chk.exists() else 0
         t0 = time.perf_counter()
         stopped = None
         try:
             summary = run_simulation(SimulationConfig(
                 pdb=dha_pdb_path(), model=args.model, model_path=Path(path), temperature=args.temperature,
                 timestep_fs=args.timestep_fs, steps=steps, platform=args.platform, report_interval=args.report_interval,
-                dcd=dcd, csv=csv_path, seed=1000 + k, progress=False,
+                dcd=dcd, csv=csv_path, seed=1000 + k, progress=False, checkpoint=chk,
+                checkpoint_interval=every * args.report_interval, resume=True,
                 # by default bonds are checked afterwards, over the whole run; --stop-at-break ends a run there
                 max_bond_stretch=args.max_bond_stretch if args.stop_at_break else None))
             ns_per_day = summary.get("ns_per_day")
         except BondBrokenError as exc:
             stopped = str(exc)
             with open(csv_path) as fh:
-                done = (sum(1 for _ in fh) - 1) * args.report_interval
+                done = (sum(1 for _ in fh) - 1) * args.report_interval - first_step
             ns_per_day = done * args.timestep_fs * 1e-6 / ((time.perf_counter() - t0) / 86400.0)
         result = {"run": k, "seed": 1000 + k, "wall_s": time.perf_counter() - t0, "ns_per_day": ns_per_day,
+                  "resumed_from_step": first_step or None,
                   "error": None, "stopped_at_break": stopped, "settings": settings}
         try:
             result.update(check_run(dcd, csv_path, module, bonds, ref_lengths, args.max_bond_stretch))
@@ -182,6 +190,7 @@ def main():
         result["stable"] = bool(result["error"] is None and result.get("bonds_intact") and result.get("energies_finite")
                                 and result.get("max_force_kj_mol_nm", math.inf) <= args.max_force)
         atomic_write(out / f"run{k}.json", lambda tmp: Path(tmp).write_text(json.dumps(result, indent=2) + "\n"))
+        chk.unlink(missing_ok=True)
         print(json.dumps(result), flush=True)
     runs = [json.loads((out / f"run{k}.json").read_text()) for k in range(args.runs) if _finished(out, k, settings)]
     series = {}

@@ -5,11 +5,19 @@
         [--backend auto|torchforce|python] [--precision single|double] [--charge Q] [--no-minimize]
         [--report-interval K] [--dcd OUT.dcd] [--csv OUT.csv] [--seed S]
         [--ml-chain C [--mm-forcefield XML ...]] [--threads T]
+        [--checkpoint FILE [--checkpoint-interval K] [--resume]]
 
 Without ``--ml-chain`` the whole structure is modelled by the ML potential (vacuum, or
 periodic if the PDB has a CRYST1 box). With ``--ml-chain C`` chain C is ML and the rest is
 modelled with ``--mm-forcefield`` (default amber19 + TIP3P-FB) by openmm-ml's
 mechanical embedding.
+
+A long run survives interruption with ``--checkpoint FILE``: the state is written there
+(atomically) every ``--checkpoint-interval`` steps and at the end. The same command with
+``--resume`` continues from it, appends to the DCD and CSV (cut back to the checkpoint's step
+first) and stops at ``--steps`` steps in all; a larger ``--steps`` extends a finished run.
+``--resume`` without a checkpoint file yet starts the run, so one command serves a job that
+is resubmitted until done.
 """
 import json
 import logging
@@ -51,6 +59,12 @@ def register(subparsers) -> None:
     p.add_argument("--max-bond-stretch", type=float, default=0.5,
                    help="stop when a bond of the ML region leaves its minimised length by more than this many Å: the "
                         "model has then left the region it was trained on (default 0.5; 0 turns the check off)")
+    p.add_argument("--checkpoint", default=None,
+                   help="write a checkpoint here every --checkpoint-interval steps and at the end")
+    p.add_argument("--checkpoint-interval", type=int, default=10000,
+                   help="steps between checkpoints, a multiple of --report-interval (default 10000)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue from --checkpoint if it exists (else start); --steps counts the whole run")
     p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
     p.add_argument("--json", default=None, help="also write the final summary as JSON here")
     p.set_defaults(func=run)
@@ -73,7 +87,8 @@ def run(args) -> int:
         charge=args.charge, minimize=args.minimize, report_interval=args.report_interval,
         dcd=Path(args.dcd) if args.dcd else None, csv=Path(args.csv) if args.csv else None, seed=args.seed,
         ml_chain=args.ml_chain, mm_forcefield=tuple(args.mm_forcefield), progress=args.progress,
-        max_bond_stretch=args.max_bond_stretch)
+        max_bond_stretch=args.max_bond_stretch, checkpoint=Path(args.checkpoint) if args.checkpoint else None,
+        checkpoint_interval=args.checkpoint_interval, resume=args.resume)
     import openmm
 
     try:
@@ -81,11 +96,15 @@ def run(args) -> int:
     except (RuntimeError, openmm.OpenMMException) as exc:
         print(f"openmm-range simulate: error: {exc}", file=sys.stderr)
         return 1
-    print(f"simulated {summary['simulated_ps']:.3f} ps ({summary['steps']} steps) in {summary['wall_s']:.1f} s: "
+    if summary["resumed_from_step"] is not None:
+        print(f"resumed at step {summary['resumed_from_step']} of {summary['steps']}"
+              + ("" if summary["resume_exact"] else " (from the portable state: not bit-identical to an "
+                 "uninterrupted run)"))
+    print(f"simulated {summary['simulated_ps']:.3f} ps ({summary['steps_run']} steps) in {summary['wall_s']:.1f} s: "
           f"{summary['ns_per_day']:.3f} ns/day on {summary['platform']} with the {summary['backend']} backend")
     print(f"final potential energy {summary['final_potential_kj_mol']:.3f} kJ/mol; "
           f"mean temperature {summary['mean_temperature_k']:.1f} K")
-    for key in ("dcd", "csv"):
+    for key in ("dcd", "csv", "checkpoint"):
         if summary[key]:
             print(f"{key.upper()}: {summary[key]}")
     if args.json:

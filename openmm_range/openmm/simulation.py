@@ -92,6 +92,11 @@ class SimulationConfig:
     progress: bool = True
     # stop when a bond of the ML region leaves its minimised length by more than this (Å); 0/None: off
     max_bond_stretch: Optional[float] = 0.5
+    # write a checkpoint here every checkpoint_interval steps (a multiple of report_interval) and at the end
+    checkpoint: Optional[Path] = None
+    checkpoint_interval: int = 10000
+    # continue from ``checkpoint`` if it exists (else start afresh); ``steps`` counts from the run's start
+    resume: bool = False
 
     def check(self) -> None:
         """Raise ValueError naming the first bad setting."""
@@ -105,6 +110,11 @@ class SimulationConfig:
             raise ValueError(f"steps must be >= 0, got {self.steps}")
         if self.report_interval < 1:
             raise ValueError(f"report_interval must be >= 1, got {self.report_interval}")
+        if self.checkpoint_interval < 1 or self.checkpoint_interval % self.report_interval:
+            raise ValueError(f"checkpoint_interval must be a positive multiple of report_interval "
+                             f"({self.report_interval}), got {self.checkpoint_interval}")
+        if self.resume and self.checkpoint is None:
+            raise ValueError("resume needs a checkpoint file (--checkpoint FILE)")
         if self.max_bond_stretch is not None and not (math.isfinite(self.max_bond_stretch) and self.max_bond_stretch >= 0):
             raise ValueError(f"max_bond_stretch must be >= 0 Å (0 turns the check off), got {self.max_bond_stretch!r}")
 
@@ -189,6 +199,11 @@ class ProgressReporter:
         return {"steps": steps, "periodic": None,
                 "include": ["energy", "positions"] if self.bond_watch else ["energy"]}
 
+    @property
+    def stopping(self) -> bool:
+        """True once a bond has broken: the run ends at the next report."""
+        return self._stop is not None
+
     def ns_per_day(self, step: int) -> float:
         done = step - (self._start_step or 0)
         wall = time.perf_counter() - self._start_wall
@@ -233,59 +248,147 @@ class ProgressReporter:
             self._bar.close()
 
 
+def run_settings(config: SimulationConfig, n_atoms: int, backend: str) -> Dict[str, object]:
+    """What a resumed run must share with the checkpoint it continues (not the platform: a
+    checkpoint moves between platforms through its portable state)."""
+    from .md_checkpoint import sha256
+    from .model_files import resolve_model_file
+
+    model_file = resolve_model_file(config.model, str(config.model_path) if config.model_path else None)
+    return {"pdb_sha256": sha256(Path(config.pdb)), "atoms": n_atoms, "model": config.model,
+            "model_file_sha256": sha256(Path(model_file)), "temperature_k": config.temperature,
+            "timestep_fs": config.timestep_fs, "friction_per_ps": config.friction_per_ps,
+            "report_interval": config.report_interval, "charge": config.charge, "precision": config.precision,
+            "backend": backend, "ml_chain": config.ml_chain,
+            "mm_forcefield": list(config.mm_forcefield) if config.ml_chain is not None else None}
+
+
+class CheckpointWriter:
+    """An OpenMM reporter that writes the run's checkpoint every ``interval`` steps, after the
+    DCD/CSV reporters of that step (it is appended after them), unless the run is stopping."""
+
+    def __init__(self, path: Path, interval: int, settings: Dict, reference: Optional[np.ndarray],
+                 progress: "ProgressReporter"):
+        self.path, self.interval, self.settings, self.reference = Path(path), interval, settings, reference
+        self.progress = progress
+        self.last_step: Optional[int] = None
+
+    def describeNextReport(self, simulation: app.Simulation) -> Dict:
+        return {"steps": self.interval - simulation.currentStep % self.interval, "periodic": None, "include": []}
+
+    def report(self, simulation: app.Simulation, state: openmm.State) -> None:
+        if not self.progress.stopping:
+            self.write(simulation)
+
+    def write(self, simulation: app.Simulation) -> None:
+        from .md_checkpoint import write_checkpoint
+
+        write_checkpoint(self.path, simulation.context, simulation.currentStep, self.settings, self.reference)
+        self.last_step = simulation.currentStep
+
+
 def run_simulation(config: SimulationConfig) -> Dict[str, object]:
     """Run the simulation described by ``config``; returns the summary (also logged).
 
-    Summary keys: steps, simulated_ps, wall_s, ns_per_day, platform, backend,
-    final_potential_kj_mol, mean_temperature_k, dcd, csv.
+    With ``config.checkpoint`` the run writes a checkpoint every ``checkpoint_interval`` steps
+    and at its end; with ``config.resume`` it continues from that checkpoint (if present) up to
+    ``config.steps`` steps in all, cutting the DCD and CSV files back to the checkpoint's step
+    and appending to them (md_checkpoint.py).
+
+    Summary keys: steps (of the whole run), steps_run (by this call), resumed_from_step (None
+    for a fresh start), resume_exact (None, or whether the binary checkpoint was loaded),
+    simulated_ps (by this call), wall_s, ns_per_day, platform, backend, final_potential_kj_mol,
+    mean_temperature_k, dcd, csv, checkpoint.
     """
+    from . import md_checkpoint
+
     config.check()
     platform = select_platform(config.platform)
     pdb = app.PDBFile(str(config.pdb))
     system = build_system(config, pdb.topology)
     backend = backend_in_use(system)
+    settings = run_settings(config, pdb.topology.getNumAtoms(), backend) if config.checkpoint else None
+    saved = None
+    if config.checkpoint and Path(config.checkpoint).exists():
+        if not config.resume:
+            raise ValueError(f"checkpoint {config.checkpoint} exists: pass --resume (resume=True) to continue "
+                             f"that run, or remove the file to start a new one")
+        saved = md_checkpoint.read_checkpoint(Path(config.checkpoint))
+        md_checkpoint.check_settings(Path(config.checkpoint), saved["meta"]["settings"], settings)
     dt = config.timestep_fs * unit.femtoseconds
     integrator = openmm.LangevinMiddleIntegrator(config.temperature * unit.kelvin,
                                                  config.friction_per_ps / unit.picosecond, dt)
     if config.seed is not None:
         integrator.setRandomNumberSeed(int(config.seed))
     simulation = app.Simulation(pdb.topology, system, integrator, platform)
-    simulation.context.setPositions(pdb.positions)
-    if config.minimize:
-        simulation.minimizeEnergy()
-    if config.seed is not None:
-        simulation.context.setVelocitiesToTemperature(config.temperature * unit.kelvin, int(config.seed))
+    start_step, exact = 0, None
+    if saved is not None:
+        start_step = saved["meta"]["step"]
+        exact = md_checkpoint.restore(simulation.context, saved)
+        simulation.currentStep = start_step
+        logger.info("resumed %s at step %d (%s)", config.checkpoint, start_step,
+                    "exactly" if exact else "from its portable state: the binary checkpoint is from another "
+                    "platform or OpenMM version, so the thermostat's random numbers differ from an uninterrupted run")
+        frames = start_step // config.report_interval
+        for path, cut in ((config.dcd, md_checkpoint.truncate_dcd), (config.csv, md_checkpoint.truncate_csv)):
+            if path and not Path(path).exists():
+                raise ValueError(f"cannot resume: {path} does not exist, but the run wrote it up to step {start_step}")
+            if path:
+                cut(Path(path), frames)
     else:
-        simulation.context.setVelocitiesToTemperature(config.temperature * unit.kelvin)
+        if config.resume:
+            logger.info("no checkpoint %s yet: starting the run", config.checkpoint)
+        simulation.context.setPositions(pdb.positions)
+        if config.minimize:
+            simulation.minimizeEnergy()
+        if config.seed is not None:
+            simulation.context.setVelocitiesToTemperature(config.temperature * unit.kelvin, int(config.seed))
+        else:
+            simulation.context.setVelocitiesToTemperature(config.temperature * unit.kelvin)
+    append = saved is not None
     if config.dcd:
         Path(config.dcd).parent.mkdir(parents=True, exist_ok=True)
-        simulation.reporters.append(app.DCDReporter(str(config.dcd), config.report_interval))
+        simulation.reporters.append(app.DCDReporter(str(config.dcd), config.report_interval, append=append))
     if config.csv:
         Path(config.csv).parent.mkdir(parents=True, exist_ok=True)
         simulation.reporters.append(app.StateDataReporter(
             str(config.csv), config.report_interval, step=True, time=True, potentialEnergy=True,
-            kineticEnergy=True, totalEnergy=True, temperature=True, speed=True))
-    bond_watch = None
+            kineticEnergy=True, totalEnergy=True, temperature=True, speed=True, append=append))
+    bond_watch, reference = None, None
     if config.max_bond_stretch:
         bonds = ml_bonds(pdb.topology, ml_chain_atoms(pdb.topology, config.ml_chain))
         if len(bonds):
-            start_pos = simulation.context.getState(getPositions=True).getPositions(asNumpy=True).value_in_unit(unit.nanometer)
-            reference = np.linalg.norm(start_pos[bonds[:, 0]] - start_pos[bonds[:, 1]], axis=1)
+            if saved is not None and saved["meta"].get("bond_reference_nm") is not None:
+                reference = np.asarray(saved["meta"]["bond_reference_nm"], dtype=float)
+            else:
+                start_pos = simulation.context.getState(getPositions=True).getPositions(asNumpy=True).value_in_unit(
+                    unit.nanometer)
+                reference = np.linalg.norm(start_pos[bonds[:, 0]] - start_pos[bonds[:, 1]], axis=1)
             bond_watch = (pdb.topology, bonds, reference, config.max_bond_stretch / 10.0)
-    progress = ProgressReporter(config.report_interval, config.steps, config.timestep_fs,
+    steps = max(config.steps - start_step, 0)
+    progress = ProgressReporter(config.report_interval, steps, config.timestep_fs,
                                 degrees_of_freedom(system), config.progress, bond_watch)
     simulation.reporters.append(progress)
+    writer = None
+    if config.checkpoint:
+        writer = CheckpointWriter(Path(config.checkpoint), config.checkpoint_interval, settings, reference, progress)
+        simulation.reporters.append(writer)
     start = time.perf_counter()
     try:
-        simulation.step(config.steps)
+        simulation.step(steps)
+        if writer is not None and writer.last_step != simulation.currentStep:
+            writer.write(simulation)  # the end of the run: a later --resume with more --steps extends it
     finally:
         progress.close()
         simulation.reporters.clear()  # releasing the DCD/CSV reporters closes their files now, also after an error
     wall = time.perf_counter() - start
     state = simulation.context.getState(getEnergy=True)
-    simulated_ps = config.steps * config.timestep_fs * 1e-3
+    simulated_ps = steps * config.timestep_fs * 1e-3
     summary = {
-        "steps": config.steps,
+        "steps": max(config.steps, start_step),
+        "steps_run": steps,
+        "resumed_from_step": start_step if saved is not None else None,
+        "resume_exact": exact,
         "simulated_ps": simulated_ps,
         "wall_s": wall,
         "ns_per_day": simulated_ps * 1e-3 / (wall / 86400.0) if wall > 0 else float("nan"),
@@ -296,5 +399,6 @@ def run_simulation(config: SimulationConfig) -> Dict[str, object]:
                                if progress.temperatures else float("nan")),
         "dcd": str(config.dcd) if config.dcd else None,
         "csv": str(config.csv) if config.csv else None,
+        "checkpoint": str(config.checkpoint) if config.checkpoint else None,
     }
     return summary
