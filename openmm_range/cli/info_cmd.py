@@ -36,7 +36,7 @@ def run(args) -> int:
     print(f"cutoff:        {meta.get('cutoff')} Å")
     print(f"elements:      {' '.join(symbol(z) for z in meta.get('elements', []))}")
     units = meta.get("units", {})
-    print(f"units:         " + ", ".join(f"{k} {v}" for k, v in units.items()))
+    print("units:         " + ", ".join(f"{k} {v}" for k, v in units.items()))
     print(f"n_min / n_max: {meta.get('n_min')} / {meta.get('n_max')} atoms")
     print(f"dtype:         {meta.get('dtype', 'float32')}")
     print(f"package:       openmm-range {meta.get('package_version')}")

@@ -1,5 +1,4 @@
 """The assembled potential: base representation (+ optional RANGE blocks) + readout."""
-import math
 from typing import Dict, Optional, Tuple
 
 import torch

@@ -1,9 +1,7 @@
 """Error metrics of a model on a dataset: per split, per element, per molecule size."""
-from collections import defaultdict
 from typing import Dict, Optional, Sequence
 
 import numpy as np
-import torch
 from torch_geometric.data import Batch
 
 from ..elements import symbol

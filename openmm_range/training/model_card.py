@@ -68,7 +68,7 @@ def _curve_text(run_dir: Path, cfg: Dict) -> List[str]:
     conv = ("" if gain != gain else f"; the best validation error improved by {gain:.2f} % over the last 20 % "
             f"of the {epochs} epochs ({'converged' if gain < 2 else 'not converged'} by the < 2 % criterion)")
     picks = sorted({1, len(val) // 4, len(val) // 2, 3 * len(val) // 4, len(val)} - {0})
-    return [f"- validation force MAE (meV/Å) by epoch: " + ", ".join(f"{k}: {val[k - 1]:.1f}" for k in picks) + conv]
+    return ["- validation force MAE (meV/Å) by epoch: " + ", ".join(f"{k}: {val[k - 1]:.1f}" for k in picks) + conv]
 
 
 def _potential_call(name: str, meta: Dict, model_path: Path) -> str:

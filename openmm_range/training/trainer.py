@@ -31,7 +31,7 @@ import torch.distributed as dist
 from torch_geometric.data import Batch
 
 from ..api import create_model
-from ..serialization import atomic_write, load_weights_only, model_metadata, save_model
+from ..serialization import atomic_write, load_weights_only, save_model
 from .config import TrainConfig
 from .loss import accumulate, loss_terms, summarise
 

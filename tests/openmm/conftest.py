@@ -35,3 +35,15 @@ def alanine_pdb():
 def peptide(alanine_pdb):
     """Alanine dipeptide in vacuum: (topology, positions nm)."""
     return peptide_only(alanine_pdb)
+
+
+@pytest.fixture(scope="session")
+def peptide_pdb(tmp_path_factory, peptide):
+    """Alanine dipeptide in vacuum as a PDB file (the simulate command's input)."""
+    import openmm.unit as unit
+
+    topology, positions = peptide
+    path = tmp_path_factory.mktemp("peptide") / "peptide.pdb"
+    with open(path, "w") as handle:
+        app.PDBFile.writeFile(topology, positions * unit.nanometer, handle)
+    return path

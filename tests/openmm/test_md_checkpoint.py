@@ -16,14 +16,11 @@ import zipfile
 import mdtraj
 import numpy as np
 import openmm
-import openmm.app as app
-import openmm.unit as unit
 import pytest
 
 from openmm_range.cli.main import main
 from openmm_range.openmm import md_checkpoint
 
-from openmm_helpers import peptide_only
 
 REPORT, INTERVAL, STEPS = 10, 20, 120
 #: every run of the resume test starts in a fresh process with one OpenMM CPU thread: OpenMM's random
@@ -31,15 +28,6 @@ REPORT, INTERVAL, STEPS = 10, 20, 120
 #: platform's thread count is fixed when it loads), so an uninterrupted run is a fixed reference
 CHILD_ENV = dict(os.environ, OPENMM_CPU_THREADS="1", OMP_NUM_THREADS="1")
 CHILD = "import sys; from openmm_range.cli.main import main; sys.exit(main(sys.argv[1:]))"
-
-
-@pytest.fixture(scope="module")
-def peptide_pdb(tmp_path_factory, alanine_pdb):
-    topology, positions = peptide_only(alanine_pdb)
-    path = tmp_path_factory.mktemp("md-checkpoint") / "peptide.pdb"
-    with open(path, "w") as handle:
-        app.PDBFile.writeFile(topology, positions * unit.nanometer, handle)
-    return path
 
 
 def _argv(pdb, model, out, steps, *extra):

@@ -2,22 +2,10 @@
 import csv
 import json
 
-import openmm.app as app
-import openmm.unit as unit
 import pytest
 
 from openmm_range.cli.main import main
 
-from openmm_helpers import peptide_only
-
-
-@pytest.fixture(scope="module")
-def peptide_pdb(tmp_path_factory, alanine_pdb):
-    topology, positions = peptide_only(alanine_pdb)
-    path = tmp_path_factory.mktemp("cli") / "peptide.pdb"
-    with open(path, "w") as handle:
-        app.PDBFile.writeFile(topology, positions * unit.nanometer, handle)
-    return path
 
 
 def test_simulate_then_analyze(tmp_path, peptide_pdb, model_files, capsys):

@@ -15,7 +15,7 @@ from openmmml import MLPotential
 import openmm_range
 from openmm_range.units import KJ_PER_KCAL
 
-from openmm_helpers import TINY, energy_forces, make_model_file
+from openmm_helpers import TINY, energy_forces
 from test_openmm_dynamics import R_KJ_PER_MOL_K, run  # noqa: F401  (shared NVE recorder)
 from test_openmm_mixed import FORCEFIELD
 
