@@ -37,17 +37,7 @@ quality="$(mktemp)"
   sed -n '/^| bar |/,$p' benchmarks/results/shipped_quality.md; echo
   echo "Dimer interaction energies by gap: benchmarks/results/dimer_longrange.md."; } > "$quality"
 stability="$(mktemp)"
-if [ -f benchmarks/results/dha_stability/summary.md ]; then
-    sed 's/^# /## /' benchmarks/results/dha_stability/summary.md > "$stability"
-    # the runs name the model file they used; a retrained model needs benchmarks/dha_stability.py again
-    $py - >> "$stability" <<'PY'
-import json
-s = json.load(open("benchmarks/results/dha_stability/summary.json"))
-sha = s["results"][0]["settings"]["model_file_sha256"] if s.get("results") else "?"
-print(f"\nThese runs used the range-schnet file of sha256 {sha[:16]}..., recorded in "
-      "benchmarks/results/dha_stability/summary.json; a model retrained since then has not been run yet.")
-PY
-fi
+$py scripts/stability_note.py serialized_models/range-schnet.pt > "$stability"
 masters() {  # RANGE models: master-node diversity and Lambda_I(n) on the run's validation split
     local out="$1" run="$2"
     { echo "## Master nodes (\`openmm-range inspect\` on the validation split)"; echo
