@@ -181,3 +181,42 @@ def test_failing_task_is_reported_and_others_continue(tmp_path, tiny_spec):
     assert summary["failed_tasks_this_run"] == 2 and summary["tasks_remaining"] == 2
     assert summary["structures_this_run"] == 4
     assert any("charge 1 given but the SMILES has formal charge 0" in m for m in messages)
+
+
+def test_stretch_sampling_reaches_the_dissociation_side(tmp_path, tiny_spec):
+    """``kind: stretch`` frames: each has one X-H bond stretched into [1.15 r0, max_length], and
+    GFN2-xTB puts it well above the unstretched molecule (the labels are real tblite)."""
+    from openmm_range.data.generate.md import stretched_xh_bonds
+    from openmm_range.data.generate.molecules import build_molecule
+
+    mol = build_molecule("methanol", "CO", 1, seed=3)
+    start = mol.conformers[0]
+    frames = stretched_xh_bonds(start, mol.z, mol.bonds, 20, 2.5, 0.0, np.random.default_rng(0))
+    heavy_h = [(i, j) for i, j in zip(*np.nonzero(np.triu(mol.bonds))) if (mol.z[i] == 1) != (mol.z[j] == 1)]
+
+    def lengths(pos):
+        return np.array([np.linalg.norm(pos[i] - pos[j]) for i, j in heavy_h])
+
+    r0 = lengths(start)
+    for f in frames:
+        stretched = lengths(f) / r0 > 1.001
+        assert stretched.sum() == 1  # exactly one X-H bond changed, the rest untouched (sigma 0)
+        k = int(np.argmax(stretched))
+        assert 1.15 * r0[k] - 1e-9 <= lengths(f)[k] <= 2.5 + 1e-9
+    with pytest.raises(ValueError, match="needs a molecule with an X-H bond"):
+        stretched_xh_bonds(start[:2], np.array([6, 8]), np.array([[0, 1], [1, 0]]), 1, 2.5, 0.0,
+                           np.random.default_rng(0))
+
+    base, write_spec = tiny_spec
+    spec = dict(base, name="stretch", molecules=[{"name": "methanol", "smiles": "CO"}],
+                conformers={"n": 1, "candidates": 2, "select": "rg_stratified"},
+                sampling=[{"kind": "displace", "sigma": 0.0, "frames": 1},
+                          {"kind": "stretch", "sigma": 0.0, "max_length": 2.5, "frames": 3}])
+    summary = generate(write_spec(tmp_path, spec), workers=1, progress=False, log=lambda *_: None)
+    assert summary["structures_this_run"] == 4
+    energies = np.asarray(load_dataset(str(tmp_path / "stretch")).frames.energy)
+    assert (energies[1:] - energies[0] > 0.3).all()  # eV: every stretched bond costs energy
+    with pytest.raises(ValueError, match="max_length must be between 1.5 and 10"):
+        parse_spec(dict(spec, sampling=[{"kind": "stretch", "max_length": 1.0}]), source="s.yaml")
+    with pytest.raises(ValueError, match=r"kind must be one of \['md', 'displace', 'stretch'\]"):
+        parse_spec(dict(spec, sampling=[{"kind": "shake"}]), source="s.yaml")

@@ -77,3 +77,35 @@ def langevin_frames(
 def random_displacements(pos: np.ndarray, sigma: float, n: int, rng: np.random.Generator) -> List[np.ndarray]:
     """``n`` copies of ``pos`` (n_atoms, 3) Å with independent Gaussian displacements of ``sigma`` Å per component."""
     return [pos + rng.normal(scale=sigma, size=pos.shape) for _ in range(n)]
+
+
+#: a stretched X-H bond is drawn from [STRETCH_MIN_FACTOR * r0, max_length]
+STRETCH_MIN_FACTOR = 1.15
+
+
+def stretched_xh_bonds(pos: np.ndarray, z: np.ndarray, bonds: np.ndarray, n: int, max_length: float, sigma: float,
+                       rng: np.random.Generator) -> List[np.ndarray]:
+    """``n`` copies of ``pos`` (n_atoms, 3) Å, each with Gaussian displacements of ``sigma`` Å per
+    component and one X-H bond, chosen at random, stretched to a length drawn uniformly from
+    [STRETCH_MIN_FACTOR * r0, ``max_length``] Å by moving its hydrogen along the bond.
+
+    These are the dissociation side of the potential: thermal sampling never reaches it, yet a
+    model that gets it wrong lets hydrogens leave in MD (benchmarks/bond_dissociation.py).
+    ``bonds``: (n_atoms, n_atoms) bond matrix (non-zero = bonded). ValueError if there is no X-H bond.
+    """
+    pairs = [(int(i), int(j)) for i, j in zip(*np.nonzero(np.triu(bonds)))
+             if (z[i] == 1) != (z[j] == 1)]
+    if not pairs:
+        raise ValueError("stretch sampling needs a molecule with an X-H bond")
+    out = []
+    for _ in range(n):
+        heavy, hydrogen = pairs[rng.integers(len(pairs))]
+        if z[heavy] == 1:
+            heavy, hydrogen = hydrogen, heavy
+        frame = pos + rng.normal(scale=sigma, size=pos.shape)
+        bond = frame[hydrogen] - frame[heavy]
+        r0 = float(np.linalg.norm(bond))
+        length = float(rng.uniform(min(STRETCH_MIN_FACTOR * r0, max_length), max_length))
+        frame[hydrogen] = frame[heavy] + bond * (length / r0)
+        out.append(frame)
+    return out

@@ -10,6 +10,7 @@ A spec says which molecules to sample, how, and how to label them. Example::
       - {kind: md, sampler: gfnff, temperatures: [300, 500, 800], frames: 84, stride: 40,
          equilibration: 400, timestep: 0.5, friction: 0.01}
       - {kind: displace, sigma: 0.05, frames: 10}
+      - {kind: stretch, sigma: 0.05, max_length: 3.0, frames: 5}
     molecules:
       - {name: dha, smiles: "CC/C=C\\C/C=C\\C/C=C\\C/C=C\\C/C=C\\C/C=C\\CCC(=O)O"}
 
@@ -26,6 +27,7 @@ import yaml
 
 LABEL_METHODS = ("GFN2-xTB", "GFN1-xTB", "IPEA1-xTB")
 SAMPLERS = ("gfnff", "gfn2")
+SAMPLING_KINDS = ("md", "displace", "stretch")
 
 
 def _check_keys(where: str, data: Dict, allowed: List[str]) -> None:
@@ -48,7 +50,9 @@ class LabelSpec:
 
 @dataclass
 class SamplingStep:
-    """One sampling entry: ``md`` (Langevin MD with ``sampler`` at each temperature) or ``displace``."""
+    """One sampling entry: ``md`` (Langevin MD with ``sampler`` at each temperature), ``displace``
+    (Gaussian displacements of ``sigma``) or ``stretch`` (displacements of ``sigma`` plus one X-H bond
+    stretched to at most ``max_length`` Å: :func:`~openmm_range.data.generate.md.stretched_xh_bonds`)."""
 
     kind: str
     sampler: str = "gfnff"
@@ -59,6 +63,7 @@ class SamplingStep:
     timestep: float = 0.5
     friction: float = 0.01
     sigma: float = 0.05
+    max_length: float = 3.0
 
 
 @dataclass
@@ -180,14 +185,16 @@ def parse_spec(data: Dict, source: str = "<spec>") -> Spec:
     for i, item in enumerate(data.get("sampling", []) or []):
         where = f"{source}: sampling[{i}]"
         _check_keys(where, item, list(SamplingStep.__dataclass_fields__))
-        if item.get("kind") not in ("md", "displace"):
-            raise ValueError(f"{where}: kind must be 'md' or 'displace', got {item.get('kind')!r}")
+        if item.get("kind") not in SAMPLING_KINDS:
+            raise ValueError(f"{where}: kind must be one of {list(SAMPLING_KINDS)}, got {item.get('kind')!r}")
         step = SamplingStep(**item)
         step.temperatures = [float(t) for t in step.temperatures]
         if step.kind == "md" and step.sampler not in SAMPLERS:
             raise ValueError(f"{where}: sampler {step.sampler!r} unknown; accepted: {list(SAMPLERS)}")
         if step.frames < 1 or step.stride < 1:
             raise ValueError(f"{where}: frames and stride must be >= 1")
+        if step.kind == "stretch" and not 1.5 <= step.max_length <= 10.0:
+            raise ValueError(f"{where}: max_length must be between 1.5 and 10 Å, got {step.max_length}")
         steps.append(step)
     molecules = [_molecule(f"{source}: molecules[{i}]", m) for i, m in enumerate(data.get("molecules", []) or [])]
     names = [m.name for m in molecules]
@@ -216,7 +223,7 @@ def parse_spec(data: Dict, source: str = "<spec>") -> Spec:
     if molecules and dimers is not None:
         raise ValueError(f"{source}: give either 'molecules' or 'dimers', not both")
     if molecules and not steps:
-        raise ValueError(f"{source}: 'sampling' must list at least one md or displace step")
+        raise ValueError(f"{source}: 'sampling' must list at least one md, displace or stretch step")
     spot_raw = data.get("spot_check", {}) or {}
     _check_keys(f"{source}: spot_check", spot_raw, ["structures", "components", "step", "relabel"])
     return Spec(

@@ -14,7 +14,7 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 
 from openmm_range.data.frames import Frames
-from openmm_range.data.generate.md import atomic_masses, langevin_frames, random_displacements
+from openmm_range.data.generate.md import atomic_masses, langevin_frames, random_displacements, stretched_xh_bonds
 from openmm_range.data.generate.molecules import (
     Molecule,
     build_molecule,
@@ -182,6 +182,10 @@ def _sample_molecule(spec: Spec, task: Task, rng: np.random.Generator) -> Tuple[
         if step.kind == "displace":
             frames += random_displacements(start, step.sigma, step.frames, rng)
             tags.append({"kind": "displace", "sigma": step.sigma, "count": step.frames})
+            continue
+        if step.kind == "stretch":
+            frames += stretched_xh_bonds(start, mol.z, mol.bonds, step.frames, step.max_length, step.sigma, rng)
+            tags.append({"kind": "stretch", "sigma": step.sigma, "max_length": step.max_length, "count": step.frames})
             continue
         for temperature in step.temperatures:
             if step.sampler == "gfnff":
