@@ -67,6 +67,9 @@ class TrainConfig:
     dtype: str = "float32"
     device: str = "cpu"
     threads: int = 0
+    # fine-tuning: a model file (save_model / publish) whose weights, per-element shifts included,
+    # start the run instead of a random initialisation; its architecture must be the config's
+    init_from: Optional[str] = None
 
     @property
     def init_seed(self) -> int:

@@ -56,7 +56,10 @@ def _recipe_text(cfg: Dict) -> str:
         text = (f"{base}; alpha {cfg.get('alpha_initial')} -> {cfg.get('alpha_final')} at epoch "
                 f"{cfg.get('alpha_switch_epoch')}, step schedules gamma {cfg.get('lr_gamma')} every "
                 f"{cfg.get('lr_step_network')}/{cfg.get('lr_step_lambda')}/{cfg.get('lr_step_ab')} epochs")
-    return text + f"; regulariser delta {cfg.get('reg_delta')}"
+    text += f"; regulariser delta {cfg.get('reg_delta')}"
+    if cfg.get("init_from"):
+        text += f"; fine-tuned: started from the weights of {cfg['init_from']}"
+    return text
 
 
 def _curve_text(run_dir: Path, cfg: Dict) -> List[str]:

@@ -106,6 +106,25 @@ def build_model(config: TrainConfig, train_set):
     return model
 
 
+def init_weights(model, path: str) -> None:
+    """Copy the weights of the model file ``path`` into ``model`` (fine-tuning). The file is read
+    as data (``load_model``); ValueError naming it when its architecture differs from ``model``'s."""
+    from ..serialization import load_model
+
+    source = load_model(path)
+    if source.config.name != model.config.name:
+        raise ValueError(f"init_from {path}: a {source.config.name!r} model cannot start a {model.config.name!r} run")
+    mine, theirs = model.state_dict(), source.state_dict()
+    differ = sorted(k for k in set(mine) | set(theirs)
+                    if k not in mine or k not in theirs or mine[k].shape != theirs[k].shape)
+    if differ:
+        raise ValueError(f"init_from {path}: its architecture differs from the config's (parameters "
+                         f"{', '.join(differ[:5])}{' ...' if len(differ) > 5 else ''}); use the same hyperparameters")
+    with torch.no_grad():
+        for key, value in theirs.items():
+            mine[key].copy_(value.to(mine[key].dtype))
+
+
 def param_groups(model, config: TrainConfig):
     lam, ab, net = [], [], []
     for name, p in model.named_parameters():
@@ -243,7 +262,11 @@ def train(config: TrainConfig, resume: bool = False, log=print) -> Dict:
     full, (train_set, val_set, test_set), spans = load_data(config)
     if len(train_set) == 0 or len(val_set) == 0:
         raise ValueError(f"split {config.split} of {len(full)} structures leaves an empty training or validation set")
-    model = build_model(config, train_set).to(device)
+    model = build_model(config, train_set)
+    if config.init_from and not (resume and (out / CHECKPOINT).exists()):
+        init_weights(model, config.init_from)
+        log(f"initialised from {config.init_from}")
+    model = model.to(device)
     optimizer = torch.optim.AdamW(param_groups(model, config), lr=config.lr, weight_decay=config.weight_decay)
     ema = _EMA(model, config.ema_decay) if config.ema_decay > 0 else None
     history: List[Dict] = []

@@ -289,3 +289,36 @@ def test_divergence_guard_undoes_a_spiking_epoch_at_half_the_learning_rate(datas
     with pytest.raises(RuntimeError, match="training diverged in epoch 5"):
         train(TrainConfig.from_dict(config(dataset_path, tmp_path / "stop", divergence_factor=2.4, max_lr_halvings=0,
                                            **spiky)), log=lambda *_: None)
+
+
+def test_init_from_starts_a_run_from_a_model_file(dataset_path, tmp_path):
+    """Fine-tuning: ``init_from`` loads a saved model's weights (per-element shifts included) in
+    place of the random initialisation; a model of another architecture is refused by name."""
+    import openmm_range
+    from openmm_range.training import TrainConfig, train
+
+    first = tmp_path / "first"
+    train(TrainConfig.from_dict(config(dataset_path, first, epochs=2)), log=lambda *_: None)
+    source = openmm_range.load_model(first / "best_model.pt")
+    # with a zero learning rate (and no EMA) the fine-tuned run keeps exactly the weights it started from
+    tuned = tmp_path / "tuned"
+    messages = []
+    train(TrainConfig.from_dict(config(dataset_path, tuned, epochs=1, lr=0.0, init_from=str(first / "best_model.pt"))),
+          log=messages.append)
+    assert any("initialised from" in m for m in messages)
+    result = openmm_range.load_model(tuned / "best_model.pt").state_dict()
+    for key, value in source.state_dict().items():
+        assert torch.equal(result[key], value), key
+    # without init_from the same config starts elsewhere
+    fresh = tmp_path / "fresh"
+    train(TrainConfig.from_dict(config(dataset_path, fresh, epochs=1, lr=0.0, seed=5)), log=lambda *_: None)
+    other = openmm_range.load_model(fresh / "best_model.pt").state_dict()
+    assert not all(torch.equal(other[k], v) for k, v in source.state_dict().items())
+
+    wider = config(dataset_path, tmp_path / "wider", epochs=1, init_from=str(first / "best_model.pt"))
+    wider["hyperparameters"] = dict(wider["hyperparameters"], hidden_channels=24)
+    with pytest.raises(ValueError, match="its architecture differs from the config's"):
+        train(TrainConfig.from_dict(wider), log=lambda *_: None)
+    with pytest.raises(ValueError, match="a 'range-schnet' model cannot start a 'schnet' run"):
+        train(TrainConfig.from_dict(config(dataset_path, tmp_path / "other", model="schnet", epochs=1,
+                                           init_from=str(first / "best_model.pt"))), log=lambda *_: None)
