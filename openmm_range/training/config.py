@@ -70,6 +70,11 @@ class TrainConfig:
     # fine-tuning: a model file (save_model / publish) whose weights, per-element shifts included,
     # start the run instead of a random initialisation; its architecture must be the config's
     init_from: Optional[str] = None
+    # an earlier run directory whose data are the first entries of ``data`` (same max_structures
+    # and seed): its structures keep their train/val/test part, the structures of the datasets
+    # added after them are split by ``split``. A fine-tuned model is then tested only on
+    # structures its starting model never trained on.
+    keep_split: Optional[str] = None
 
     @property
     def init_seed(self) -> int:

@@ -76,8 +76,37 @@ def load_data(config: TrainConfig):
         sizes = [len(d) for d in parts]
     bounds = np.cumsum([0] + sizes) if sizes else None
     spans = [(p, int(bounds[k]), int(bounds[k + 1])) for k, p in enumerate(config.data)] if sizes else []
+    if config.keep_split:
+        return full, _kept_split(full, config), spans
     return full, full.split(config.split, by=config.split_by, seed=config.seed,
                             held_out=config.held_out_molecules), spans
+
+
+def _kept_split(full, config: TrainConfig):
+    """(train, val, test) of ``full``: the structures of run ``config.keep_split`` keep their parts,
+    the rest (the datasets added after that run's) is split by ``config.split``."""
+    run = Path(config.keep_split)
+    try:
+        earlier = json.loads((run / "config.json").read_text())
+        saved = json.loads((run / "split.json").read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ValueError(f"keep_split {run}: needs the config.json and split.json of a training run ({exc})") from exc
+    n_old = len(earlier.get("data", []))
+    old_max = earlier.get("max_structures")
+    new_max = config.max_structures if isinstance(config.max_structures, list) else None
+    if (list(config.data[:n_old]) != list(earlier.get("data", [])) or earlier.get("seed") != config.seed
+            or not isinstance(old_max, list) or new_max is None or new_max[:n_old] != old_max):
+        raise ValueError(f"keep_split {run}: its data {earlier.get('data')} (max_structures {old_max}, seed "
+                         f"{earlier.get('seed')}) must be the first entries of this run's data, with the same "
+                         f"max_structures (as a list) and seed")
+    parts = [np.asarray(saved.get(name, []), dtype=np.int64) for name in ("train", "val", "test")]
+    count = sum(len(p) for p in parts)
+    if sorted(np.concatenate(parts).tolist()) != list(range(count)) or count > len(full):
+        raise ValueError(f"keep_split {run}: split.json must cover structures 0..N-1 of the data, once each")
+    added = full.subset(np.arange(count, len(full))).split(config.split, by=config.split_by, seed=config.seed)
+    position = {int(b): k for k, b in enumerate(full.parent_indices)}
+    return tuple(full.subset(np.sort(np.concatenate([old, [position[int(b)] for b in new.parent_indices]])))
+                 for old, new in zip(parts, added))
 
 
 def _subsample(dataset, count, seed: int):

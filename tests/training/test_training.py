@@ -322,3 +322,28 @@ def test_init_from_starts_a_run_from_a_model_file(dataset_path, tmp_path):
     with pytest.raises(ValueError, match="a 'range-schnet' model cannot start a 'schnet' run"):
         train(TrainConfig.from_dict(config(dataset_path, tmp_path / "other", model="schnet", epochs=1,
                                            init_from=str(first / "best_model.pt"))), log=lambda *_: None)
+
+
+def test_keep_split_keeps_an_earlier_runs_parts_when_data_are_added(dataset_path, tmp_path):
+    """``keep_split``: the structures of the earlier run keep their train/val/test part (so its
+    test structures stay out of training), the added dataset's structures are split anew."""
+    from openmm_range.training import TrainConfig, train
+    from openmm_range.training.trainer import load_data
+
+    first = tmp_path / "first"
+    train(TrainConfig.from_dict(config(dataset_path, first, epochs=1, max_structures=[0])), log=lambda *_: None)
+    before = json.loads((first / "split.json").read_text())
+    grown = config(dataset_path, tmp_path / "grown", epochs=1, data=[str(dataset_path), str(dataset_path)],
+                   max_structures=[0, 0], keep_split=str(first), init_from=str(first / "best_model.pt"))
+    full, parts, _ = load_data(TrainConfig.from_dict(grown))
+    assert len(full) == 48
+    for name, part in zip(("train", "val", "test"), parts):
+        idx = part.parent_indices
+        assert idx[idx < 24].tolist() == before[name]  # the earlier structures keep their part
+        assert (idx >= 24).any()  # and the added ones are spread over every part
+    assert sorted(np.concatenate([p.parent_indices for p in parts]).tolist()) == list(range(48))
+    # without keep_split the grown data are split afresh: earlier test structures reach training
+    _, fresh, _ = load_data(TrainConfig.from_dict(dict(grown, keep_split=None)))
+    assert set(fresh[0].parent_indices.tolist()) & set(before["test"])
+    with pytest.raises(ValueError, match="must be the first entries of this run's data"):
+        load_data(TrainConfig.from_dict(dict(grown, seed=3)))
