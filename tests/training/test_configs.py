@@ -22,6 +22,10 @@ def test_config_parses_and_builds_its_model(path):
     config = TrainConfig.from_yaml(str(path))
     for data in config.data:
         assert (REPO / data).is_dir(), f"{path}: dataset {data} is not in the checkout"
+    if config.init_from:
+        assert (REPO / config.init_from).is_file(), f"{path}: init_from {config.init_from} is not in the checkout"
+    if config.keep_split:
+        assert (REPO / config.keep_split / "split.json").is_file(), f"{path}: keep_split {config.keep_split}"
     model = create_model(config.model, **config.hyperparameters)
     assert model.config.cutoff == config.hyperparameters.get("cutoff", 5.0)
 
