@@ -325,7 +325,7 @@ def train(config: TrainConfig, resume: bool = False, log=print) -> Dict:
         lr_scale = float(ckpt.get("lr_scale", 1.0))
         log(f"resuming {out} at epoch {start_epoch}")
     elif resume:
-        log(f"no checkpoint in {out}: starting from scratch")
+        log(f"no checkpoint in {out}: starting a new run")
     if is_main:
         (out / "config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
         (out / "split.json").write_text(json.dumps({"train": train_set.parent_indices.tolist(),
