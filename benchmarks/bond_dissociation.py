@@ -27,8 +27,9 @@ OUT = ROOT / "benchmarks" / "results"
 STRETCH = (1.0, 1.1, 1.2, 1.35, 1.5, 1.75, 2.0)
 FAR = (3.0, 4.0, 6.0, 10.0)
 D_AT = 6.0  # Å: where the dissociation energy is read
-DEFAULT_MODELS = ("range-schnet", "schnet", "schnet-long", "range-painn", "painn",
-                  "serialized_models/study/dha-range-schnet-5.pt", "serialized_models/study/dha-schnet-5.pt")
+DEFAULT_MODELS = ("range-schnet", "runs/stability/range-schnet-stretch/best_model.pt", "schnet", "schnet-long",
+                  "range-painn", "painn", "serialized_models/study/dha-range-schnet-5.pt",
+                  "serialized_models/study/dha-schnet-5.pt")
 
 
 def xh_bonds(topology):
@@ -54,6 +55,14 @@ def scan_positions(pos: np.ndarray, heavy: int, hydrogen: int):
         p[hydrogen] = pos[heavy] + r * unit
         frames.append(p)
     return np.array(radii), frames
+
+
+def label(spec: str) -> str:
+    """A short name: the potential name, or the file's stem (its run directory for a best_model.pt)."""
+    path = Path(spec)
+    if spec.endswith(".pt"):
+        return path.parent.name if path.stem == "best_model" else path.stem
+    return spec
 
 
 def load(spec: str):
@@ -83,7 +92,7 @@ def main() -> int:
     pos = traj.xyz[0].astype(np.float64) * 10.0  # Å
     bonds = xh_bonds(top)
     xtb = XTBPotential(z, accuracy=0.01, reuse_wavefunction=False)
-    models = {spec: load(spec) for spec in args.models}
+    models = {label(spec): load(spec) for spec in args.models}
     curves = {"GFN2-xTB": []}
     curves.update({spec: [] for spec in models})
     labels, radii_all = [], []
@@ -138,7 +147,7 @@ def _plot(path: Path, labels, radii, curves) -> None:
     for ax, k in zip(axes[0], show):
         for name, c in curves.items():
             style = {"color": "black", "lw": 2.5} if name == "GFN2-xTB" else {"lw": 1.2}
-            ax.plot(radii[k], c[k], marker="o", ms=3, label=Path(name).stem, **style)
+            ax.plot(radii[k], c[k], marker="o", ms=3, label=name, **style)
         ax.set_title(f"DHA {labels[k]}")
         ax.set_xlabel("bond length (Å)")
         ax.set_ylabel("E(r) - E(r0) (eV)")
