@@ -13,7 +13,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 SETS=(data/organic-xtb data/dimers-xtb data/pushpull-xtb)
 EXCLUDE=.git/info/exclude
 size() {
-    { git ls-files -z; git ls-files -z --others --exclude-standard; } | xargs -0 du -cb 2>/dev/null | tail -1 |
+    # one du over the whole list: xargs would split a long list and report only the last batch's total
+    { git ls-files -z; git ls-files -z --others --exclude-standard; } | du -cb --files0-from=- 2>/dev/null | tail -1 |
         awk '{printf "%.1f MiB would travel (limit 64 MiB)\n", $1 / 1048576}'
 }
 case "${1:-}" in
