@@ -26,9 +26,11 @@ DHA = "data/dha-xtb"
 
 def run_dir(name: str):
     if name != "schnet-long":
-        run = ROOT / "runs" / "shipped" / name  # configs/<name>.yaml
-        earlier = ROOT / "runs" / name  # the set trained before the converging recipe, until its successor finishes
-        return run if (run / "summary.json").exists() else earlier
+        # configs/<name>.yaml; until it finishes, the 40-epoch set, then the set before the converging recipe
+        for run in (ROOT / "runs" / "shipped" / name, ROOT / "runs" / "shipped-e40" / name, ROOT / "runs" / name):
+            if (run / "summary.json").exists():
+                return run
+        return None
     res = subprocess.run([sys.executable, str(ROOT / "scripts" / "select_schnet_long.py"), "--allow-missing"],
                          capture_output=True, text=True)
     return Path(res.stdout.strip()) if res.returncode == 0 else None
