@@ -89,6 +89,8 @@ def run(args) -> int:
         ml_chain=args.ml_chain, mm_forcefield=tuple(args.mm_forcefield), progress=args.progress,
         max_bond_stretch=args.max_bond_stretch, checkpoint=Path(args.checkpoint) if args.checkpoint else None,
         checkpoint_interval=args.checkpoint_interval, resume=args.resume)
+    if config.checkpoint is not None and args.json:
+        config.check_checkpoint_path(json=Path(args.json))
     import openmm
 
     try:

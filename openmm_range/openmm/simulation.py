@@ -110,13 +110,26 @@ class SimulationConfig:
             raise ValueError(f"steps must be >= 0, got {self.steps}")
         if self.report_interval < 1:
             raise ValueError(f"report_interval must be >= 1, got {self.report_interval}")
-        if self.checkpoint_interval < 1 or self.checkpoint_interval % self.report_interval:
-            raise ValueError(f"checkpoint_interval must be a positive multiple of report_interval "
-                             f"({self.report_interval}), got {self.checkpoint_interval}")
         if self.resume and self.checkpoint is None:
             raise ValueError("resume needs a checkpoint file (--checkpoint FILE)")
+        if self.checkpoint is not None:
+            if self.checkpoint_interval < 1 or self.checkpoint_interval % self.report_interval:
+                raise ValueError(f"checkpoint_interval must be a positive multiple of report_interval "
+                                 f"({self.report_interval}), got {self.checkpoint_interval}")
+            self.check_checkpoint_path()
         if self.max_bond_stretch is not None and not (math.isfinite(self.max_bond_stretch) and self.max_bond_stretch >= 0):
             raise ValueError(f"max_bond_stretch must be >= 0 Å (0 turns the check off), got {self.max_bond_stretch!r}")
+
+
+    def check_checkpoint_path(self, **others: Optional[Path]) -> None:
+        """ValueError if ``checkpoint`` is the same file as the PDB, the model, the DCD, the CSV or
+        one of ``others`` (name=path, e.g. the CLI's json): one would overwrite the other."""
+        target = Path(self.checkpoint).resolve()
+        named = {"pdb": self.pdb, "model_path": self.model_path, "dcd": self.dcd, "csv": self.csv, **others}
+        for key, path in named.items():
+            if path is not None and Path(path).resolve() == target:
+                raise ValueError(f"checkpoint {str(self.checkpoint)!r} is the same file as {key}: give the "
+                                 f"checkpoint a path of its own (e.g. run.chk)")
 
 
 class BondBrokenError(RuntimeError):
@@ -203,6 +216,11 @@ class ProgressReporter:
     def stopping(self) -> bool:
         """True once a bond has broken: the run ends at the next report."""
         return self._stop is not None
+
+    @property
+    def stop_error(self) -> Optional[BondBrokenError]:
+        """The error that ends the run (None while every bond holds)."""
+        return self._stop
 
     def ns_per_day(self, step: int) -> float:
         done = step - (self._start_step or 0)
@@ -376,6 +394,8 @@ def run_simulation(config: SimulationConfig) -> Dict[str, object]:
     start = time.perf_counter()
     try:
         simulation.step(steps)
+        if progress.stopping:  # a bond broke at the very last report: no later describeNextReport raises it
+            raise progress.stop_error
         if writer is not None and writer.last_step != simulation.currentStep:
             writer.write(simulation)  # the end of the run: a later --resume with more --steps extends it
     finally:

@@ -125,6 +125,14 @@ def test_checkpoint_refuses_what_would_lose_or_mix_runs(tmp_path, peptide_pdb, m
     # a checkpoint interval that is not a multiple of the report interval
     assert main(base[:-1] + ["15"]) == 2
     assert "checkpoint_interval must be a positive multiple of report_interval (10)" in capsys.readouterr().err
+    # a checkpoint path that is another file of the run would overwrite it
+    for flag, path in (("--dcd", tmp_path / "run.dcd"), ("--json", tmp_path / "same.json")):
+        argv = _argv(peptide_pdb, model, tmp_path, 20, "--checkpoint", str(path), "--checkpoint-interval", "20")
+        if flag == "--json":
+            argv += ["--json", str(path)]
+        assert main(argv) == 2
+        assert f"checkpoint {str(path)!r} is the same file as {flag[2:]}" in capsys.readouterr().err
+    assert not (tmp_path / "same.json").exists()
     # --resume needs a file to resume from
     assert main(_argv(peptide_pdb, model, tmp_path, 20, "--resume")) == 2
     assert "resume needs a checkpoint file" in capsys.readouterr().err

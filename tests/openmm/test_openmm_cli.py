@@ -80,6 +80,19 @@ def test_simulate_stops_when_a_bond_breaks(tmp_path, peptide_pdb, model_files, c
     assert main(args + ["--max-bond-stretch", "0"]) == 0  # off
     assert main(args + ["--max-bond-stretch", "-1"]) == 2
     assert "max_bond_stretch must be >= 0" in capsys.readouterr().err
+    # a break at the run's last report, after which OpenMM asks no reporter for another one
+    last = [a if a != "40" else "10" for a in args]
+    assert main(last + ["--max-bond-stretch", "0.0001"]) == 1
+    assert "at step 10 (0.010 ps)" in capsys.readouterr().err
+
+
+def test_simulate_report_interval_is_free_without_a_checkpoint(tmp_path, peptide_pdb, model_files):
+    """Only a checkpointed run needs its checkpoint interval to be a multiple of the report interval."""
+    args = ["simulate", "--pdb", str(peptide_pdb), "--model", "range-schnet", "--model-path",
+            str(model_files["range-schnet"]), "--steps", "6", "--report-interval", "3", "--platform", "CPU",
+            "--backend", "python", "--max-bond-stretch", "0", "--no-progress"]
+    assert main(args) == 0  # 3 does not divide the default checkpoint interval (10000)
+    assert main(args + ["--checkpoint", str(tmp_path / "run.chk")]) == 2
 
 
 def test_platform_auto_prefers_cuda_then_cpu():
