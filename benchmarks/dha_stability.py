@@ -54,6 +54,21 @@ def _finished(out: Path, k: int, settings) -> bool:
     return path.exists() and json.loads(path.read_text()).get("settings") == settings
 
 
+def other_runs(out: Path, settings) -> list:
+    """Indices of the runs in ``out`` made with other settings (another model file, step, length...):
+    finished ones (run<k>.json) and ones in progress (run<k>.chk, compared on model file and step)."""
+    found = set()
+    for path in out.glob("run*.json"):
+        if json.loads(path.read_text()).get("settings") != settings:
+            found.add(int(path.stem[3:]))
+    for path in out.glob("run*.chk"):
+        saved = read_checkpoint(path)["meta"].get("settings", {})
+        if (saved.get("model_file_sha256"), saved.get("timestep_fs")) != (settings["model_file_sha256"],
+                                                                          settings["timestep_fs"]):
+            found.add(int(path.stem[3:]))
+    return sorted(found)
+
+
 def bond_offsets(dcd: Path, bonds, ref_lengths):
     """The trajectory and (frames, B) |bond length - reference| in Å."""
     import mdtraj
@@ -132,6 +147,8 @@ def main():
     p.add_argument("--stop-at-break", action="store_true",
                    help="end a run when a bond breaks (simulate's --max-bond-stretch check) instead of running on")
     p.add_argument("--checkpoint-ps", type=float, default=10.0, help="ps between checkpoints of a run in progress")
+    p.add_argument("--replace", action="store_true",
+                   help="delete the runs in --out made with other settings or another model file (default: refuse)")
     p.add_argument("--only", default=None, help="comma-separated run indices to compute now (default: all)")
     p.add_argument("--compact-rg", type=float, default=6.0, help="Å; Rg below this counts as compact")
     p.add_argument("--extended-rg", type=float, default=7.0, help="Å; Rg above this counts as extended")
@@ -152,6 +169,14 @@ def main():
     steps = int(round(args.ps * 1000.0 / args.timestep_fs))
     settings = {"model_file_sha256": _sha256(path), "ps": args.ps, "timestep_fs": args.timestep_fs,
                 "temperature_k": args.temperature, "report_interval": args.report_interval}
+    others = other_runs(out, settings)
+    if others and not args.replace:
+        raise SystemExit(f"{out} holds runs {others} made with other settings or another model file than "
+                         f"{path} (--model-path): give --out a folder of its own for this model, or --replace "
+                         f"to delete those runs")
+    for k in others:  # --replace
+        for suffix in ("json", "dcd", "csv", "chk"):
+            (out / f"run{k}.{suffix}").unlink(missing_ok=True)
     todo = range(args.runs) if args.only is None else [int(k) for k in args.only.split(",")]
     for k in todo:
         if _finished(out, k, settings):
