@@ -99,10 +99,25 @@ def _kept_split(full, config: TrainConfig):
         raise ValueError(f"keep_split {run}: its data {earlier.get('data')} (max_structures {old_max}, seed "
                          f"{earlier.get('seed')}) must be the first entries of this run's data, with the same "
                          f"max_structures (as a list) and seed")
+    if config.held_out_molecules:
+        raise ValueError(f"keep_split {run} and held_out_molecules cannot be combined: the kept split decides "
+                         f"where the earlier structures go")
     parts = [np.asarray(saved.get(name, []), dtype=np.int64) for name in ("train", "val", "test")]
     count = sum(len(p) for p in parts)
     if sorted(np.concatenate(parts).tolist()) != list(range(count)) or count > len(full):
         raise ValueError(f"keep_split {run}: split.json must cover structures 0..N-1 of the data, once each")
+    # the same structures as then: a regenerated or grown dataset would move the saved indices onto others
+    from ..serialization import read_metadata
+
+    try:
+        then = read_metadata(run / "best_model.pt").get("training_data_hash")
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"keep_split {run}: needs the run's best_model.pt, whose training-data hash shows "
+                         f"that the data are unchanged ({exc})") from exc
+    now = full.subset(np.arange(count)).content_hash
+    if then != now:
+        raise ValueError(f"keep_split {run}: its data have changed since that run (content hash {then} then, "
+                         f"{now} now): its split no longer names the same structures")
     added = full.subset(np.arange(count, len(full))).split(config.split, by=config.split_by, seed=config.seed)
     position = {int(b): k for k, b in enumerate(full.parent_indices)}
     return tuple(full.subset(np.sort(np.concatenate([old, [position[int(b)] for b in new.parent_indices]])))
@@ -143,6 +158,14 @@ def init_weights(model, path: str) -> None:
     source = load_model(path)
     if source.config.name != model.config.name:
         raise ValueError(f"init_from {path}: a {source.config.name!r} model cannot start a {model.config.name!r} run")
+    # settings that change what the weights mean without changing their shapes (training-set facts aside)
+    theirs_cfg, mine_cfg = source.config.to_dict(), model.config.to_dict()
+    changed = sorted(k for k in set(theirs_cfg) | set(mine_cfg)
+                     if k not in ("n_min", "n_max", "charges") and theirs_cfg.get(k) != mine_cfg.get(k))
+    if changed:
+        raise ValueError(f"init_from {path}: its settings differ from the config's: "
+                         + "; ".join(f"{k} {theirs_cfg.get(k)!r} there, {mine_cfg.get(k)!r} here" for k in changed)
+                         + "; use the same hyperparameters (and the same elements in the data)")
     mine, theirs = model.state_dict(), source.state_dict()
     differ = sorted(k for k in set(mine) | set(theirs)
                     if k not in mine or k not in theirs or mine[k].shape != theirs[k].shape)

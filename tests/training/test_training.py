@@ -317,8 +317,13 @@ def test_init_from_starts_a_run_from_a_model_file(dataset_path, tmp_path):
 
     wider = config(dataset_path, tmp_path / "wider", epochs=1, init_from=str(first / "best_model.pt"))
     wider["hyperparameters"] = dict(wider["hyperparameters"], hidden_channels=24)
-    with pytest.raises(ValueError, match="its architecture differs from the config's"):
+    with pytest.raises(ValueError, match="hidden_channels 16 there, 24 here"):
         train(TrainConfig.from_dict(wider), log=lambda *_: None)
+    # a setting that leaves every shape alone but changes what the weights mean
+    shorter = config(dataset_path, tmp_path / "shorter", epochs=1, init_from=str(first / "best_model.pt"))
+    shorter["hyperparameters"] = dict(shorter["hyperparameters"], cutoff=4.0)
+    with pytest.raises(ValueError, match="cutoff 5.0 there, 4.0 here"):
+        train(TrainConfig.from_dict(shorter), log=lambda *_: None)
     with pytest.raises(ValueError, match="a 'range-schnet' model cannot start a 'schnet' run"):
         train(TrainConfig.from_dict(config(dataset_path, tmp_path / "other", model="schnet", epochs=1,
                                            init_from=str(first / "best_model.pt"))), log=lambda *_: None)
@@ -347,3 +352,27 @@ def test_keep_split_keeps_an_earlier_runs_parts_when_data_are_added(dataset_path
     assert set(fresh[0].parent_indices.tolist()) & set(before["test"])
     with pytest.raises(ValueError, match="must be the first entries of this run's data"):
         load_data(TrainConfig.from_dict(dict(grown, seed=3)))
+    with pytest.raises(ValueError, match="cannot be combined"):
+        load_data(TrainConfig.from_dict(dict(grown, held_out_molecules=["water"])))
+
+
+def test_keep_split_refuses_data_changed_since_the_earlier_run(dataset_path, tmp_path):
+    """A dataset regenerated after the earlier run would move its saved indices onto other
+    structures: the training-data hash in its best_model.pt shows it, and the split is refused."""
+    import shutil
+
+    from openmm_range.training import TrainConfig, train
+    from openmm_range.training.trainer import load_data
+
+    data = tmp_path / "data.npz"
+    shutil.copy(dataset_path, data)
+    first = tmp_path / "first"
+    train(TrainConfig.from_dict(config(data, first, epochs=1, max_structures=[0])), log=lambda *_: None)
+    grown = config(data, tmp_path / "grown", epochs=1, data=[str(data), str(dataset_path)], max_structures=[0, 0],
+                   keep_split=str(first))
+    assert len(load_data(TrainConfig.from_dict(grown))[0]) == 48  # unchanged data: accepted
+    arrays = dict(np.load(data, allow_pickle=False))
+    arrays["energy"] = arrays["energy"] + 0.1  # relabelled
+    np.savez(data, **arrays)
+    with pytest.raises(ValueError, match="its data have changed since that run"):
+        load_data(TrainConfig.from_dict(grown))
