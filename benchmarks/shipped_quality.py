@@ -44,8 +44,12 @@ def load(name):
     config = json.loads((run / "config.json").read_text())
     test = summary.get("test", {}).get("all", {})
     dha = summary.get("test_per_dataset", {}).get(DHA, {}).get("all", {})
-    return {"name": name, "run": run.name, "model": config["model"], "cutoff": config["hyperparameters"].get("cutoff"),
-            "data": config["data"], "epochs": summary["epochs_run"], "wall_min": summary["wall_s"] / 60,
+    return {"name": name, "run": str(run.relative_to(ROOT)), "model": config["model"],
+            "cutoff": config["hyperparameters"].get("cutoff"), "data": config["data"],
+            # models are comparable (a bar) only when trained on the same data for as long
+            "training_set": f"{', '.join(config['data'])} (max_structures {config.get('max_structures')}, "
+                            f"{config.get('epochs')} epochs)",
+            "epochs": summary["epochs_run"], "wall_min": summary["wall_s"] / 60,
             "train_structures": summary["train_structures"], "test_structures": test.get("structures"),
             "energy_mae_mev": test.get("energy_mae_mev"), "force_mae_mev_a": test.get("force_mae_mev_a"),
             "dha_test_structures": dha.get("structures"), "dha_force_mae_mev_a": dha.get("force_mae_mev_a")}
@@ -59,8 +63,11 @@ def main():
     rows = {n: load(n) for n in NAMES}
     done = {n: r for n, r in rows.items() if r}
     bars = []
+    def same_set(a, b):
+        return a in done and b in done and done[a]["training_set"] == done[b]["training_set"]
+
     baselines = {n: done[n]["dha_force_mae_mev_a"] for n in ("schnet", "schnet-long")
-                 if n in done and done[n]["dha_force_mae_mev_a"] is not None}
+                 if same_set(n, "range-schnet") and done[n]["dha_force_mae_mev_a"] is not None}
     if "range-schnet" in done and done["range-schnet"]["dha_force_mae_mev_a"] is not None and baselines:
         best = min(baselines, key=baselines.get)
         ratio = done["range-schnet"]["dha_force_mae_mev_a"] / baselines[best]
@@ -71,23 +78,24 @@ def main():
         for b in json.loads(dimers_path.read_text()).get("bars", []):
             bars.append({"bar": f"dimers: {b['bar']} ({b['n']} test dimers; RANGE/baseline MAE ratio)",
                          "value": b["range_mev"] / b["baseline_mev"], "met": b["met"]})
-    if "range-painn" in done and "painn" in done:
+    if same_set("range-painn", "painn"):
         ratio = done["range-painn"]["force_mae_mev_a"] / done["painn"]["force_mae_mev_a"]
         bars.append({"bar": "range-painn force MAE < painn (all test structures)", "value": ratio, "met": ratio < 1.0})
     missing = [n for n, r in rows.items() if not r]
     out = ROOT / "benchmarks" / "results"
     out.mkdir(parents=True, exist_ok=True)
     (out / "shipped_quality.json").write_text(json.dumps({"models": done, "bars": bars, "missing": missing}, indent=2) + "\n")
+    sets = list(dict.fromkeys(r["training_set"] for r in done.values()))
     lines = ["# Shipped models: held-out test accuracy", "",
-             "| model | run | cutoff (Å) | epochs | train structures | test structures | energy MAE (meV) | "
-             "force MAE (meV/Å) | DHA test force MAE (meV/Å) | wall (min) |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "| model | run | training set | cutoff (Å) | epochs | train structures | test structures | "
+             "energy MAE (meV) | force MAE (meV/Å) | DHA test force MAE (meV/Å) | wall (min) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in done.values():
-        lines.append(f"| {r['name']} | {r['run']} | {r['cutoff']} | {r['epochs']} | {r['train_structures']} | "
-                     f"{r['test_structures']} | {fmt(r['energy_mae_mev'])} | {fmt(r['force_mae_mev_a'])} | "
-                     f"{fmt(r['dha_force_mae_mev_a'])} | {r['wall_min']:.0f} |")
-    if done:
-        lines += ["", f"Data: {', '.join(next(iter(done.values()))['data'])}."]
+        lines.append(f"| {r['name']} | {r['run']} | {chr(65 + sets.index(r['training_set']))} | {r['cutoff']} | "
+                     f"{r['epochs']} | {r['train_structures']} | {r['test_structures']} | {fmt(r['energy_mae_mev'])} | "
+                     f"{fmt(r['force_mae_mev_a'])} | {fmt(r['dha_force_mae_mev_a'])} | {r['wall_min']:.0f} |")
+    lines += [""] + [f"Training set {chr(65 + k)}: {t}." for k, t in enumerate(sets)]
+    lines += ["Bars compare only models of one training set (the same data, subsample and epochs)."]
     lines += ["", "| bar | value | met |", "|---|---|---|"]
     lines += [f"| {b['bar']} | {b['value']:.3f} | {'yes' if b['met'] else 'NO'} |" for b in bars]
     if missing:
