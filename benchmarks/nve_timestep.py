@@ -72,10 +72,13 @@ def main() -> int:
     args = p.parse_args()
     import torch
 
+    import openmm_range
+
     torch.set_num_threads(1)
     results = []
     for spec in args.models:
-        name, path = (spec, None) if not spec.endswith(".pt") else ("range-schnet", spec)
+        # a model file: its architecture from its metadata (read as data)
+        name, path = (spec, None) if not spec.endswith(".pt") else (openmm_range.read_metadata(spec)["name"], spec)
         for dt in args.steps_fs:
             r = run(name, path, dt, args.ps, args.temperature, args.seed)
             r["model"] = spec

@@ -14,7 +14,8 @@ SETS=(data/organic-xtb data/dimers-xtb data/pushpull-xtb)
 EXCLUDE=.git/info/exclude
 size() {
     # one du over the whole list: xargs would split a long list and report only the last batch's total
-    { git ls-files -z; git ls-files -z --others --exclude-standard; } | du -cb --files0-from=- 2>/dev/null | tail -1 |
+    # (a tracked file deleted from disk makes du fail; the total of the others still counts)
+    { git ls-files -z; git ls-files -z --others --exclude-standard; } | { du -cb --files0-from=- 2>/dev/null || true; } | tail -1 |
         awk '{printf "%.1f MiB would travel (limit 64 MiB)\n", $1 / 1048576}'
 }
 case "${1:-}" in
