@@ -125,6 +125,8 @@ class SimulationConfig:
         """ValueError if ``checkpoint`` is the same file as the PDB, the model, the DCD, the CSV or
         one of ``others`` (name=path, e.g. the CLI's json): one would overwrite the other."""
         target = Path(self.checkpoint).resolve()
+        if target.is_dir():
+            raise ValueError(f"checkpoint {str(self.checkpoint)!r} is a directory: give a file path (e.g. run.chk)")
         named = {"pdb": self.pdb, "model_path": self.model_path, "dcd": self.dcd, "csv": self.csv, **others}
         for key, path in named.items():
             if path is not None and Path(path).resolve() == target:

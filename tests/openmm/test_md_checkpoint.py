@@ -133,6 +133,8 @@ def test_checkpoint_refuses_what_would_lose_or_mix_runs(tmp_path, peptide_pdb, m
         assert main(argv) == 2
         assert f"checkpoint {str(path)!r} is the same file as {flag[2:]}" in capsys.readouterr().err
     assert not (tmp_path / "same.json").exists()
+    assert main(_argv(peptide_pdb, model, tmp_path, 20, "--checkpoint", str(tmp_path), "--checkpoint-interval", "20")) == 2
+    assert "is a directory" in capsys.readouterr().err
     # --resume needs a file to resume from
     assert main(_argv(peptide_pdb, model, tmp_path, 20, "--resume")) == 2
     assert "resume needs a checkpoint file" in capsys.readouterr().err
