@@ -75,6 +75,8 @@ def read_checkpoint(path: Path) -> Dict:
                          f"accepted: {FORMAT_VERSION}")
     if not isinstance(meta.get("step"), int) or meta["step"] < 0:
         raise ValueError(f"{path}: the checkpoint's step must be a non-negative integer, got {meta.get('step')!r}")
+    if not isinstance(meta.get("settings"), dict):
+        raise ValueError(f"{path}: the checkpoint holds no run settings (a mapping expected under 'settings')")
     return {"meta": meta, "context": context, "state_xml": state_xml}
 
 

@@ -352,7 +352,9 @@ def run_simulation(config: SimulationConfig) -> Dict[str, object]:
         frames = start_step // config.report_interval
         for path, cut in ((config.dcd, md_checkpoint.truncate_dcd), (config.csv, md_checkpoint.truncate_csv)):
             if path and not Path(path).exists():
-                raise ValueError(f"cannot resume: {path} does not exist, but the run wrote it up to step {start_step}")
+                raise ValueError(f"cannot resume: {path} does not exist, and a resumed run appends to the file "
+                                 f"that the run wrote up to step {start_step}; give that file, or start a new run "
+                                 f"with another checkpoint file")
             if path:
                 cut(Path(path), frames)
     else:

@@ -142,7 +142,8 @@ def test_checkpoint_refuses_what_would_lose_or_mix_runs(tmp_path, peptide_pdb, m
     (tmp_path / "run.dcd").unlink()
     assert main(_argv(peptide_pdb, model, tmp_path, 40, "--checkpoint", str(checkpoint), "--checkpoint-interval",
                       "20", "--resume")) == 2
-    assert "run.dcd does not exist, but the run wrote it up to step 20" in capsys.readouterr().err
+    assert "run.dcd does not exist, and a resumed run appends to the file that the run wrote up to step 20" \
+        in capsys.readouterr().err
 
 
 def test_checkpoint_files_are_data(tmp_path, peptide_pdb, model_files):
@@ -167,3 +168,13 @@ def test_checkpoint_files_are_data(tmp_path, peptide_pdb, model_files):
     context = openmm.Context(system, openmm.VerletIntegrator(0.001), openmm.Platform.getPlatformByName("Reference"))
     with pytest.raises(ValueError, match="holds a 'System', not an OpenMM State; refused"):
         md_checkpoint.restore(context, saved)
+    # a meta.json without the run's settings
+    meta = dict(saved["meta"])
+    del meta["settings"]
+    bare = tmp_path / "bare.chk"
+    with zipfile.ZipFile(checkpoint) as src, zipfile.ZipFile(bare, "w") as dst:
+        dst.writestr("meta.json", json.dumps(meta))
+        dst.writestr("context.chk", src.read("context.chk"))
+        dst.writestr("state.xml", src.read("state.xml"))
+    with pytest.raises(ValueError, match="bare.chk: the checkpoint holds no run settings"):
+        md_checkpoint.read_checkpoint(bare)
