@@ -59,6 +59,8 @@ def _recipe_text(cfg: Dict) -> str:
     text += f"; regulariser delta {cfg.get('reg_delta')}"
     if cfg.get("init_from"):
         text += f"; fine-tuned: started from the weights of {cfg['init_from']}"
+    if cfg.get("keep_split"):
+        text += f"; the structures of {cfg['keep_split']} keep their train/validation/test parts there"
     return text
 
 
