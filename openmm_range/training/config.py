@@ -9,6 +9,12 @@ import yaml
 from ..validation import dataclass_from_dict
 
 
+#: options that are real numbers (grad_clip may also be None)
+_FLOAT_OPTIONS = ("lr", "weight_decay", "alpha_initial", "alpha_final", "reg_delta", "lr_gamma", "grad_clip",
+                  "warmup_epochs", "lr_min_factor", "ema_decay", "energy_weight", "force_weight",
+                  "divergence_factor")
+
+
 @dataclass
 class TrainConfig:
     """The paper's recipe (Supplementary Note 3) as defaults.
@@ -83,6 +89,15 @@ class TrainConfig:
 
     def __post_init__(self):
         self.split = tuple(float(x) for x in self.split)
+        # numbers given as text (YAML reads 1e-4, without a dot, as a string) are read as numbers
+        for key in _FLOAT_OPTIONS:
+            value = getattr(self, key)
+            if value is None and key == "grad_clip":
+                continue
+            try:
+                setattr(self, key, float(value))
+            except (TypeError, ValueError):
+                raise ValueError(f"{key} must be a number, got {value!r}") from None
         if self.dtype not in ("float32", "float64"):
             raise ValueError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
         for key in ("epochs", "batch_size", "lr_step_network", "lr_step_lambda", "lr_step_ab"):

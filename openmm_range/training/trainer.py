@@ -292,6 +292,11 @@ def evaluate_split(model, dataset, batch_size: int, device) -> Dict[str, float]:
 
 def train(config: TrainConfig, resume: bool = False, log=print) -> Dict:
     """Train (or resume) according to ``config``; returns the final summary dict."""
+    with contextlib.ExitStack() as held:  # the run directory's lock, released on return or error
+        return _train(config, resume, log, held)
+
+
+def _train(config: TrainConfig, resume: bool, log, held: contextlib.ExitStack) -> Dict:
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     if world > 1 and not dist.is_initialized():
@@ -310,7 +315,11 @@ def train(config: TrainConfig, resume: bool = False, log=print) -> Dict:
     is_main = rank == 0
     if is_main:
         out.mkdir(parents=True, exist_ok=True)
-        lock = _lock_run_dir(out)  # noqa: F841  (held until this function returns)
+        held.enter_context(_lock_run_dir(out))
+        finished = _existing_run(out, resume)
+        if finished is not None:
+            log(f"{out} holds a finished run (summary.json, no checkpoint to extend): nothing to do")
+            return finished
     full, (train_set, val_set, test_set), spans = load_data(config)
     if len(train_set) == 0 or len(val_set) == 0:
         raise ValueError(f"split {config.split} of {len(full)} structures leaves an empty training or validation set")
@@ -350,10 +359,10 @@ def train(config: TrainConfig, resume: bool = False, log=print) -> Dict:
     elif resume:
         log(f"no checkpoint in {out}: starting a new run")
     if is_main:
-        (out / "config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
-        (out / "split.json").write_text(json.dumps({"train": train_set.parent_indices.tolist(),
-                                                    "val": val_set.parent_indices.tolist(),
-                                                    "test": test_set.parent_indices.tolist()}) + "\n")
+        _write_json(out / "config.json", config.to_dict())
+        _write_json(out / "split.json", {"train": train_set.parent_indices.tolist(),
+                                         "val": val_set.parent_indices.tolist(),
+                                         "test": test_set.parent_indices.tolist()})
     runner = _LossModule(model)
     delta = regularization_weight(config, train_set)
     if world > 1:
@@ -453,6 +462,9 @@ def train(config: TrainConfig, resume: bool = False, log=print) -> Dict:
     summary = {"epochs_run": len(history), "best_epoch": best_epoch + 1, "best_val_force_mae_mev_a": best,
                "wall_s": wall, "train_structures": len(train_set), "out_dir": str(out)}
     if is_main and best_state is not None:
+        best_path = out / "best_model.pt"
+        if _saved_epochs(best_path) != best_epoch + 1:  # missing, or older than the best weights (a crash between writes)
+            _save_best(model, best_state, full, config, history[:best_epoch + 1], wall, best_path)
         model.load_state_dict(best_state)
         if len(test_set):
             from .evaluate import ERROR_KEYS, errors, metrics
@@ -465,7 +477,7 @@ def train(config: TrainConfig, resume: bool = False, log=print) -> Dict:
                 summary["test_per_dataset"] = {path: metrics(e) for path, e in parts.items()}
             else:
                 summary["test"] = metrics(errors(model, test_set, config.batch_size, device))
-        (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        _write_json(out / "summary.json", summary)
         try:
             from .plots import learning_curves, parity_plot
             learning_curves(history, out / "learning_curves.png")
@@ -474,6 +486,41 @@ def train(config: TrainConfig, resume: bool = False, log=print) -> Dict:
         except ImportError:
             log("matplotlib not installed: no plots")
     return summary
+
+
+def _write_json(path: Path, data) -> None:
+    atomic_write(path, lambda tmp: Path(tmp).write_text(json.dumps(data, indent=2) + "\n"))
+
+
+def _saved_epochs(path: Path) -> Optional[int]:
+    """How many epochs the run had done when ``path`` (a best_model.pt) was written; None if unreadable."""
+    from ..serialization import read_metadata
+
+    try:
+        return int(read_metadata(path)["training"]["epochs_run"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _existing_run(out: Path, resume: bool) -> Optional[Dict]:
+    """What ``out`` already holds, before a run starts there: the summary of a finished run that
+    ``resume`` cannot extend (nothing to do), None to go on; ValueError where going on would
+    overwrite a run (a run in progress without ``resume``, or run files without a checkpoint)."""
+    has_ckpt, summary = (out / CHECKPOINT).exists(), out / "summary.json"
+    if has_ckpt and not resume:
+        raise ValueError(f"{out} holds a run in progress ({CHECKPOINT}): continue it with --resume, or choose "
+                         f"another out_dir")
+    if has_ckpt:
+        return None
+    if summary.exists():
+        if resume:
+            return json.loads(summary.read_text())
+        raise ValueError(f"{out} holds a finished run (summary.json): choose another out_dir, or delete that "
+                         f"run's files to train it again")
+    if (out / "metrics.csv").exists():
+        raise ValueError(f"{out} holds the files of a run whose {CHECKPOINT} is missing, so it cannot be resumed; "
+                         f"restore the checkpoint, or delete that run's files to start again")
+    return None
 
 
 def _lock_run_dir(out: Path):

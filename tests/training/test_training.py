@@ -376,3 +376,40 @@ def test_keep_split_refuses_data_changed_since_the_earlier_run(dataset_path, tmp
     np.savez(data, **arrays)
     with pytest.raises(ValueError, match="its data have changed since that run"):
         load_data(TrainConfig.from_dict(grown))
+
+
+def test_a_run_directory_is_never_overwritten_by_a_new_start(dataset_path, tmp_path):
+    """A finished run is not trained again (``--resume`` has nothing to do; a plain start is
+    refused), a run in progress is continued only with ``--resume``, and run files whose
+    checkpoint is gone are refused rather than replaced. A best_model.pt lost after the last
+    improvement is written again from the checkpoint's best weights."""
+    from openmm_range.training import TrainConfig, train
+
+    out = tmp_path / "run"
+    cfg = TrainConfig.from_dict(config(dataset_path, out, epochs=2))
+    first = train(cfg, log=lambda *_: None)
+    with pytest.raises(ValueError, match="holds a run in progress .*--resume"):
+        train(cfg, log=lambda *_: None)
+    (out / "best_model.pt").unlink()
+    assert train(cfg, resume=True, log=lambda *_: None)["test"] == first["test"]  # nothing trained
+    assert (out / "best_model.pt").is_file()  # written again from the checkpoint's best weights
+    (out / "checkpoint.pt").unlink()  # a finished run whose checkpoint was removed after publishing
+    stamp = (out / "metrics.csv").stat().st_mtime_ns
+    messages = []
+    assert train(cfg, resume=True, log=messages.append) == first
+    assert any("holds a finished run" in m for m in messages) and (out / "metrics.csv").stat().st_mtime_ns == stamp
+    with pytest.raises(ValueError, match="holds a finished run"):
+        train(cfg, log=lambda *_: None)
+    (out / "summary.json").unlink()
+    with pytest.raises(ValueError, match="checkpoint.pt is missing"):
+        train(cfg, resume=True, log=lambda *_: None)
+
+
+def test_numbers_written_as_text_are_read_as_numbers():
+    """YAML reads 1e-4 (no dot) as a string; the option is read as a number, and text that is not
+    one is refused by name."""
+    from openmm_range.training import TrainConfig
+
+    assert TrainConfig.from_dict({"lr": "1e-4", "weight_decay": "0"}).lr == 1e-4
+    with pytest.raises(ValueError, match="lr must be a number, got 'fast'"):
+        TrainConfig.from_dict({"lr": "fast"})
