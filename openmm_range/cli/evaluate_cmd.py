@@ -6,8 +6,11 @@ from pathlib import Path
 def register(sub) -> None:
     p = sub.add_parser("evaluate", help="energy and force errors of a model on a dataset")
     p.add_argument("model", help="model file (save_model format, e.g. runs/x/best_model.pt)")
-    p.add_argument("dataset", nargs="+", help="dataset path(s), concatenated in order as in training")
-    p.add_argument("--splits", help="split.json of a training run: report train/val/test separately")
+    p.add_argument("dataset", nargs="*", help="dataset path(s), concatenated in order as in training")
+    p.add_argument("--splits", help="split.json of a training run that used whole datasets: report "
+                                    "train/val/test separately (a subsampled run needs --run)")
+    p.add_argument("--run", help="a training run directory instead of DATASET and --splits: its train/val/test "
+                                 "structures, rebuilt from its config.json as the trainer built them")
     p.add_argument("--out", help="write the full results as JSON here")
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--device", default="cpu")
@@ -19,13 +22,23 @@ def run(args) -> int:
 
     import openmm_range
     from openmm_range.data import concat_datasets, load_dataset
-    from openmm_range.training.evaluate import evaluate_model, format_table
+    from openmm_range.training.evaluate import evaluate_model, format_table, run_splits
 
     model = openmm_range.load_model(args.model)
-    parts = [load_dataset(p, dtype=torch.float64) for p in args.dataset]
-    data = parts[0] if len(parts) == 1 else concat_datasets(parts)
-    splits = json.loads(Path(args.splits).read_text()) if args.splits else None
-    results = evaluate_model(model, data, splits, args.batch_size, args.device)
+    if args.run:
+        if args.dataset or args.splits:
+            raise ValueError("--run RUN_DIR brings its own data and split: give it without DATASET and --splits")
+        results = {name: evaluate_model(model, part, None, args.batch_size, args.device)["all"]
+                   for name, part in run_splits(args.run).items() if len(part)}
+    else:
+        if not args.dataset:
+            raise ValueError("give DATASET path(s) or --run RUN_DIR")
+        parts = [load_dataset(p, dtype=torch.float64) for p in args.dataset]
+        data = parts[0] if len(parts) == 1 else concat_datasets(parts)
+        splits = json.loads(Path(args.splits).read_text()) if args.splits else None
+        if splits is not None:
+            _check_whole_data(Path(args.splits), len(data))
+        results = evaluate_model(model, data, splits, args.batch_size, args.device)
     print(format_table(results))
     for name, r in results.items():
         per_el = ", ".join(f"{el} {v['force_mae_mev_a']:.1f}" for el, v in r["per_element"].items())
@@ -35,3 +48,15 @@ def run(args) -> int:
     if args.out:
         Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
     return 0
+
+
+def _check_whole_data(splits_path: Path, n: int) -> None:
+    """ValueError when a split.json cannot index DATASET as given: its run subsampled its data (the
+    indices then name structures of the subsample), or it names structures beyond the data."""
+    config = splits_path.parent / "config.json"
+    if config.is_file() and json.loads(config.read_text()).get("max_structures"):
+        raise ValueError(f"--splits {splits_path}: that run trained on a random subsample of its data, so its "
+                         f"indices do not name structures of the whole datasets; use --run {splits_path.parent}")
+    largest = max((max(v) for v in json.loads(splits_path.read_text()).values() if v), default=-1)
+    if largest >= n:
+        raise ValueError(f"--splits {splits_path} names structure {largest}, but the datasets given hold {n}")

@@ -68,15 +68,9 @@ def run(args) -> int:
 
 def _run_split(run_dir: str, split: str):
     """One split of a training run's data, rebuilt from its config.json as the trainer builds it."""
-    from openmm_range.training.config import TrainConfig
-    from openmm_range.training.trainer import load_data
+    from openmm_range.training.evaluate import run_splits
 
-    path = Path(run_dir) / "config.json"
-    if not path.is_file():
-        raise FileNotFoundError(f"--run {run_dir!r} has no config.json (not a training run directory)")
-    config = TrainConfig.from_dict({**json.loads(path.read_text()), "dtype": "float64"})
-    _, (train, val, test), _ = load_data(config)
-    splits = {"train": train, "val": val, "test": test}
+    splits = run_splits(run_dir)
     if split not in splits:
         raise ValueError(f"--split {split!r}: a run has the splits {sorted(splits)}")
     return splits[split]

@@ -53,6 +53,23 @@ def metrics(err: Dict[str, np.ndarray]) -> Dict:
     return result
 
 
+def run_splits(run_dir) -> Dict[str, "AtomsDataset"]:
+    """``{"train", "val", "test"}`` of a training run's data (float64), rebuilt from its config.json
+    as the trainer builds them (subsample, dataset order, kept split)."""
+    import json
+    from pathlib import Path
+
+    from .config import TrainConfig
+    from .trainer import load_data
+
+    path = Path(run_dir) / "config.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"run {str(run_dir)!r} has no config.json (not a training run directory)")
+    config = TrainConfig.from_dict({**json.loads(path.read_text()), "dtype": "float64"})
+    _, (train, val, test), _ = load_data(config)
+    return {"train": train, "val": val, "test": test}
+
+
 def evaluate_model(model, dataset, splits: Optional[Dict[str, Sequence[int]]] = None, batch_size: int = 16,
                    device="cpu") -> Dict[str, Dict]:
     """Metrics for each named split (indices into ``dataset``), or for the whole dataset."""

@@ -186,6 +186,17 @@ def test_per_dataset_subsample_and_test_metrics_per_dataset(dataset_path, tmp_pa
     for path, m in per.items():
         assert f"| {path} | {m['all']['structures']} | {m['all']['energy_mae_mev']:.2f} |" in card
 
+    # evaluate: a subsampled run's split.json does not index the whole datasets; --run rebuilds its parts
+    from openmm_range.cli.main import main
+
+    model = str(tmp_path / "run" / "best_model.pt")
+    assert main(["evaluate", model, str(dataset_path), str(other), "--splits", str(tmp_path / "run" / "split.json")]) == 2
+    assert main(["evaluate", model, "--run", str(tmp_path / "run"), "--out", str(tmp_path / "eval.json")]) == 0
+    results = json.loads((tmp_path / "eval.json").read_text())
+    assert results["test"]["all"]["structures"] == len(test_set)
+    assert results["test"]["all"]["force_mae_mev_a"] == pytest.approx(summary["test"]["all"]["force_mae_mev_a"],
+                                                                       rel=1e-6)
+
     for bad in ([10], [10, -1]):
         with pytest.raises(ValueError, match="one count >= 0 per dataset"):
             TrainConfig.from_dict(config(dataset_path, tmp_path / "x", data=[str(dataset_path), str(other)],
