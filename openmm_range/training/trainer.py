@@ -224,6 +224,11 @@ def learning_rate(config: TrainConfig, epoch: float, step: int) -> float:
     return low + (config.lr - low) * 0.5 * (1.0 + math.cos(math.pi * x))
 
 
+def _on_device(state: Dict[str, torch.Tensor], device) -> Dict[str, torch.Tensor]:
+    """A copy of ``state`` on ``device`` (a checkpoint is read onto the CPU; the run may be on a GPU)."""
+    return {k: v.to(device, copy=True) for k, v in state.items()}
+
+
 class _EMA:
     """Exponential moving average of a model's floating-point state (parameters and buffers)."""
 
@@ -350,7 +355,7 @@ def _train(config: TrainConfig, resume: bool, log, held: contextlib.ExitStack) -
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(copy.deepcopy(ckpt["optimizer"]))  # ckpt stays the guard's clean copy
         if ema is not None:
-            ema.state = copy.deepcopy(ckpt["ema"])
+            ema.state = _on_device(ckpt["ema"], device)
         torch.set_rng_state(ckpt["rng"])
         start_epoch, best, best_epoch = int(ckpt["epoch"]) + 1, float(ckpt["best"]), int(ckpt["best_epoch"])
         best_state, history, wall = ckpt["best_model"], json.loads(ckpt["history"]), float(ckpt["wall_s"])
@@ -417,7 +422,7 @@ def _train(config: TrainConfig, resume: bool, log, held: contextlib.ExitStack) -
             model.load_state_dict(ckpt["model"])  # the state at the end of the previous epoch
             optimizer.load_state_dict(copy.deepcopy(ckpt["optimizer"]))  # (it may keep the tensors given)
             if ema is not None:
-                ema.state = copy.deepcopy(ckpt["ema"])
+                ema.state = _on_device(ckpt["ema"], device)
             torch.set_rng_state(ckpt["rng"])
             wall += time.perf_counter() - t0  # the undone epoch's time counts in the run's cost
             continue
