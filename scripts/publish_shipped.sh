@@ -21,14 +21,7 @@ for name in range-schnet schnet range-painn painn; do
     [ -f "runs/shipped/$name/summary.json" ] && runs+=("$name:runs/shipped/$name")
 done
 if best="$($py scripts/select_schnet_long.py --allow-missing 2>/dev/null)"; then runs+=("schnet-long:$best"); fi
-# A finished run's best_model.pt is committed; where it is missing (a run finished on a machine
-# that did not commit it), the published file stands in: the run's best model plus metadata.
-for item in "${runs[@]}"; do
-    run="${item#*:}"
-    if [ ! -f "$run/best_model.pt" ] && [ -f "serialized_models/${item%%:*}.pt" ]; then
-        cp "serialized_models/${item%%:*}.pt" "$run/best_model.pt"
-    fi
-done
+# (publish refuses a run whose best_model.pt is missing or is not the one its summary describes)
 for item in "${runs[@]}"; do publish "${item%%:*}" "${item#*:}"; done
 OMP_NUM_THREADS=1 $py benchmarks/dimer_longrange.py
 $py benchmarks/shipped_quality.py

@@ -63,7 +63,7 @@ def final_state(out_dir):
     return torch.load(Path(out_dir) / "checkpoint.pt", weights_only=True)["model"]
 
 
-def test_training_reduces_loss_and_writes_outputs(dataset_path, tmp_path):
+def test_training_reduces_loss_and_writes_outputs(dataset_path, tmp_path, capsys):
     from openmm_range.training import TrainConfig, train
 
     out = tmp_path / "run"
@@ -105,6 +105,20 @@ def test_training_reduces_loss_and_writes_outputs(dataset_path, tmp_path):
     assert f"MLPotential('range-schnet', modelPath='{(tmp_path / 'shipped' / 'tiny.pt').as_posix()}')" in card
     assert "step schedules" in card and "charge` (openmm-ml's argument) other than 0 is refused" in card
     assert "attend within each molecule" in card
+    # a best_model.pt that is not the one the summary describes (here: an earlier epoch's) is refused
+    import shutil
+
+    from openmm_range.cli.main import main
+
+    stale = openmm_range.load_model(out / "best_model.pt")
+    stale.metadata["training"]["epochs_run"] -= 1
+    openmm_range.save_model(stale, out / "best_model.pt")
+    capsys.readouterr()
+    assert main(["publish", str(out), "--name", "tiny", "--out-dir", str(tmp_path / "again")]) == 2
+    assert "is not this run's best model" in capsys.readouterr().err and not (tmp_path / "again").exists()
+    shutil.move(out / "best_model.pt", tmp_path / "away.pt")
+    assert main(["publish", str(out), "--name", "tiny", "--out-dir", str(tmp_path / "again")]) == 2
+    assert "best_model.pt does not exist" in capsys.readouterr().err
 
 
 def test_kill_and_resume_is_bit_for_bit(dataset_path, tmp_path):
