@@ -14,7 +14,7 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("campaign", help="start/resume a set of training runs in the background; status")
     p.add_argument("action", choices=("start", "status", "checkpoints"))
     p.add_argument("campaign", help="YAML file with 'runs': a list of training configs")
-    p.add_argument("--jobs", type=int, default=None, help="runs at a time (default: CPU cores)")
+    p.add_argument("--jobs", type=int, default=None, help="runs at a time (default: the CPU cores this process may use)")
     p.set_defaults(func=run)
 
 
@@ -30,7 +30,7 @@ def run(args) -> int:
             if not s.finished and (s.out_dir / "checkpoint.pt").exists():
                 print(s.out_dir / "checkpoint.pt")
     else:
-        jobs = args.jobs if args.jobs is not None else (os.cpu_count() or 1)
+        jobs = args.jobs if args.jobs is not None else len(os.sched_getaffinity(0))  # the cores this job may use
         if jobs < 1:
             raise ValueError(f"--jobs must be >= 1, got {jobs}")
         log = Path(".campaigns") / f"{Path(args.campaign).stem}.log"

@@ -53,10 +53,13 @@ class RunState:
 def read_campaign(path: str) -> List[Path]:
     """The config files of campaign ``path``; ValueError naming what is wrong."""
     with open(path) as handle:
-        data = yaml.safe_load(handle) or {}
+        try:
+            data = yaml.safe_load(handle) or {}
+        except yaml.YAMLError as exc:
+            raise ValueError(f"{path} is not valid YAML: {exc}") from None
     runs = data.get("runs") if isinstance(data, dict) else None
-    if not isinstance(runs, list) or not runs:
-        raise ValueError(f"{path}: a campaign file needs 'runs': a list of training config files")
+    if not isinstance(runs, list) or not runs or not all(isinstance(r, str) for r in runs):
+        raise ValueError(f"{path}: a campaign file needs 'runs': a list of training config file paths")
     root = Path(path).resolve().parent
     out = []
     for item in runs:
@@ -78,6 +81,8 @@ def _locked(out_dir: Path) -> bool:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             return True
+        except OSError:  # no file locks on this filesystem: the trainer holds none either
+            return False
         fcntl.flock(handle, fcntl.LOCK_UN)
     return False
 

@@ -22,6 +22,7 @@ import math
 import os
 import platform
 import time
+import warnings
 from pathlib import Path
 from typing import Dict, List, Optional
 
@@ -361,6 +362,10 @@ def _train(config: TrainConfig, resume: bool, log, held: contextlib.ExitStack) -
         best_state, history, wall = ckpt["best_model"], json.loads(ckpt["history"]), float(ckpt["wall_s"])
         lr_scale = float(ckpt.get("lr_scale", 1.0))
         log(f"resuming {out} at epoch {start_epoch}")
+        planned = json.loads(ckpt["config"]).get("epochs")
+        if config.schedule == "cosine" and planned != config.epochs:
+            log(f"epochs changed from {planned} to {config.epochs}: the cosine schedule is stretched over the new "
+                f"length, so the learning rate continues from its value at epoch {start_epoch} of {config.epochs}")
     elif resume:
         log(f"no checkpoint in {out}: starting a new run")
     if is_main:
@@ -533,12 +538,18 @@ def _lock_run_dir(out: Path):
     import fcntl
 
     handle = open(out / ".lock", "w")
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.close()
-        raise ValueError(f"another training process is using {out}; wait for it or choose another out_dir") from None
-    return handle
+    for _ in range(20):  # a campaign scheduler checks the lock for an instant: wait that out
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return handle
+        except BlockingIOError:
+            time.sleep(0.1)
+        except OSError as exc:  # a filesystem without file locks (some cluster mounts)
+            warnings.warn(f"cannot lock {out} ({exc}): nothing stops a second trainer from writing this run "
+                          f"directory at the same time")
+            return handle
+    handle.close()
+    raise ValueError(f"another training process is using {out}; wait for it or choose another out_dir")
 
 
 def _resumable(cfg: Dict) -> Dict:
