@@ -378,7 +378,8 @@ def _train(config: TrainConfig, resume: bool, log, held: contextlib.ExitStack) -
     if world > 1:
         runner = torch.nn.parallel.DistributedDataParallel(runner)
     stale = 0 if best_epoch < 0 else (start_epoch - 1 - best_epoch)
-    epoch = start_epoch
+    # a run that had stopped early stays stopped on resume (unless the patience grew)
+    epoch = config.epochs if config.early_stopping_patience and stale >= config.early_stopping_patience else start_epoch
     while epoch < config.epochs:
         t0, c0 = time.perf_counter(), time.process_time()
         set_learning_rates(optimizer, config, epoch, lr_scale)

@@ -438,3 +438,15 @@ def test_numbers_written_as_text_are_read_as_numbers():
     assert TrainConfig.from_dict({"lr": "1e-4", "weight_decay": "0"}).lr == 1e-4
     with pytest.raises(ValueError, match="lr must be a number, got 'fast'"):
         TrainConfig.from_dict({"lr": "fast"})
+
+
+def test_early_stopping_stops_and_stays_stopped_on_resume(dataset_path, tmp_path):
+    """With no validation improvement for ``early_stopping_patience`` epochs the run stops; resuming
+    it trains no further epoch (with a zero learning rate nothing can improve after epoch 1)."""
+    from openmm_range.training import TrainConfig, train
+
+    cfg = TrainConfig.from_dict(config(dataset_path, tmp_path / "run", epochs=6, lr=0.0, early_stopping_patience=2))
+    messages = []
+    assert train(cfg, log=messages.append)["epochs_run"] == 3
+    assert any("early stopping" in m for m in messages)
+    assert train(cfg, resume=True, log=lambda *_: None)["epochs_run"] == 3
