@@ -220,3 +220,7 @@ def test_stretch_sampling_reaches_the_dissociation_side(tmp_path, tiny_spec):
         parse_spec(dict(spec, sampling=[{"kind": "stretch", "max_length": 1.0}]), source="s.yaml")
     with pytest.raises(ValueError, match=r"kind must be one of \['md', 'displace', 'stretch'\]"):
         parse_spec(dict(spec, sampling=[{"kind": "shake"}]), source="s.yaml")
+    with pytest.raises(ValueError, match="max_length belongs to 'stretch' steps only"):
+        parse_spec(dict(spec, sampling=[{"kind": "displace", "max_length": 3.0}]), source="s.yaml")
+    with pytest.raises(ValueError, match="sigma must be between 0 and 1"):
+        parse_spec(dict(spec, sampling=[{"kind": "stretch", "sigma": -0.1}]), source="s.yaml")

@@ -195,6 +195,10 @@ def parse_spec(data: Dict, source: str = "<spec>") -> Spec:
             raise ValueError(f"{where}: frames and stride must be >= 1")
         if step.kind == "stretch" and not 1.5 <= step.max_length <= 10.0:
             raise ValueError(f"{where}: max_length must be between 1.5 and 10 Å, got {step.max_length}")
+        if step.kind != "stretch" and "max_length" in item:
+            raise ValueError(f"{where}: max_length belongs to 'stretch' steps only (this step is {step.kind!r})")
+        if step.kind != "md" and not (0.0 <= float(step.sigma) <= 1.0):
+            raise ValueError(f"{where}: sigma must be between 0 and 1 Å, got {step.sigma}")
         steps.append(step)
     molecules = [_molecule(f"{source}: molecules[{i}]", m) for i, m in enumerate(data.get("molecules", []) or [])]
     names = [m.name for m in molecules]
