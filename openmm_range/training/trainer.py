@@ -105,8 +105,13 @@ def _kept_split(full, config: TrainConfig):
                          f"where the earlier structures go")
     parts = [np.asarray(saved.get(name, []), dtype=np.int64) for name in ("train", "val", "test")]
     count = sum(len(p) for p in parts)
-    if sorted(np.concatenate(parts).tolist()) != list(range(count)) or count > len(full):
-        raise ValueError(f"keep_split {run}: split.json must cover structures 0..N-1 of the data, once each")
+    # split.json numbers the structures as the earlier run loaded them (a run on one subsampled
+    # dataset: that dataset's indices, in order); here they are the first ``count`` structures
+    everything = np.sort(np.concatenate(parts))
+    if len(np.unique(everything)) != count or count > len(full):
+        raise ValueError(f"keep_split {run}: split.json must name each of the run's structures once, and no more "
+                         f"than the data hold ({len(full)})")
+    parts = [np.searchsorted(everything, p) for p in parts]
     # the same structures as then: a regenerated or grown dataset would move the saved indices onto others
     from ..serialization import read_metadata
 

@@ -450,3 +450,22 @@ def test_early_stopping_stops_and_stays_stopped_on_resume(dataset_path, tmp_path
     assert train(cfg, log=messages.append)["epochs_run"] == 3
     assert any("early stopping" in m for m in messages)
     assert train(cfg, resume=True, log=lambda *_: None)["epochs_run"] == 3
+
+
+def test_keep_split_of_a_run_on_one_subsampled_dataset(dataset_path, tmp_path):
+    """An earlier run on a subsample of one dataset numbers its split by that dataset's indices;
+    its structures still keep their parts when a dataset is added."""
+    from openmm_range.training import TrainConfig, train
+    from openmm_range.training.trainer import load_data
+
+    first = tmp_path / "first"
+    train(TrainConfig.from_dict(config(dataset_path, first, epochs=1, max_structures=[10])), log=lambda *_: None)
+    before = json.loads((first / "split.json").read_text())
+    subsample = sorted(before["train"] + before["val"] + before["test"])
+    assert len(subsample) == 10 and subsample != list(range(10))  # original indices, not positions
+    grown = config(dataset_path, tmp_path / "grown", epochs=1, data=[str(dataset_path), str(dataset_path)],
+                   max_structures=[10, 0], keep_split=str(first))
+    _, parts, _ = load_data(TrainConfig.from_dict(grown))
+    for name, part in zip(("train", "val", "test"), parts):
+        idx = part.parent_indices
+        assert sorted(subsample[i] for i in idx[idx < 10]) == sorted(before[name])
