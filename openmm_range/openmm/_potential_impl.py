@@ -25,7 +25,7 @@ Arguments accepted by ``createSystem`` / ``createMixedSystem`` (passed on to ``a
 torch is imported only inside ``addForces``.
 """
 import logging
-from typing import Iterable, Optional
+from typing import Iterable, List, Optional
 
 import openmm
 import openmm.app
@@ -38,6 +38,27 @@ _OPENMMML_PASSTHROUGH = {"mlLongRange", "linkAtomDistances", "removeConstraints"
 _ACCEPTED = ("backend, precision, device, cudaGraphs, cudaGraphWarmupSteps, maxNeighbors, charge, moleculeCharges, "
              "molecules")
 _PRECISIONS = {"single": "float32", "double": "float64"}
+
+
+def _keep_molecules_whole(topology: openmm.app.Topology, system: openmm.System, indices: List[int],
+                          force_group: int) -> None:
+    """Add the ML region's bonds to ``system`` as a HarmonicBondForce of zero strength.
+
+    OpenMM wraps positions into the periodic box (``getState(enforcePeriodicBox=True)``, DCD
+    output) molecule by molecule, and it finds the molecules through the bonds that forces
+    report. The model's force reports none, and openmm-ml removes the MM bonds inside the ML
+    region, so without these every ML atom would be wrapped on its own and molecules would come
+    out split across the box. The force adds no energy."""
+    ml = set(indices)
+    bonds = [(a.index, b.index) for a, b in topology.bonds() if a.index in ml and b.index in ml]
+    if not bonds:
+        return
+    force = openmm.HarmonicBondForce()
+    force.setName("RANGE ML-region bonds (zero strength: keep molecules whole in periodic output)")
+    for i, j in bonds:
+        force.addBond(i, j, 0.1, 0.0)
+    force.setForceGroup(force_group)
+    system.addForce(force)
 
 
 class RangePotentialImplFactory(MLPotentialImplFactory):
@@ -127,6 +148,8 @@ class RangePotentialImpl(MLPotentialImpl):
         logger.info("RANGE %s on %d atoms: using the %s backend (%s)", self.name, len(indices), chosen, reason)
 
         model = self._load()
+        if periodic and not will_be_copied:
+            _keep_molecules_whole(topology, system, indices, forceGroup)
         if chosen == "torchforce":
             system.addForce(self._torch_force(model, numbers, indices, periodic, dtype, forceGroup, cuda_graphs,
                                               cudaGraphWarmupSteps, maxNeighbors, mol_ids, charges))

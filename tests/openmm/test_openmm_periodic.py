@@ -71,3 +71,23 @@ def test_energy_is_wrap_and_translation_invariant(box_name, backend, platform, m
     split = wrap_into_box(centred - centred.mean(axis=0), box)  # centre on a box corner: split 8 ways
     assert np.ptp(split, axis=0).max() > 0.5 * np.diag(box).min(), "the molecule is not actually split"
     assert energy(split) == pytest.approx(e_whole, rel=1e-8, abs=1e-8)
+
+
+def test_periodic_output_keeps_the_ml_molecule_whole(model_files, alanine_pdb):
+    """OpenMM wraps output positions (enforcePeriodicBox, DCD) molecule by molecule, finding the
+    molecules through the bonds that forces report: the plugin reports the ML region's bonds, so a
+    molecule across the boundary comes out whole, with every bond at its length."""
+    box = BOXES["cubic"]
+    topology, positions = peptide_only(alanine_pdb, periodic=True)
+    topology.setPeriodicBoxVectors([openmm.Vec3(*row) for row in box])
+    system = MLPotential("range-schnet", modelPath=str(model_files["range-schnet"])).createSystem(
+        topology, backend="python", precision="double")
+    context = openmm.Context(system, openmm.VerletIntegrator(0.001), openmm.Platform.getPlatformByName("Reference"))
+    context.setPeriodicBoxVectors(*[openmm.Vec3(*row) for row in box])
+    corner = positions - positions.mean(axis=0)  # centred on a box corner: the molecule straddles it
+    context.setPositions(corner)
+    out = context.getState(getPositions=True, enforcePeriodicBox=True).getPositions(asNumpy=True)._value
+    bonds = np.array([(a.index, b.index) for a, b in topology.bonds()])
+    lengths = np.linalg.norm(corner[bonds[:, 0]] - corner[bonds[:, 1]], axis=1)
+    assert np.allclose(np.linalg.norm(out[bonds[:, 0]] - out[bonds[:, 1]], axis=1), lengths, atol=1e-6)
+    assert not np.allclose(out, corner)  # it was moved into the box, as one piece
