@@ -135,6 +135,7 @@ def load_model(path: PathLike) -> AtomisticModel:
     if hyper["name"].startswith("range-"):
         hyper.setdefault("range_form", "paper")  # files written before v2 existed hold the paper's block
         hyper.setdefault("range_scope", "structure")  # ... and before molecules existed, one scope per structure
+        hyper.setdefault("master_smooth_width", 0.0)  # ... and before the smooth maximum, the paper's hard one
     hyper.setdefault("long_range", "none")  # files written before the long-range head had none
     config = ModelConfig.from_dict(hyper)
     model = create_model(config.name, **{k: v for k, v in config.to_dict().items() if k != "name"})

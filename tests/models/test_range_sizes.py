@@ -70,3 +70,25 @@ def test_master_distance_normaliser_is_smooth_when_the_farthest_atom_changes():
     assert float(smooth_jump) < 1e-6  # ...the smooth maximum does not
     r = master_distances(pos, batch, 1, 0.5)
     assert float(r.max()) < 1.0 and float(r.min()) >= 0.0
+
+
+def test_a_file_from_before_the_later_options_loads_as_it_was_trained(tmp_path):
+    """A RANGE model file written before range_form, range_scope, master_smooth_width and the
+    long-range head existed holds none of those keys; it must load as the model it was then (the
+    paper's block over the whole structure with the hard maximum), not with today's defaults."""
+    import json
+
+    model = small_model("range-schnet", range_form="paper", range_scope="structure", master_smooth_width=0.0,
+                        long_range="none")
+    z, pos = random_molecule(12, seed=5)
+    path = tmp_path / "old.pt"
+    openmm_range.save_model(model, path)
+    payload = torch.load(path, weights_only=True)
+    meta = json.loads(payload["metadata"])
+    for key in ("range_form", "range_scope", "master_smooth_width", "long_range"):
+        del meta["hyperparameters"][key]
+    payload["metadata"] = json.dumps(meta)
+    torch.save(payload, path)
+    old = openmm_range.load_model(path)
+    assert old.config.master_smooth_width == 0.0 and old.config.range_form == "paper"
+    assert torch.equal(old(z, pos).detach(), model(z, pos).detach())
