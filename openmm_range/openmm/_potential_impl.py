@@ -40,6 +40,23 @@ _ACCEPTED = ("backend, precision, device, cudaGraphs, cudaGraphWarmupSteps, maxN
 _PRECISIONS = {"single": "float32", "double": "float64"}
 
 
+def _refuse_misplaced(name: str, unknown: List[str]) -> None:
+    """ValueError for a createSystem argument that would silently change the result if ignored:
+    ``modelPath`` (it belongs to ``MLPotential``; here the shipped model would run instead) or a
+    near-miss of an accepted name (``precison``)."""
+    import difflib
+
+    accepted = [a.strip() for a in _ACCEPTED.split(",")]
+    if "modelPath" in unknown:
+        raise ValueError(f"modelPath is an argument of MLPotential, not of createSystem: "
+                         f"MLPotential('{name}', modelPath=...).createSystem(topology, ...)")
+    for arg in unknown:
+        close = difflib.get_close_matches(arg, accepted, n=1, cutoff=0.8)
+        if close:
+            raise ValueError(f"unknown argument {arg!r} for the RANGE potential {name!r}: did you mean "
+                             f"{close[0]!r}? Accepted: {_ACCEPTED}")
+
+
 def _keep_molecules_whole(topology: openmm.app.Topology, system: openmm.System, indices: List[int],
                           force_group: int) -> None:
     """Add the ML region's bonds to ``system`` as a HarmonicBondForce of zero strength.
@@ -126,6 +143,7 @@ class RangePotentialImpl(MLPotentialImpl):
         from .topology import atomic_numbers, ml_atom_indices
 
         unknown = sorted(set(args) - _OPENMMML_PASSTHROUGH)
+        _refuse_misplaced(self.name, unknown)
         if unknown:
             logger.warning("RANGE %s: ignoring unknown argument(s) %s; accepted: %s", self.name, unknown, _ACCEPTED)
         check_backend(backend)

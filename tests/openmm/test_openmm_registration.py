@@ -62,6 +62,19 @@ def test_unknown_potential_argument(model_files):
         MLPotential("range-schnet", modelPth=str(model_files["range-schnet"]))
 
 
+def test_create_system_refuses_arguments_that_would_change_the_result_if_ignored(model_files, peptide):
+    """modelPath belongs to MLPotential (given to createSystem the shipped model would run), and a
+    near-miss of an accepted argument (a typo) is refused; other unknown arguments (another
+    potential's, e.g. ANI's implementation) are ignored with a warning, as openmm-ml does."""
+    topology, _ = peptide
+    potential = MLPotential("range-schnet", modelPath=str(model_files["range-schnet"]))
+    with pytest.raises(ValueError, match="modelPath is an argument of MLPotential, not of createSystem"):
+        potential.createSystem(topology, modelPath=str(model_files["range-schnet"]))
+    with pytest.raises(ValueError, match="'precison'.*did you mean 'precision'"):
+        potential.createSystem(topology, precison="double")
+    assert potential.createSystem(topology, backend="python", implementation="torchani").getNumParticles() > 0
+
+
 def test_element_the_model_was_not_trained_on_names_atom_and_element(model_dir, peptide):
     topology, _ = peptide
     no_nitrogen = make_model_file(model_dir, "range-schnet", seed=3, elements=[1, 6, 8])
