@@ -169,7 +169,16 @@ def build_system(config: SimulationConfig, topology: app.Topology) -> openmm.Sys
     periodic = topology.getPeriodicBoxVectors() is not None
     mm_system = forcefield.createSystem(topology, nonbondedMethod=app.PME if periodic else app.NoCutoff,
                                         constraints=app.HBonds)
-    return potential.createMixedSystem(topology, mm_system, ml_atoms, **options)
+    system = potential.createMixedSystem(topology, mm_system, ml_atoms, **options)
+    added = system.getNumParticles() - topology.getNumAtoms()
+    if added:  # openmm-ml caps bonds that cross the ML/MM boundary with link atoms
+        crossing = sorted({(a.index, b.index) for a, b in topology.bonds()
+                           if (a.index in set(ml_atoms)) != (b.index in set(ml_atoms))})
+        raise ValueError(f"ml_chain {config.ml_chain} is bonded to atoms outside it ({len(crossing)} bond(s), e.g. "
+                         f"atoms {crossing[0] if crossing else '?'}): openmm-ml added {added} link atom(s), which "
+                         f"simulate does not place yet. Choose a chain without bonds to other chains, or build the "
+                         f"system in Python with createMixedSystem(..., returnInfo=True) and its 'topology'")
+    return system
 
 
 def degrees_of_freedom(system: openmm.System) -> int:

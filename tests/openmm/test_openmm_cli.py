@@ -1,6 +1,7 @@
 """The ``simulate``, ``analyze`` and ``info`` sub-commands, run in-process on tiny inputs."""
 import csv
 import json
+from pathlib import Path
 
 import pytest
 
@@ -107,3 +108,28 @@ def test_platform_auto_prefers_cuda_then_cpu():
     chosen = select_platform("auto").getName()
     assert chosen in present
     assert (chosen == "CUDA") == ("CUDA" in present)
+
+
+def test_an_ml_chain_bonded_to_another_chain_is_refused_clearly(peptide, model_files):
+    """openmm-ml caps a bond across the ML/MM boundary with a link atom (an extra particle);
+    simulate does not place link atoms, so such a chain is refused by name (it failed in
+    setPositions with a bare particle-count mismatch)."""
+    import openmm.app as app
+
+    from openmm_range.openmm.simulation import SimulationConfig, build_system
+
+    source, _ = peptide
+    topology = app.Topology()
+    chains = [topology.addChain(), topology.addChain()]
+    atoms = {}
+    for residue in source.residues():
+        chain = chains[1] if residue.name == "NME" else chains[0]  # the C-terminal cap in a chain of its own
+        new = topology.addResidue(residue.name, chain)
+        for atom in residue.atoms():
+            atoms[atom.index] = topology.addAtom(atom.name, atom.element, new)
+    for a, b in source.bonds():
+        topology.addBond(atoms[a.index], atoms[b.index])
+    config = SimulationConfig(pdb=Path("unused.pdb"), model="range-schnet", model_path=model_files["range-schnet"],
+                              ml_chain=0, backend="python", mm_forcefield=("amber14-all.xml",))
+    with pytest.raises(ValueError, match=r"ml_chain 0 is bonded to atoms outside it \(1 bond"):
+        build_system(config, topology)
