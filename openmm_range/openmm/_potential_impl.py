@@ -166,11 +166,11 @@ class RangePotentialImpl(MLPotentialImpl):
         logger.info("RANGE %s on %d atoms: using the %s backend (%s)", self.name, len(indices), chosen, reason)
 
         model = self._load()
-        if periodic and not will_be_copied:
-            _keep_molecules_whole(topology, system, indices, forceGroup)
         if chosen == "torchforce":
             system.addForce(self._torch_force(model, numbers, indices, periodic, dtype, forceGroup, cuda_graphs,
                                               cudaGraphWarmupSteps, maxNeighbors, mol_ids, charges))
+            if periodic and not will_be_copied:
+                _keep_molecules_whole(topology, system, indices, forceGroup)
             from .guard import protect_system
 
             protect_system(system)
@@ -181,6 +181,8 @@ class RangePotentialImpl(MLPotentialImpl):
                                        cudaGraphWarmupSteps, max_neighbors=maxNeighbors, molecules=mol_ids,
                                        charges=charges, model=model)
         system.addForce(build_python_force(computation, indices, periodic, forceGroup))
+        if periodic and not will_be_copied:
+            _keep_molecules_whole(topology, system, indices, forceGroup)
 
     @staticmethod
     def _torch_force(model, numbers, indices, periodic, dtype, force_group, cuda_graphs, warmup_steps,
@@ -203,7 +205,12 @@ class RangePotentialImpl(MLPotentialImpl):
         from .topology import check_charge, ml_molecules, molecule_charges
 
         charge = check_charge(charge)
-        if molecules is None:
+        hyper = self.metadata.get("hyperparameters", {})
+        uses_molecules = str(self.metadata.get("name", self.name)).startswith("range-") \
+            or hyper.get("long_range", "none") != "none"
+        if molecules is None and not uses_molecules:  # a plain local model: molecules change nothing
+            mol_ids = [0] * len(indices)
+        elif molecules is None:
             mol_ids = ml_molecules(topology, indices)
         elif isinstance(molecules, str):
             if molecules != "single":

@@ -102,6 +102,19 @@ def test_molecules_come_from_the_topology(alanine_pdb):
         ml_molecules(bare, [0, 1, 2])
 
 
+def test_a_plain_model_needs_no_bonds_a_range_model_does(model_files):
+    """Molecules enter only RANGE (master nodes per molecule) and the long-range head: a plain
+    SchNet runs on a topology without bonds (a ligand PDB without CONECT records); RANGE refuses it."""
+    bare = app.Topology()
+    chain = bare.addChain()
+    for element in ("O", "H", "H"):
+        bare.addAtom(element, app.Element.getBySymbol(element), bare.addResidue("HOH", chain))
+    plain = MLPotential("schnet", modelPath=str(model_files["schnet"])).createSystem(bare, backend="python")
+    assert plain.getNumParticles() == 3
+    with pytest.raises(ValueError, match="has no bond in the topology"):
+        MLPotential("range-schnet", modelPath=str(model_files["range-schnet"])).createSystem(bare, backend="python")
+
+
 @pytest.mark.parametrize("gap_nm", [5.0, 50.0])
 def test_a_far_water_is_additive_through_openmm(gap_nm, model_dir, alanine_pdb):
     path = head_model_file(model_dir)
