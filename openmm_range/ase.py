@@ -41,19 +41,29 @@ _PRECISIONS = {"single": torch.float32, "double": torch.float64}
 _ASE_KWARGS = ("label", "atoms", "directory")
 
 
+#: alkali and alkaline-earth metals (Li-Fr, Be-Ra): ions in the systems a force field meets
+_IONIC = (3, 11, 19, 37, 55, 87, 4, 12, 20, 38, 56, 88)
+
+
 def perceive_molecules(numbers: Sequence[int], positions: np.ndarray, cell: Optional[np.ndarray] = None) -> List[int]:
     """Molecule id (0..G-1, by first atom) of each atom: connected components of covalent
-    bonds, a bond being a distance below 1.2x the sum of the covalent radii (ASE's
-    ``natural_cutoffs`` convention); minimum-image distances in a periodic ``cell`` (3, 3) Å."""
+    bonds, a bond being a distance below 1.2x the sum of the covalent radii (ASE's covalent
+    radii); minimum-image distances in a periodic ``cell`` (3, 3) Å. Alkali and alkaline-earth
+    atoms bond to nothing: their contacts are ionic (Na+ to a water oxygen at 2.4 Å would
+    otherwise join the water), as OpenMM's topology has them."""
     from ase.data import covalent_radii
 
-    radii = covalent_radii[np.asarray(numbers)]
+    numbers = np.asarray(numbers)
+    radii = covalent_radii[numbers]
     diff = positions[:, None] - positions[None]
     if cell is not None:
         frac = diff @ np.linalg.inv(cell)
         diff = (frac - np.round(frac)) @ cell
     dist = np.linalg.norm(diff, axis=-1)
     bonded = dist < 1.2 * (radii[:, None] + radii[None])
+    ionic = np.isin(numbers, _IONIC)
+    bonded[ionic] = False
+    bonded[:, ionic] = False
     ids = [-1] * len(numbers)
     count = 0
     for start in range(len(numbers)):

@@ -219,6 +219,8 @@ def test_molecules_are_perceived_once_and_far_waters_are_additive(tiny_model_fil
     from openmm_range.ase import perceive_molecules
 
     assert perceive_molecules(pair.numbers, pair.positions) == [0, 0, 0, 1, 1, 1]
+    sodium = np.concatenate([water, [[-2.4, 0.0, 0.0]]])  # Na+ at 2.4 Å from the oxygen: an ion, not a bond
+    assert perceive_molecules([8, 1, 1, 11], sodium) == [0, 0, 0, 1]
     pair.positions[3:] += [60.0, 0, 0]  # far apart, same molecules (kept from the first structure)
     far = pair.get_potential_energy()
     lone = Atoms("OH2", positions=water)
