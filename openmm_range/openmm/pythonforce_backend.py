@@ -132,6 +132,10 @@ class RangeComputation:
 
     def __setstate__(self, state: Dict[str, Any]) -> None:
         self.__dict__.update({"max_neighbors": None, "molecules": None, "charges": None, **state})
+        if torch.device(self.device).type == "cuda" and not torch.cuda.is_available():
+            # a System saved on a GPU machine and loaded on one without: run where it now is
+            logger.warning("RANGE force saved for device %s: no CUDA device here, running on the CPU", self.device)
+            self.device = "cpu"
         self._reset()
 
     def module(self) -> torch.jit.ScriptModule:

@@ -47,3 +47,20 @@ def test_torchforce_and_pythonforce_agree(name, platform, model_files, peptide):
     (e_tf, f_tf), (e_py, f_py) = results["torchforce"], results["python"]
     assert e_tf == pytest.approx(e_py, rel=1e-5)
     assert np.abs(f_tf - f_py).max() <= 1e-5 * np.abs(f_py).max()
+
+
+def test_a_force_saved_for_a_gpu_runs_on_the_cpu_where_there_is_none(model_files, peptide):
+    """A PythonForce computation made for device 'cuda' (a System built on a GPU machine) and
+    unpickled on a machine without a GPU runs on the CPU instead of failing at every step."""
+    import pickle
+
+    from openmm_range.openmm.pythonforce_backend import RangeComputation
+
+    topology, positions = peptide
+    numbers = [atom.element.atomic_number for atom in topology.atoms()]
+    made = RangeComputation(model_files["range-schnet"].read_bytes(), numbers, False, "float64", "cuda:0", False, 1)
+    restored = pickle.loads(pickle.dumps(made))
+    assert restored.device == ("cuda:0" if torch.cuda.is_available() else "cpu")
+    if not torch.cuda.is_available():
+        energy, forces = restored.module()(torch.tensor(np.asarray(positions), dtype=torch.float64))
+        assert torch.isfinite(energy) and forces.shape == (len(numbers), 3)
