@@ -101,7 +101,7 @@ def test_regularization_term():
     lam = torch.sigmoid(block.lambda_raw)
     a = torch.nn.functional.softplus(block.a_raw)
     b = torch.nn.functional.softplus(block.b_raw)
-    expected = sum(abs(float(lam[k] + a[k] + b[k])) for k in range(2))
+    expected = sum(abs(float((lam[k] + a[k] + b[k]).detach())) for k in range(2))
     assert float(block.regularization()) == pytest.approx(expected, rel=1e-12)
 
 
