@@ -102,7 +102,7 @@ def test_regularization_term():
     a = torch.nn.functional.softplus(block.a_raw)
     b = torch.nn.functional.softplus(block.b_raw)
     expected = sum(abs(float((lam[k] + a[k] + b[k]).detach())) for k in range(2))
-    assert float(block.regularization()) == pytest.approx(expected, rel=1e-12)
+    assert float(block.regularization().detach()) == pytest.approx(expected, rel=1e-12)
 
 
 def test_basis_and_cutoff():
