@@ -16,8 +16,8 @@ from an O(N) cell list instead of an all-pairs search (``export(neighbor_search=
 ``check_errors=True`` (default) it raises on NaN positions, too-small boxes and
 neighbour-capacity overflow (these checks read values on the host); with
 ``check_errors=False`` nothing synchronises with the host and the forward/backward can be
-captured in a CUDA graph: a capacity overflow then turns the energy into NaN instead of
-silently dropping pairs.
+captured in a CUDA graph: a capacity overflow or a too-small box then turns the energy into
+NaN instead of silently dropping pairs.
 """
 import copy
 import json
@@ -124,7 +124,10 @@ class ExportedModel(nn.Module):
         energy = self.model.energy_from_edges(self.types, pos, self.batch, 1, src, dst, vec, centre, self.group,
                                               self.num_groups, self.group_charge, self.inter_src, self.inter_dst,
                                               inter_vec, switch_off)[0]
-        energy = torch.where(lost > 0, torch.full_like(energy, float("nan")), energy)
+        bad = lost > 0
+        if cell is not None:  # a box narrower than two cutoffs (an NPT run shrinking it): no silent error either
+            bad = bad | (box_widths(cell).min() < 2.0 * self.cutoff)
+        energy = torch.where(bad, torch.full_like(energy, float("nan")), energy)
         return (energy * self.energy_scale).to(positions.dtype)
 
     def forward(self, positions: torch.Tensor, box: Optional[torch.Tensor] = None) -> torch.Tensor:

@@ -49,6 +49,10 @@ def test_periodic_module_needs_box_and_refuses_small_box():
         module(pos / 10)
     with pytest.raises(Exception, match="half the smallest box width"):
         module(pos / 10, torch.eye(3, dtype=torch.float64) * 0.8)
+    # unchecked (CUDA-graph capturable): the energy turns NaN instead of being silently wrong
+    graph_safe = openmm_range.export(model, z.tolist(), periodic=True, check_errors=False, static_shapes=True)
+    assert torch.isnan(graph_safe(pos / 10, torch.eye(3, dtype=torch.float64) * 0.8))
+    assert torch.isfinite(graph_safe(pos / 10, torch.eye(3, dtype=torch.float64) * 3.0))
 
 
 def test_capacity_overflow_is_reported_never_dropped():
