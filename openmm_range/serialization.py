@@ -114,6 +114,9 @@ def _read(path: PathLike) -> Dict[str, Any]:
     payload = load_weights_only(path)
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise ValueError(f"{str(path)!r} is not an openmm-range model file (missing format tag {FORMAT!r})")
+    if not isinstance(payload.get("format_version", 0), int) or not isinstance(payload.get("metadata"), str):
+        raise ValueError(f"{str(path)!r} is not an openmm-range model file (its format_version or metadata "
+                         f"is malformed)")
     if payload.get("format_version", 0) > FORMAT_VERSION:
         raise ValueError(f"{str(path)!r} has format version {payload['format_version']}; this openmm-range "
                          f"reads up to {FORMAT_VERSION}: upgrade the package")
@@ -131,6 +134,9 @@ def load_model(path: PathLike) -> AtomisticModel:
 
     payload = _read(path)
     meta = json.loads(payload["metadata"])
+    if not isinstance(meta.get("hyperparameters"), dict) or "name" not in meta["hyperparameters"] \
+            or not isinstance(payload.get("state_dict"), dict):
+        raise ValueError(f"{str(path)!r} is not an openmm-range model file (no hyperparameters or weights)")
     hyper = dict(meta["hyperparameters"])
     if hyper["name"].startswith("range-"):
         hyper.setdefault("range_form", "paper")  # files written before v2 existed hold the paper's block

@@ -75,3 +75,11 @@ def test_not_a_model_file(tmp_path):
         openmm_range.load_model(path)
     with pytest.raises(FileNotFoundError, match="does not exist"):
         openmm_range.load_model(tmp_path / "missing.pt")
+    # the format tag right but the rest malformed: refused by name, not a KeyError or TypeError
+    from openmm_range.serialization import FORMAT
+
+    for payload in ({"format": FORMAT, "format_version": "1", "metadata": "{}"},
+                    {"format": FORMAT, "format_version": 1, "metadata": "{}", "state_dict": {}}):
+        torch.save(payload, path)
+        with pytest.raises(ValueError, match="not an openmm-range model file"):
+            openmm_range.load_model(path)
