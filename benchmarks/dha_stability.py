@@ -57,10 +57,7 @@ def _finished(out: Path, k: int, settings) -> bool:
 def other_runs(out: Path, settings) -> list:
     """Indices of the runs in ``out`` made with other settings (another model file, step, length...):
     finished ones (run<k>.json) and ones in progress (run<k>.chk, compared on model file and step)."""
-    found = set()
-    for path in out.glob("run*.json"):
-        if json.loads(path.read_text()).get("settings") != settings:
-            found.add(int(path.stem[3:]))
+    found = {int(path.stem[3:]) for path in out.glob("run*.json") if not _finished(out, int(path.stem[3:]), settings)}
     for path in out.glob("run*.chk"):
         saved = read_checkpoint(path)["meta"].get("settings", {})
         if (saved.get("model_file_sha256"), saved.get("timestep_fs")) != (settings["model_file_sha256"],

@@ -37,7 +37,7 @@ def run(args) -> int:
         data = parts[0] if len(parts) == 1 else concat_datasets(parts)
         splits = json.loads(Path(args.splits).read_text()) if args.splits else None
         if splits is not None:
-            _check_whole_data(Path(args.splits), len(data))
+            _check_whole_data(Path(args.splits), splits, len(data))
         results = evaluate_model(model, data, splits, args.batch_size, args.device)
     print(format_table(results))
     for name, r in results.items():
@@ -50,13 +50,13 @@ def run(args) -> int:
     return 0
 
 
-def _check_whole_data(splits_path: Path, n: int) -> None:
+def _check_whole_data(splits_path: Path, splits, n: int) -> None:
     """ValueError when a split.json cannot index DATASET as given: its run subsampled its data (the
     indices then name structures of the subsample), or it names structures beyond the data."""
     config = splits_path.parent / "config.json"
     if config.is_file() and json.loads(config.read_text()).get("max_structures"):
         raise ValueError(f"--splits {splits_path}: that run trained on a random subsample of its data, so its "
                          f"indices do not name structures of the whole datasets; use --run {splits_path.parent}")
-    largest = max((max(v) for v in json.loads(splits_path.read_text()).values() if v), default=-1)
+    largest = max((max(v) for v in splits.values() if v), default=-1)
     if largest >= n:
         raise ValueError(f"--splits {splits_path} names structure {largest}, but the datasets given hold {n}")

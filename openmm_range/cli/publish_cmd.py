@@ -18,30 +18,31 @@ def run(args) -> int:
     summary_path = Path(args.run_dir) / "summary.json"
     if not summary_path.exists():
         raise FileNotFoundError(f"{summary_path} does not exist: the run has not finished (train it to the end first)")
-    _check_run(Path(args.run_dir))
+    summary = json.loads(summary_path.read_text())
+    _check_run(Path(args.run_dir), summary)
     # test metrics were computed by the trainer on the run's own test split, with the data it trained on
-    test = json.loads(summary_path.read_text()).get("test")
+    test = summary.get("test")
     note = Path(args.note).read_text() if args.note else None
     dest = publish(args.run_dir, args.name, args.out_dir, test, note)
     print(f"wrote {dest} and {dest.with_suffix('.md')}")
     return 0
 
 
-def _check_run(run: Path) -> None:
-    """ValueError unless ``run`` is finished and idle and its best_model.pt is the one its summary
+def _check_run(run: Path, summary) -> None:
+    """ValueError unless ``run`` is idle and its best_model.pt is the one its ``summary``
     describes (written by this run, at its best epoch): a card must not pair one model with
     another's numbers."""
     from openmm_range.serialization import read_metadata
-    from openmm_range.training.trainer import _lock_run_dir
+    from openmm_range.training.campaign import run_dir_locked
 
-    _lock_run_dir(run).close()  # ValueError while a trainer is writing the run
+    if run_dir_locked(run):
+        raise ValueError(f"a training process is still writing {run}: publish it once that process has ended")
     best = run / "best_model.pt"
     if not best.is_file():
         raise FileNotFoundError(f"{best} does not exist: resume the run (`openmm-range train CONFIG --resume`) to "
                                 f"write it again from its checkpoint")
     training = read_metadata(best).get("training", {})
     config = json.loads((run / "config.json").read_text())
-    summary = json.loads((run / "summary.json").read_text())
     if (training.get("config", {}).get("out_dir") != config.get("out_dir")
             or training.get("epochs_run") != summary.get("best_epoch")):
         writer = training.get("config", {}).get("out_dir")

@@ -35,8 +35,9 @@ logger = logging.getLogger("openmm_range.openmm")
 
 #: createSystem arguments that openmm-ml's embeddings pass through to every potential.
 _OPENMMML_PASSTHROUGH = {"mlLongRange", "linkAtomDistances", "removeConstraints", "interpolate", "embedding"}
-_ACCEPTED = ("backend, precision, device, cudaGraphs, cudaGraphWarmupSteps, maxNeighbors, charge, moleculeCharges, "
-             "molecules")
+_ACCEPTED_NAMES = ("backend", "precision", "device", "cudaGraphs", "cudaGraphWarmupSteps", "maxNeighbors", "charge",
+                   "moleculeCharges", "molecules")
+_ACCEPTED = ", ".join(_ACCEPTED_NAMES)
 _PRECISIONS = {"single": "float32", "double": "float64"}
 
 
@@ -46,12 +47,11 @@ def _refuse_misplaced(name: str, unknown: List[str]) -> None:
     near-miss of an accepted name (``precison``)."""
     import difflib
 
-    accepted = [a.strip() for a in _ACCEPTED.split(",")]
     if "modelPath" in unknown:
         raise ValueError(f"modelPath is an argument of MLPotential, not of createSystem: "
                          f"MLPotential('{name}', modelPath=...).createSystem(topology, ...)")
     for arg in unknown:
-        close = difflib.get_close_matches(arg, accepted, n=1, cutoff=0.8)
+        close = difflib.get_close_matches(arg, _ACCEPTED_NAMES, n=1, cutoff=0.8)
         if close:
             raise ValueError(f"unknown argument {arg!r} for the RANGE potential {name!r}: did you mean "
                              f"{close[0]!r}? Accepted: {_ACCEPTED}")
@@ -169,20 +169,19 @@ class RangePotentialImpl(MLPotentialImpl):
         if chosen == "torchforce":
             system.addForce(self._torch_force(model, numbers, indices, periodic, dtype, forceGroup, cuda_graphs,
                                               cudaGraphWarmupSteps, maxNeighbors, mol_ids, charges))
-            if periodic and not will_be_copied:
-                _keep_molecules_whole(topology, system, indices, forceGroup)
+        else:
+            if device is None:
+                device = "cuda" if torch.cuda.is_available() else "cpu"
+            computation = RangeComputation(self._model_bytes, numbers, periodic, dtype, str(device), cuda_graphs,
+                                           cudaGraphWarmupSteps, max_neighbors=maxNeighbors, molecules=mol_ids,
+                                           charges=charges, model=model)
+            system.addForce(build_python_force(computation, indices, periodic, forceGroup))
+        if periodic and not will_be_copied:
+            _keep_molecules_whole(topology, system, indices, forceGroup)
+        if chosen == "torchforce":
             from .guard import protect_system
 
             protect_system(system)
-            return
-        if device is None:
-            device = "cuda" if torch.cuda.is_available() else "cpu"
-        computation = RangeComputation(self._model_bytes, numbers, periodic, dtype, str(device), cuda_graphs,
-                                       cudaGraphWarmupSteps, max_neighbors=maxNeighbors, molecules=mol_ids,
-                                       charges=charges, model=model)
-        system.addForce(build_python_force(computation, indices, periodic, forceGroup))
-        if periodic and not will_be_copied:
-            _keep_molecules_whole(topology, system, indices, forceGroup)
 
     @staticmethod
     def _torch_force(model, numbers, indices, periodic, dtype, force_group, cuda_graphs, warmup_steps,

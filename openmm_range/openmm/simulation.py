@@ -120,7 +120,6 @@ class SimulationConfig:
         if self.max_bond_stretch is not None and not (math.isfinite(self.max_bond_stretch) and self.max_bond_stretch >= 0):
             raise ValueError(f"max_bond_stretch must be >= 0 Å (0 turns the check off), got {self.max_bond_stretch!r}")
 
-
     def check_checkpoint_path(self, **others: Optional[Path]) -> None:
         """ValueError if ``checkpoint`` is the same file as the PDB, the model, the DCD, the CSV or
         one of ``others`` (name=path, e.g. the CLI's json): one would overwrite the other."""
@@ -172,8 +171,8 @@ def build_system(config: SimulationConfig, topology: app.Topology) -> openmm.Sys
     system = potential.createMixedSystem(topology, mm_system, ml_atoms, **options)
     added = system.getNumParticles() - topology.getNumAtoms()
     if added:  # openmm-ml caps bonds that cross the ML/MM boundary with link atoms
-        crossing = sorted({(a.index, b.index) for a, b in topology.bonds()
-                           if (a.index in set(ml_atoms)) != (b.index in set(ml_atoms))})
+        ml = set(ml_atoms)
+        crossing = sorted({(a.index, b.index) for a, b in topology.bonds() if (a.index in ml) != (b.index in ml)})
         raise ValueError(f"ml_chain {config.ml_chain} is bonded to atoms outside it ({len(crossing)} bond(s), e.g. "
                          f"atoms {crossing[0] if crossing else '?'}): openmm-ml added {added} link atom(s), which "
                          f"simulate does not place yet. Choose a chain without bonds to other chains, or build the "

@@ -71,7 +71,7 @@ def read_campaign(path: str) -> List[Path]:
     return out
 
 
-def _locked(out_dir: Path) -> bool:
+def run_dir_locked(out_dir: Path) -> bool:
     """True while a trainer holds ``out_dir/.lock``."""
     lock = out_dir / ".lock"
     if not lock.exists():
@@ -94,7 +94,7 @@ def run_state(config_path: Path) -> RunState:
     val = [float(r["val_force_mae_mev_a"]) for r in rows if r.get("val_force_mae_mev_a")]
     secs = [float(r["epoch_s"]) for r in rows[-3:] if r.get("epoch_s")]
     return RunState(config_path, out, int(config.epochs), len(rows), min(val) if val else None,
-                    sum(secs) / len(secs) if secs else None, (out / "summary.json").exists(), _locked(out))
+                    sum(secs) / len(secs) if secs else None, (out / "summary.json").exists(), run_dir_locked(out))
 
 
 def format_status(states: List[RunState]) -> str:

@@ -32,7 +32,7 @@ import torch.distributed as dist
 from torch_geometric.data import Batch
 
 from ..api import create_model
-from ..serialization import atomic_write, load_weights_only, save_model
+from ..serialization import atomic_write, load_weights_only, read_metadata, save_model
 from .config import TrainConfig
 from .loss import accumulate, loss_terms, summarise
 
@@ -113,8 +113,6 @@ def _kept_split(full, config: TrainConfig):
                          f"than the data hold ({len(full)})")
     parts = [np.searchsorted(everything, p) for p in parts]
     # the same structures as then: a regenerated or grown dataset would move the saved indices onto others
-    from ..serialization import read_metadata
-
     try:
         then = read_metadata(run / "best_model.pt").get("training_data_hash")
     except (OSError, ValueError) as exc:
@@ -510,8 +508,6 @@ def _write_json(path: Path, data) -> None:
 
 def _saved_epochs(path: Path) -> Optional[int]:
     """How many epochs the run had done when ``path`` (a best_model.pt) was written; None if unreadable."""
-    from ..serialization import read_metadata
-
     try:
         return int(read_metadata(path)["training"]["epochs_run"])
     except (OSError, ValueError, KeyError, TypeError):

@@ -110,6 +110,13 @@ def test_training_reduces_loss_and_writes_outputs(dataset_path, tmp_path, capsys
 
     from openmm_range.cli.main import main
 
+    from openmm_range.training.trainer import _lock_run_dir
+
+    held = _lock_run_dir(out)  # a trainer still writing the run
+    capsys.readouterr()
+    assert main(["publish", str(out), "--name", "tiny", "--out-dir", str(tmp_path / "again")]) == 2
+    assert "still writing" in capsys.readouterr().err
+    held.close()
     stale = openmm_range.load_model(out / "best_model.pt")
     stale.metadata["training"]["epochs_run"] -= 1
     openmm_range.save_model(stale, out / "best_model.pt")
