@@ -375,7 +375,7 @@ def _train(config: TrainConfig, resume: bool, log, held: contextlib.ExitStack) -
         _write_json(out / "config.json", config.to_dict())
         _write_json(out / "split.json", {"train": train_set.parent_indices.tolist(),
                                          "val": val_set.parent_indices.tolist(),
-                                         "test": test_set.parent_indices.tolist()})
+                                         "test": test_set.parent_indices.tolist()}, indent=None)
     runner = _LossModule(model)
     delta = regularization_weight(config, train_set)
     if world > 1:
@@ -502,8 +502,10 @@ def _train(config: TrainConfig, resume: bool, log, held: contextlib.ExitStack) -
     return summary
 
 
-def _write_json(path: Path, data) -> None:
-    atomic_write(path, lambda tmp: Path(tmp).write_text(json.dumps(data, indent=2) + "\n"))
+def _write_json(path: Path, data, indent: Optional[int] = 2) -> None:
+    """Write ``data`` as JSON atomically; ``indent=None`` for one compact line (split.json:
+    thousands of indices, rewritten on every resume)."""
+    atomic_write(path, lambda tmp: Path(tmp).write_text(json.dumps(data, indent=indent) + "\n"))
 
 
 def _saved_epochs(path: Path) -> Optional[int]:

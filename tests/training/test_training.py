@@ -145,8 +145,11 @@ def test_kill_and_resume_is_bit_for_bit(dataset_path, tmp_path):
     assert proc.returncode != 0, "the run finished before it could be interrupted"
     done = len((tmp_path / "b" / "metrics.csv").read_text().splitlines()) - 1
     assert 2 <= done < 5
+    split = (tmp_path / "b" / "split.json").read_bytes()
+    assert split.count(b"\n") == 1  # one compact line: committed with unfinished runs
     subprocess.run([sys.executable, "-m", "openmm_range.cli.main", "train", cfg_b, "--resume"], check=True,
                    capture_output=True, env=dict(os.environ, OMP_NUM_THREADS="1"))
+    assert (tmp_path / "b" / "split.json").read_bytes() == split  # a resume leaves the committed file as it was
     a, b = final_state(tmp_path / "a"), final_state(tmp_path / "b")
     assert a.keys() == b.keys()
     for k in a:
