@@ -35,40 +35,28 @@ def _calc_result(atoms, name: str):
     return None
 
 
+def _lookup(atoms, where: str, what: str, key: Optional[str], defaults: Sequence[str], store: Dict, store_name: str,
+            extra: Dict):
+    """The first of ``key`` (or else ``defaults``) found in ``store`` (atoms.info or atoms.arrays), in
+    ``extra`` or, for the standard name ``what``, in the calculator results; a clear error if none is."""
+    keys = [key] if key else list(defaults)
+    for k in keys:
+        if k in store:
+            return store[k]
+        if k in extra:
+            return extra[k]
+        if k == what:
+            value = _calc_result(atoms, what)
+            if value is not None:
+                return value
+    raise ValueError(f"{where}: no {what} (looked for {keys} in {store_name} and calculator results; {store_name} has "
+                     f"{sorted(store)}); pass {what}_key=")
+
+
 def _energy_forces(atoms, where: str, energy_key: Optional[str], forces_key: Optional[str], extra: Dict) -> Tuple[float, np.ndarray]:
     """Energy and forces of one ASE Atoms (``extra``: additional per-row dictionaries, e.g. ASE-db data)."""
-    energy = None
-    for key in [energy_key] if energy_key else ENERGY_KEYS:
-        if key in atoms.info:
-            energy = atoms.info[key]
-        elif key in extra:
-            energy = extra[key]
-        elif key == "energy":
-            energy = _calc_result(atoms, "energy")
-        if energy is not None:
-            break
-    if energy is None:
-        looked = [energy_key] if energy_key else list(ENERGY_KEYS)
-        raise ValueError(
-            f"{where}: no energy (looked for {looked} in info and calculator results; info has {sorted(atoms.info)}); "
-            "pass energy_key="
-        )
-    forces = None
-    for key in [forces_key] if forces_key else FORCES_KEYS:
-        if key in atoms.arrays:
-            forces = atoms.arrays[key]
-        elif key in extra:
-            forces = extra[key]
-        elif key == "forces":
-            forces = _calc_result(atoms, "forces")
-        if forces is not None:
-            break
-    if forces is None:
-        looked = [forces_key] if forces_key else list(FORCES_KEYS)
-        raise ValueError(
-            f"{where}: no forces (looked for {looked} in arrays and calculator results; arrays has {sorted(atoms.arrays)}); "
-            "pass forces_key="
-        )
+    energy = _lookup(atoms, where, "energy", energy_key, ENERGY_KEYS, atoms.info, "info", extra)
+    forces = _lookup(atoms, where, "forces", forces_key, FORCES_KEYS, atoms.arrays, "arrays", extra)
     energy = np.asarray(energy, dtype=np.float64).reshape(-1)
     if energy.shape != (1,):
         raise ValueError(f"{where}: energy must be one number, got shape {energy.shape}")
