@@ -11,12 +11,16 @@ with the issue's bars:
 * dimers: the RANGE model's interaction-energy error beyond its cutoff < its baseline's;
 * range-painn force MAE < painn (5 Å), overall test split.
 
-Models whose runs have not finished are listed as missing, never guessed.
+Models whose runs have not finished are listed as missing, never guessed. Each model is read
+from the newest finished run of its name (the current set in runs/shipped, then the 40-epoch
+set, then the run the shipped file was published from); ``--runs`` only lists them.
 """
 import json
 import subprocess
 import sys
 from pathlib import Path
+
+from openmm_range.serialization import read_metadata
 
 ROOT = Path(__file__).resolve().parent.parent
 #: shipped name -> run directory (schnet-long: the chosen candidate, see scripts/select_schnet_long.py)
@@ -24,16 +28,41 @@ NAMES = ("range-schnet", "schnet", "schnet-long", "range-painn", "painn")
 DHA = "data/dha-xtb"
 
 
-def run_dir(name: str):
-    if name != "schnet-long":
-        # configs/<name>.yaml; until it finishes, the 40-epoch set, then the set before the converging recipe
-        for run in (ROOT / "runs" / "shipped" / name, ROOT / "runs" / "shipped-e40" / name, ROOT / "runs" / name):
-            if (run / "summary.json").exists():
-                return run
+def _published_from(name: str):
+    """The run directory the model now in serialized_models/<name>.pt was published from (its
+    metadata's config out_dir), if that run is here and finished; else None."""
+    model = ROOT / "serialized_models" / f"{name}.pt"
+    if not model.exists():
         return None
-    res = subprocess.run([sys.executable, str(ROOT / "scripts" / "select_schnet_long.py"), "--allow-missing"],
-                         capture_output=True, text=True)
-    return Path(res.stdout.strip()) if res.returncode == 0 else None
+    config = read_metadata(model)["training"]["config"]
+    out_dir = (json.loads(config) if isinstance(config, str) else config).get("out_dir")
+    run = ROOT / out_dir if out_dir else None
+    return run if run is not None and (run / "summary.json").exists() else None
+
+
+def run_dir(name: str):
+    """The newest finished run of ``name``: the current set (runs/shipped), then the 40-epoch set,
+    then the run the shipped model was published from."""
+    if name == "schnet-long":  # the chosen candidate of the current set (scripts/select_schnet_long.py)
+        res = subprocess.run([sys.executable, str(ROOT / "scripts" / "select_schnet_long.py"), "--allow-missing"],
+                             capture_output=True, text=True)
+        if res.returncode == 0:
+            return Path(res.stdout.strip())
+        return _published_from(name)
+    for run in (ROOT / "runs" / "shipped" / name, ROOT / "runs" / "shipped-e40" / name, ROOT / "runs" / name):
+        if (run / "summary.json").exists():
+            return run
+    return None
+
+
+def data_hash(name: str, run: Path):
+    """Content hash of the data ``run`` trained on (from its best_model.pt, or from the shipped
+    model if that was published from this run); None if neither says."""
+    if (run / "best_model.pt").exists():
+        return read_metadata(run / "best_model.pt").get("training_data_hash")
+    if _published_from(name) == run:
+        return read_metadata(ROOT / "serialized_models" / f"{name}.pt").get("training_data_hash")
+    return None
 
 
 def load(name):
@@ -47,8 +76,9 @@ def load(name):
     return {"name": name, "run": str(run.relative_to(ROOT)), "model": config["model"],
             "cutoff": config["hyperparameters"].get("cutoff"), "data": config["data"],
             # models are comparable (a bar) only when trained on the same data for as long
+            # (the data hash too: a dataset of the same name may have been regenerated in between)
             "training_set": f"{', '.join(config['data'])} (max_structures {config.get('max_structures')}, "
-                            f"{config.get('epochs')} epochs)",
+                            f"{config.get('epochs')} epochs, data hash {(data_hash(name, run) or 'unknown')[:12]})",
             "epochs": summary["epochs_run"], "wall_min": summary["wall_s"] / 60,
             "train_structures": summary["train_structures"], "test_structures": test.get("structures"),
             "energy_mae_mev": test.get("energy_mae_mev"), "force_mae_mev_a": test.get("force_mae_mev_a"),
@@ -81,10 +111,14 @@ def main():
     if same_set("range-painn", "painn"):
         ratio = done["range-painn"]["force_mae_mev_a"] / done["painn"]["force_mae_mev_a"]
         bars.append({"bar": "range-painn force MAE < painn (all test structures)", "value": ratio, "met": ratio < 1.0})
+    not_comparable = [f"{a} vs {b}" for a, b in (("range-schnet", "schnet"), ("range-schnet", "schnet-long"),
+                                                 ("range-painn", "painn"))
+                      if a in done and b in done and not same_set(a, b)]
     missing = [n for n, r in rows.items() if not r]
     out = ROOT / "benchmarks" / "results"
     out.mkdir(parents=True, exist_ok=True)
-    (out / "shipped_quality.json").write_text(json.dumps({"models": done, "bars": bars, "missing": missing}, indent=2) + "\n")
+    (out / "shipped_quality.json").write_text(json.dumps({"models": done, "bars": bars, "missing": missing,
+                                                         "not_comparable": not_comparable}, indent=2) + "\n")
     sets = list(dict.fromkeys(r["training_set"] for r in done.values()))
     lines = ["# Shipped models: held-out test accuracy", "",
              "| model | run | training set | cutoff (Å) | epochs | train structures | test structures | "
@@ -96,6 +130,8 @@ def main():
                      f"{fmt(r['force_mae_mev_a'])} | {fmt(r['dha_force_mae_mev_a'])} | {r['wall_min']:.0f} |")
     lines += [""] + [f"Training set {chr(65 + k)}: {t}." for k, t in enumerate(sets)]
     lines += ["Bars compare only models of one training set (the same data, subsample and epochs)."]
+    if not_comparable:
+        lines += [f"Not compared (different training sets): {', '.join(not_comparable)}."]
     lines += ["", "| bar | value | met |", "|---|---|---|"]
     lines += [f"| {b['bar']} | {b['value']:.3f} | {'yes' if b['met'] else 'NO'} |" for b in bars]
     if missing:
@@ -104,5 +140,19 @@ def main():
     print("\n".join(lines))
 
 
+def list_runs() -> None:
+    """Print ``NAME RUN MODE`` for each shipped name with a finished run (for scripts/publish_shipped.sh):
+    MODE ``card`` when serialized_models/NAME.pt is that run's best model already (only its card is
+    rewritten), else ``publish``."""
+    from openmm_range.training.model_card import published_from
+
+    for name in NAMES:
+        run = run_dir(name)
+        if run is None:
+            continue
+        mode = "card" if published_from(ROOT / "serialized_models" / f"{name}.pt", run) else "publish"
+        print(name, run.relative_to(ROOT), mode)
+
+
 if __name__ == "__main__":
-    main()
+    list_runs() if sys.argv[1:] == ["--runs"] else main()

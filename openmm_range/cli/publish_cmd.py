@@ -9,20 +9,27 @@ def register(sub) -> None:
     p.add_argument("--name", required=True, help="published name, e.g. range-schnet")
     p.add_argument("--out-dir", default="serialized_models")
     p.add_argument("--note", help="markdown file whose text is added to the card (e.g. quality-bar results)")
+    p.add_argument("--card-only", action="store_true",
+                   help="rewrite only the card of the model already published as OUT_DIR/NAME.pt, which must be "
+                        "this run's best model (the run directory may have moved since)")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
-    from openmm_range.training.model_card import publish
+    from openmm_range.training.model_card import publish, refresh_card
 
     summary_path = Path(args.run_dir) / "summary.json"
     if not summary_path.exists():
         raise FileNotFoundError(f"{summary_path} does not exist: the run has not finished (train it to the end first)")
     summary = json.loads(summary_path.read_text())
-    _check_run(Path(args.run_dir), summary)
     # test metrics were computed by the trainer on the run's own test split, with the data it trained on
     test = summary.get("test")
     note = Path(args.note).read_text() if args.note else None
+    if args.card_only:
+        dest = refresh_card(args.run_dir, args.name, args.out_dir, test, note)
+        print(f"wrote {dest.with_suffix('.md')} ({dest} unchanged)")
+        return 0
+    _check_run(Path(args.run_dir), summary)
     dest = publish(args.run_dir, args.name, args.out_dir, test, note)
     print(f"wrote {dest} and {dest.with_suffix('.md')}")
     return 0
@@ -34,6 +41,7 @@ def _check_run(run: Path, summary) -> None:
     another's numbers."""
     from openmm_range.serialization import read_metadata
     from openmm_range.training.campaign import run_dir_locked
+    from openmm_range.training.model_card import published_from
 
     if run_dir_locked(run):
         raise ValueError(f"a training process is still writing {run}: publish it once that process has ended")
@@ -41,11 +49,9 @@ def _check_run(run: Path, summary) -> None:
     if not best.is_file():
         raise FileNotFoundError(f"{best} does not exist: resume the run (`openmm-range train CONFIG --resume`) to "
                                 f"write it again from its checkpoint")
-    training = read_metadata(best).get("training", {})
-    config = json.loads((run / "config.json").read_text())
-    if (training.get("config", {}).get("out_dir") != config.get("out_dir")
-            or training.get("epochs_run") != summary.get("best_epoch")):
+    if not published_from(best, run):
+        training = read_metadata(best).get("training", {})
         writer = training.get("config", {}).get("out_dir")
         raise ValueError(f"{best} is not this run's best model (written by run {writer!r} after "
-                         f"{training.get('epochs_run')} epochs; the run {config.get('out_dir')!r} had its best at "
+                         f"{training.get('epochs_run')} epochs; the run {str(run)!r} had its best at "
                          f"epoch {summary.get('best_epoch')}): resume the run to write it again")

@@ -34,7 +34,8 @@ def master_diagnostics(model, dataset, batch_size: int = 16) -> Dict:
     """Master-node diversity and regulariser factors of ``model`` on ``dataset``.
 
     Returns ``{"pairs": [[I, J], ...], "blocks": [per block: {"state_distance": [...],
-    "attention_cosine": [...], "lambda_scale": {...}}], "structures": S}`` where, for each
+    "attention_cosine": [...], "lambda_scale": {...}}], "structures": S, "master_sets": K}`` (K master-node
+    sets: one per molecule, several per structure of a dimer) where, for each
     pair (I < J, counted from 1):
 
     * ``state_distance`` = mean over molecules (each has its own master nodes) of |H_I - H_J| / |H_I| (block output states);
@@ -83,14 +84,15 @@ def master_diagnostics(model, dataset, batch_size: int = 16) -> Dict:
         blocks.append({"state_distance": (dist_sum[k] / max(count, 1)).tolist(),
                        "attention_cosine": (cos_sum[k] / max(count, 1)).tolist(),
                        "lambda_scale": {name: scale[r].tolist() for r, name in enumerate(at)}})
-    return {"pairs": [[i + 1, j + 1] for i, j in pairs], "blocks": blocks, "structures": count,
+    return {"pairs": [[i + 1, j + 1] for i, j in pairs], "blocks": blocks, "structures": len(dataset), "master_sets": count,
             "sizes": {k: float(v) for k, v in at.items()}}
 
 
 def format_diagnostics(diag: Dict) -> str:
     """Markdown tables of :func:`master_diagnostics`."""
     pair_names = [f"{i}-{j}" for i, j in diag["pairs"]]
-    lines = [f"{diag['structures']} structures", "",
+    lines = [f"{diag['structures']} structures, {diag['master_sets']} sets of master nodes (one per molecule, or per "
+             "structure with range_scope 'structure'; the means below are over the sets)", "",
              "| block | " + " | ".join(f"|H_I-H_J|/|H_I| {p}" for p in pair_names) + " | "
              + " | ".join(f"attention cosine {p}" for p in pair_names) + " |",
              "|---|" + "---|" * (2 * len(pair_names))]

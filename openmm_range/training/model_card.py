@@ -171,6 +171,38 @@ def write_card(name: str, model_path: Path, run_dir: Path, test: Dict, extra: Op
     return "\n".join(lines)
 
 
+def published_from(model_path: Path, run_dir: Path) -> bool:
+    """Whether ``model_path`` is the best model of the finished run ``run_dir``: written after the
+    run's best epoch with the run's best validation error (also true after the run directory moved)."""
+    from ..serialization import read_metadata
+
+    summary_path = Path(run_dir) / "summary.json"
+    if not Path(model_path).is_file() or not summary_path.is_file():
+        return False
+    summary = json.loads(summary_path.read_text())
+    training = read_metadata(model_path).get("training", {})
+    best_val = (training.get("best_val") or {}).get("val_force_mae_mev_a")
+    return training.get("epochs_run") == summary.get("best_epoch") and best_val == summary.get("best_val_force_mae_mev_a")
+
+
+def refresh_card(run_dir: str, name: str, out_dir: str = "serialized_models", test: Optional[Dict] = None,
+                 extra: Optional[str] = None) -> Path:
+    """Rewrite the card of the model already published as ``out_dir/<name>.pt`` (the file itself is
+    left as it is), e.g. with new quality bars; ValueError unless it is ``run_dir``'s best model."""
+    run, dest = Path(run_dir), Path(out_dir) / f"{name}.pt"
+    if not dest.is_file():
+        raise FileNotFoundError(f"{dest} does not exist: publish the run first (without --card-only)")
+    if not published_from(dest, run):
+        raise ValueError(f"{dest} is not the best model of run {str(run)!r} (epoch and validation error differ): "
+                         "a card must not pair one model with another's numbers")
+    if (run / "learning_curves.png").exists():
+        data = (run / "learning_curves.png").read_bytes()
+        atomic_write(curve_file(dest), lambda tmp: Path(tmp).write_bytes(data))
+    card = write_card(name, dest, run, test or {}, extra)
+    atomic_write(Path(out_dir) / f"{name}.md", lambda tmp: Path(tmp).write_text(card))
+    return dest
+
+
 def publish(run_dir: str, name: str, out_dir: str = "serialized_models", test: Optional[Dict] = None,
             extra: Optional[str] = None) -> Path:
     """Copy ``run_dir/best_model.pt`` to ``out_dir/<name>.pt`` and write ``out_dir/<name>.md``."""

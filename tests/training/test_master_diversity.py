@@ -91,7 +91,7 @@ def test_inspect_command_writes_the_diagnostics(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "attention cosine 1-2" in printed and "Lambda_I(n)" in printed
     diag = json.loads(out.read_text())
-    assert diag["structures"] == 6
+    assert diag["structures"] == 6 and diag["master_sets"] == 6  # DHA: one molecule per structure
     # DHA alone: N_min = N_max = 56, so n = 0 and Lambda_I = lambda_I^(1 + a_I) at every size
     scale = diag["blocks"][0]["lambda_scale"]
     assert scale["N_min"] == scale["N_max"] and scale["N_min"][0] == 1.0 and 0 < scale["N_min"][1] < 1

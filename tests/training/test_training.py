@@ -110,6 +110,28 @@ def test_training_reduces_loss_and_writes_outputs(dataset_path, tmp_path, capsys
 
     from openmm_range.cli.main import main
 
+    # --card-only rewrites the card of the published model, also after its run directory moved,
+    # and leaves the model file as it is
+    shipped_model = (tmp_path / "shipped" / "tiny.pt").read_bytes()
+    (tmp_path / "shipped" / "tiny.md").write_text("stale card\n")
+    note = tmp_path / "note.md"
+    note.write_text("## Quality bars\n\nnew bar table\n")
+    moved = tmp_path / "moved-run"
+    shutil.copytree(out, moved)
+    assert main(["publish", str(moved), "--name", "tiny", "--out-dir", str(tmp_path / "shipped"), "--card-only",
+                 "--note", str(note)]) == 0
+    refreshed = (tmp_path / "shipped" / "tiny.md").read_text()
+    assert "new bar table" in refreshed and meta["training_data_hash"] in refreshed and "stale" not in refreshed
+    assert (tmp_path / "shipped" / "tiny.pt").read_bytes() == shipped_model
+    # ... and refuses a run whose best model is not the published one (its summary names another epoch)
+    summary_moved = json.loads((moved / "summary.json").read_text())
+    summary_moved["best_epoch"] += 1
+    (moved / "summary.json").write_text(json.dumps(summary_moved))
+    capsys.readouterr()
+    assert main(["publish", str(moved), "--name", "tiny", "--out-dir", str(tmp_path / "shipped"), "--card-only"]) == 2
+    assert "is not the best model of run" in capsys.readouterr().err
+    assert "new bar table" in (tmp_path / "shipped" / "tiny.md").read_text()
+
     from openmm_range.training.trainer import _lock_run_dir
 
     held = _lock_run_dir(out)  # a trainer still writing the run
