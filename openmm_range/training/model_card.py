@@ -185,6 +185,16 @@ def published_from(model_path: Path, run_dir: Path) -> bool:
     return training.get("epochs_run") == summary.get("best_epoch") and best_val == summary.get("best_val_force_mae_mev_a")
 
 
+def _write_card_files(name: str, dest: Path, run: Path, test: Optional[Dict], extra: Optional[str]) -> Path:
+    """The card of the model file ``dest`` (``<name>.md`` beside it) and the run's learning curve."""
+    if (run / "learning_curves.png").exists():
+        data = (run / "learning_curves.png").read_bytes()
+        atomic_write(curve_file(dest), lambda tmp: Path(tmp).write_bytes(data))
+    card = write_card(name, dest, run, test or {}, extra)
+    atomic_write(dest.with_suffix(".md"), lambda tmp: Path(tmp).write_text(card))
+    return dest
+
+
 def refresh_card(run_dir: str, name: str, out_dir: str = "serialized_models", test: Optional[Dict] = None,
                  extra: Optional[str] = None) -> Path:
     """Rewrite the card of the model already published as ``out_dir/<name>.pt`` (the file itself is
@@ -195,12 +205,7 @@ def refresh_card(run_dir: str, name: str, out_dir: str = "serialized_models", te
     if not published_from(dest, run):
         raise ValueError(f"{dest} is not the best model of run {str(run)!r} (epoch and validation error differ): "
                          "a card must not pair one model with another's numbers")
-    if (run / "learning_curves.png").exists():
-        data = (run / "learning_curves.png").read_bytes()
-        atomic_write(curve_file(dest), lambda tmp: Path(tmp).write_bytes(data))
-    card = write_card(name, dest, run, test or {}, extra)
-    atomic_write(Path(out_dir) / f"{name}.md", lambda tmp: Path(tmp).write_text(card))
-    return dest
+    return _write_card_files(name, dest, run, test, extra)
 
 
 def publish(run_dir: str, name: str, out_dir: str = "serialized_models", test: Optional[Dict] = None,
@@ -216,9 +221,4 @@ def publish(run_dir: str, name: str, out_dir: str = "serialized_models", test: O
         model.metadata["test_metrics"] = test.get("all", {})
     dest = Path(out_dir) / f"{name}.pt"
     save_model(model, dest)
-    if (run / "learning_curves.png").exists():
-        data = (run / "learning_curves.png").read_bytes()
-        atomic_write(curve_file(dest), lambda tmp: Path(tmp).write_bytes(data))
-    card = write_card(name, dest, run, test or {}, extra)
-    atomic_write(Path(out_dir) / f"{name}.md", lambda tmp: Path(tmp).write_text(card))
-    return dest
+    return _write_card_files(name, dest, run, test, extra)
