@@ -21,6 +21,7 @@ import sys
 from pathlib import Path
 
 from openmm_range.serialization import read_metadata
+from openmm_range.training.model_card import published_from
 
 ROOT = Path(__file__).resolve().parent.parent
 #: shipped name -> run directory (schnet-long: the chosen candidate, see scripts/select_schnet_long.py)
@@ -28,41 +29,45 @@ NAMES = ("range-schnet", "schnet", "schnet-long", "range-painn", "painn")
 DHA = "data/dha-xtb"
 
 
-def _published_from(name: str):
-    """The run directory the model now in serialized_models/<name>.pt was published from (its
-    metadata's config out_dir), if that run is here and finished; else None."""
+def _candidates(name: str):
+    """Every run directory a model of ``name`` may come from, older sets included."""
+    names = [f"schnet-long-{c}" for c in (7, 9, 12)] if name == "schnet-long" else [name]
+    return [ROOT / "runs" / where / n for where in ("shipped", "shipped-e40", ".") for n in names]
+
+
+def _shipped_run(name: str):
+    """The finished run that serialized_models/<name>.pt is the best model of (the run directory
+    may have moved since it was published), or None."""
     model = ROOT / "serialized_models" / f"{name}.pt"
-    if not model.exists():
-        return None
-    config = read_metadata(model)["training"]["config"]
-    out_dir = (json.loads(config) if isinstance(config, str) else config).get("out_dir")
-    run = ROOT / out_dir if out_dir else None
-    return run if run is not None and (run / "summary.json").exists() else None
+    return next((run.resolve() for run in _candidates(name) if published_from(model, run)), None)
 
 
 def run_dir(name: str):
-    """The newest finished run of ``name``: the current set (runs/shipped), then the 40-epoch set,
-    then the run the shipped model was published from."""
-    if name == "schnet-long":  # the chosen candidate of the current set (scripts/select_schnet_long.py)
+    """The run to report for ``name``: the current set's finished run (runs/shipped/; schnet-long:
+    the candidate scripts/select_schnet_long.py chooses), else the run of the shipped model file."""
+    if name == "schnet-long":
         res = subprocess.run([sys.executable, str(ROOT / "scripts" / "select_schnet_long.py"), "--allow-missing"],
                              capture_output=True, text=True)
         if res.returncode == 0:
-            return Path(res.stdout.strip())
-        return _published_from(name)
-    for run in (ROOT / "runs" / "shipped" / name, ROOT / "runs" / "shipped-e40" / name, ROOT / "runs" / name):
-        if (run / "summary.json").exists():
-            return run
-    return None
+            return Path(res.stdout.strip()).resolve()
+    elif (ROOT / "runs" / "shipped" / name / "summary.json").exists():
+        return (ROOT / "runs" / "shipped" / name).resolve()
+    return _shipped_run(name)
 
 
 def data_hash(name: str, run: Path):
     """Content hash of the data ``run`` trained on (from its best_model.pt, or from the shipped
-    model if that was published from this run); None if neither says."""
+    model if it is this run's best model); None if neither says."""
     if (run / "best_model.pt").exists():
         return read_metadata(run / "best_model.pt").get("training_data_hash")
-    if _published_from(name) == run:
+    if _shipped_run(name) == run.resolve():
         return read_metadata(ROOT / "serialized_models" / f"{name}.pt").get("training_data_hash")
     return None
+
+
+def _hash_text(name: str, run: Path) -> str:
+    digest = data_hash(name, run)
+    return digest[:12] if digest else f"unknown (run {run.relative_to(ROOT)})"
 
 
 def load(name):
@@ -77,8 +82,9 @@ def load(name):
             "cutoff": config["hyperparameters"].get("cutoff"), "data": config["data"],
             # models are comparable (a bar) only when trained on the same data for as long
             # (the data hash too: a dataset of the same name may have been regenerated in between)
+            # (an unknown hash makes the set the run's own: never compared)
             "training_set": f"{', '.join(config['data'])} (max_structures {config.get('max_structures')}, "
-                            f"{config.get('epochs')} epochs, data hash {(data_hash(name, run) or 'unknown')[:12]})",
+                            f"{config.get('epochs')} epochs, data hash {_hash_text(name, run)})",
             "epochs": summary["epochs_run"], "wall_min": summary["wall_s"] / 60,
             "train_structures": summary["train_structures"], "test_structures": test.get("structures"),
             "energy_mae_mev": test.get("energy_mae_mev"), "force_mae_mev_a": test.get("force_mae_mev_a"),
@@ -106,7 +112,11 @@ def main():
     dimers_path = ROOT / "benchmarks" / "results" / "dimer_longrange.json"
     if dimers_path.exists():
         for b in json.loads(dimers_path.read_text()).get("bars", []):
-            bars.append({"bar": f"dimers: {b['bar']} ({b['n']} test dimers; RANGE/baseline MAE ratio)",
+            pair = b["bar"].split(" E_int")[0], b["bar"].split(" x ")[-1].split()[0]  # (RANGE model, baseline)
+            caveat = "" if same_set(*pair) else (
+                f"; {pair[0]} and {pair[1]} trained on different sets, which matters little here: "
+                f"a {pair[1]} predicts E_int = 0 beyond its cutoff whatever its data")
+            bars.append({"bar": f"dimers: {b['bar']} ({b['n']} test dimers; RANGE/baseline MAE ratio{caveat})",
                          "value": b["range_mev"] / b["baseline_mev"], "met": b["met"]})
     if same_set("range-painn", "painn"):
         ratio = done["range-painn"]["force_mae_mev_a"] / done["painn"]["force_mae_mev_a"]
@@ -144,8 +154,6 @@ def list_runs() -> None:
     """Print ``NAME RUN MODE`` for each shipped name with a finished run (for scripts/publish_shipped.sh):
     MODE ``card`` when serialized_models/NAME.pt is that run's best model already (only its card is
     rewritten), else ``publish``."""
-    from openmm_range.training.model_card import published_from
-
     for name in NAMES:
         run = run_dir(name)
         if run is None:

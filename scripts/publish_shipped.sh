@@ -12,7 +12,10 @@ cd "$root"
 bash scripts/ensure_env.sh
 py=.venv/bin/python
 cli=.venv/bin/openmm-range
-mapfile -t runs < <($py benchmarks/shipped_quality.py --runs)  # "NAME RUN MODE" lines
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+$py benchmarks/shipped_quality.py --runs > "$tmp/runs"  # "NAME RUN MODE" lines (set -e: a failure stops here)
+mapfile -t runs < "$tmp/runs"
 # publish new runs first, so that the benchmarks evaluate the models they will ship
 for line in "${runs[@]}"; do
     read -r name run mode <<<"$line"
@@ -20,8 +23,6 @@ for line in "${runs[@]}"; do
 done
 OMP_NUM_THREADS=1 $py benchmarks/dimer_longrange.py
 $py benchmarks/shipped_quality.py
-tmp="$(mktemp -d)"
-trap 'rm -rf "$tmp"' EXIT
 { echo "## Quality bars (all shipped models, held-out test splits)"; echo
   sed -n '/^Training set A/,$p' benchmarks/results/shipped_quality.md; echo
   echo "Dimer interaction energies by gap: benchmarks/results/dimer_longrange.md."; } > "$tmp/quality.md"

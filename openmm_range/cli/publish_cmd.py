@@ -16,6 +16,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
+    from openmm_range.training.campaign import run_dir_locked
     from openmm_range.training.model_card import publish, refresh_card
 
     summary_path = Path(args.run_dir) / "summary.json"
@@ -25,6 +26,8 @@ def run(args) -> int:
     # test metrics were computed by the trainer on the run's own test split, with the data it trained on
     test = summary.get("test")
     note = Path(args.note).read_text() if args.note else None
+    if run_dir_locked(Path(args.run_dir)):  # (a resumed run keeps its old summary.json until it ends)
+        raise ValueError(f"a training process is still writing {args.run_dir}: publish it once that process has ended")
     if args.card_only:
         dest = refresh_card(args.run_dir, args.name, args.out_dir, test, note)
         print(f"wrote {dest.with_suffix('.md')} ({dest} unchanged)")
@@ -36,15 +39,12 @@ def run(args) -> int:
 
 
 def _check_run(run: Path, summary) -> None:
-    """ValueError unless ``run`` is idle and its best_model.pt is the one its ``summary``
+    """ValueError unless ``run``'s best_model.pt is the one its ``summary``
     describes (written by this run, at its best epoch): a card must not pair one model with
     another's numbers."""
     from openmm_range.serialization import read_metadata
-    from openmm_range.training.campaign import run_dir_locked
     from openmm_range.training.model_card import published_from
 
-    if run_dir_locked(run):
-        raise ValueError(f"a training process is still writing {run}: publish it once that process has ended")
     best = run / "best_model.pt"
     if not best.is_file():
         raise FileNotFoundError(f"{best} does not exist: resume the run (`openmm-range train CONFIG --resume`) to "

@@ -182,7 +182,8 @@ def published_from(model_path: Path, run_dir: Path) -> bool:
     summary = json.loads(summary_path.read_text())
     training = read_metadata(model_path).get("training", {})
     best_val = (training.get("best_val") or {}).get("val_force_mae_mev_a")
-    return training.get("epochs_run") == summary.get("best_epoch") and best_val == summary.get("best_val_force_mae_mev_a")
+    epoch, val = summary.get("best_epoch"), summary.get("best_val_force_mae_mev_a")
+    return None not in (epoch, val) and training.get("epochs_run") == epoch and best_val == val
 
 
 def _write_card_files(name: str, dest: Path, run: Path, test: Optional[Dict], extra: Optional[str]) -> Path:

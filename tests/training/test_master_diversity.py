@@ -150,3 +150,18 @@ def test_attention_svd_refuses_structures_of_different_molecules():
     dimers = dimers.subset(list(sizes.values())[:2])
     with pytest.raises(ValueError, match="one molecule with its atoms in one order"):
         attention_svd(model, dimers)
+
+
+def test_inspect_counts_structures_and_master_node_sets_apart():
+    """A dimer has two molecules, each with its own master nodes: the diagnostics average over
+    the sets of master nodes and say how many structures those came from."""
+    model, _ = trained("v2", steps=0)
+    dimers = load_dataset(DHA.parent / "dimers-xtb", dtype=torch.float64)
+    hco = [i for i in range(0, len(dimers), 50) if set(dimers[i].z.tolist()) <= {1, 6, 8}  # the model's elements
+           and not dimers[i].fragment_charge.any()][:6]  # and charges (neutral)
+    dimers = dimers.subset(hco)
+    sets = sum(int(dimers[i].fragment.max()) + 1 for i in range(len(dimers)))
+    assert sets > len(dimers)  # some of them are pairs
+    diag = master_diagnostics(model, dimers)
+    assert diag["structures"] == len(dimers) and diag["master_sets"] == sets
+

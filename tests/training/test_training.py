@@ -105,7 +105,6 @@ def test_training_reduces_loss_and_writes_outputs(dataset_path, tmp_path, capsys
     assert f"MLPotential('range-schnet', modelPath='{(tmp_path / 'shipped' / 'tiny.pt').as_posix()}')" in card
     assert "step schedules" in card and "charge` (openmm-ml's argument) other than 0 is refused" in card
     assert "attend within each molecule" in card
-    # a best_model.pt that is not the one the summary describes (here: an earlier epoch's) is refused
     import shutil
 
     from openmm_range.cli.main import main
@@ -123,22 +122,24 @@ def test_training_reduces_loss_and_writes_outputs(dataset_path, tmp_path, capsys
     refreshed = (tmp_path / "shipped" / "tiny.md").read_text()
     assert "new bar table" in refreshed and meta["training_data_hash"] in refreshed and "stale" not in refreshed
     assert (tmp_path / "shipped" / "tiny.pt").read_bytes() == shipped_model
-    # ... and refuses a run whose best model is not the published one (its summary names another epoch)
-    summary_moved = json.loads((moved / "summary.json").read_text())
-    summary_moved["best_epoch"] += 1
-    (moved / "summary.json").write_text(json.dumps(summary_moved))
-    capsys.readouterr()
-    assert main(["publish", str(moved), "--name", "tiny", "--out-dir", str(tmp_path / "shipped"), "--card-only"]) == 2
-    assert "is not the best model of run" in capsys.readouterr().err
+    # ... and refuses a run whose best model is not the published one: its summary names another
+    # epoch, or another validation error at the same epoch
+    original = json.loads((moved / "summary.json").read_text())
+    for key, change in (("best_epoch", 1), ("best_val_force_mae_mev_a", 1e-9)):
+        (moved / "summary.json").write_text(json.dumps({**original, key: original[key] + change}))
+        capsys.readouterr()
+        assert main(["publish", str(moved), "--name", "tiny", "--out-dir", str(tmp_path / "shipped"),
+                     "--card-only"]) == 2, key
+        assert "is not the best model of run" in capsys.readouterr().err
     assert "new bar table" in (tmp_path / "shipped" / "tiny.md").read_text()
-
     from openmm_range.training.trainer import _lock_run_dir
 
-    held = _lock_run_dir(out)  # a trainer still writing the run
+    held = _lock_run_dir(out)  # a trainer still writing the run is refused
     capsys.readouterr()
     assert main(["publish", str(out), "--name", "tiny", "--out-dir", str(tmp_path / "again")]) == 2
     assert "still writing" in capsys.readouterr().err
     held.close()
+    # a best_model.pt that is not the one the summary describes (here: an earlier epoch's) is refused
     stale = openmm_range.load_model(out / "best_model.pt")
     stale.metadata["training"]["epochs_run"] -= 1
     openmm_range.save_model(stale, out / "best_model.pt")

@@ -42,13 +42,13 @@ def _lookup(atoms, where: str, what: str, key: Optional[str], defaults: Sequence
     keys = [key] if key else list(defaults)
     for k in keys:
         if k in store:
-            return store[k]
-        if k in extra:
-            return extra[k]
-        if k == what:
-            value = _calc_result(atoms, what)
-            if value is not None:
-                return value
+            value = store[k]
+        elif k in extra:
+            value = extra[k]
+        else:
+            value = _calc_result(atoms, what) if k == what else None
+        if value is not None:  # (a key stored as None counts as absent: the next key is tried)
+            return value
     raise ValueError(f"{where}: no {what} (looked for {keys} in {store_name} and calculator results; {store_name} has "
                      f"{sorted(store)}); pass {what}_key=")
 
