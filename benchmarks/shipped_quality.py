@@ -12,8 +12,8 @@ with the issue's bars:
 * range-painn force MAE < painn (5 Å), overall test split.
 
 Models whose runs have not finished are listed as missing, never guessed. Each model is read
-from the newest finished run of its name (the current set in runs/shipped, then the 40-epoch
-set, then the run the shipped file was published from); ``--runs`` only lists them.
+from the current set's finished run (runs/shipped/), else from the run whose best model is the
+shipped file (wherever that run directory now is); ``--runs`` only lists them.
 """
 import json
 import subprocess
@@ -60,9 +60,8 @@ def data_hash(name: str, run: Path):
     model if it is this run's best model); None if neither says."""
     if (run / "best_model.pt").exists():
         return read_metadata(run / "best_model.pt").get("training_data_hash")
-    if _shipped_run(name) == run.resolve():
-        return read_metadata(ROOT / "serialized_models" / f"{name}.pt").get("training_data_hash")
-    return None
+    shipped = ROOT / "serialized_models" / f"{name}.pt"
+    return read_metadata(shipped).get("training_data_hash") if published_from(shipped, run) else None
 
 
 def _hash_text(name: str, run: Path) -> str:
