@@ -13,16 +13,22 @@ loses at most one epoch per run; starting the campaign again, on any machine wit
 checkout, continues it. ``status`` prints epoch, best validation force MAE, seconds per
 epoch and ETA of each run; ``checkpoints`` lists the checkpoint files of unfinished runs,
 which are committed (they are deliberately not git-ignored) so that a fresh machine resumes them.
+``stop`` ends the scheduler and the runs it is training; each run keeps its last finished epoch
+(the epoch in progress is lost) and continues from there at the next ``start``.
+
+The scheduler's log and pid are ``.campaigns/<campaign file stem>.{log,pid}`` below the
+directory the campaign was started from; a trainer writes its pid into its run's ``.lock``.
 """
 import fcntl
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 import yaml
 
@@ -87,6 +93,72 @@ def run_dir_locked(out_dir: Path) -> bool:
     return False
 
 
+def trainer_pid(out_dir: Path) -> Optional[int]:
+    """The pid of the trainer holding ``out_dir/.lock``; None when none holds it (or it did not say)."""
+    if not run_dir_locked(out_dir):
+        return None
+    try:
+        return int((out_dir / ".lock").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def scheduler_files(campaign: str) -> Tuple[Path, Path]:
+    """The scheduler's log and pid file of ``campaign``."""
+    stem = Path(".campaigns") / Path(campaign).stem
+    return stem.with_suffix(".log"), stem.with_suffix(".pid")
+
+
+def scheduler_pid(campaign: str) -> Optional[int]:
+    """The pid of the live scheduler of ``campaign``, or None. A pid file left by a scheduler that has
+    ended (and whose pid the system may have reused) does not count."""
+    try:
+        pid = int(scheduler_files(campaign)[1].read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    cmdline = Path(f"/proc/{pid}/cmdline")
+    if Path("/proc/self").exists():  # Linux: check that the process is this campaign's scheduler
+        try:
+            text = cmdline.read_bytes().decode(errors="replace")
+        except OSError:
+            return None
+        ours = "training.campaign import schedule" in text and json.dumps(str(Path(campaign).resolve())) in text
+        return pid if ours else None
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return None
+    return pid
+
+
+def stop(campaign: str, wait_seconds: float = 60.0) -> List[str]:
+    """Stop the scheduler of ``campaign`` (so it starts nothing more), then every run of it that is
+    training. Returns one line per process stopped. Each run keeps its checkpoint of the last
+    finished epoch (checkpoints are written atomically, so a stop never leaves a torn one)."""
+    lines = []
+    pid = scheduler_pid(campaign)
+    if pid is not None:
+        os.kill(pid, signal.SIGTERM)
+        lines.append(f"stopped the scheduler (pid {pid})")
+    for path in read_campaign(campaign):
+        state = run_state(path)
+        if not state.running:
+            continue
+        tpid = trainer_pid(state.out_dir)
+        if tpid is None:
+            lines.append(f"{path}: training, but its lock names no pid (a trainer of an older version): "
+                         f"stop it with kill")
+            continue
+        os.kill(tpid, signal.SIGTERM)
+        deadline = time.time() + wait_seconds
+        while run_dir_locked(state.out_dir) and time.time() < deadline:
+            time.sleep(0.2)
+        left = " (still holding its lock; check it)" if run_dir_locked(state.out_dir) else ""
+        lines.append(f"{path}: stopped the trainer (pid {tpid}){left}; it resumes at epoch "
+                     f"{run_state(path).epoch}/{state.epochs}")
+    return lines
+
+
 def run_state(config_path: Path) -> RunState:
     config = TrainConfig.from_yaml(str(config_path))
     out = Path(config.out_dir)
@@ -141,12 +213,22 @@ def schedule(campaign: str, jobs: int, poll_seconds: float = 30.0, log=print) ->
         time.sleep(poll_seconds)
 
 
-def start_detached(campaign: str, jobs: int, log_path: Path) -> int:
-    """Start :func:`schedule` in its own session (it outlives the caller); returns its pid."""
+def start_detached(campaign: str, jobs: int) -> int:
+    """Start :func:`schedule` in its own session (it outlives the caller); returns its pid, also
+    written to the campaign's pid file. ValueError if this campaign's scheduler is already running."""
+    running = scheduler_pid(campaign)
+    if running is not None:
+        raise ValueError(f"campaign {campaign} is already running (scheduler pid {running}); follow it with "
+                           f"'openmm-range campaign status {campaign}' or end it with "
+                           f"'openmm-range campaign stop {campaign}'")
+    log_path, pid_path = scheduler_files(campaign)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     handle = open(log_path, "a")
     code = (f"from openmm_range.training.campaign import schedule; "
-            f"schedule({json.dumps(str(campaign))}, {int(jobs)})")
+            f"schedule({json.dumps(str(Path(campaign).resolve()))}, {int(jobs)})")
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=handle, stderr=subprocess.STDOUT,
                             start_new_session=True)
+    tmp = pid_path.with_suffix(".pid.tmp")
+    tmp.write_text(f"{proc.pid}\n")
+    os.replace(tmp, pid_path)
     return proc.pid

@@ -538,13 +538,17 @@ def _existing_run(out: Path, resume: bool) -> Optional[Dict]:
 
 
 def _lock_run_dir(out: Path):
-    """Hold an exclusive lock on ``out``: two trainers writing one run directory would corrupt it."""
+    """Hold an exclusive lock on ``out``: two trainers writing one run directory would corrupt it.
+    The lock file holds the trainer's pid while it is held (``openmm-range campaign stop`` reads it)."""
     import fcntl
 
-    handle = open(out / ".lock", "w")
+    handle = open(out / ".lock", "a+")  # not "w": that would erase the pid of a trainer holding it
     for _ in range(20):  # a campaign scheduler checks the lock for an instant: wait that out
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            handle.truncate(0)
+            handle.write(f"{os.getpid()}\n")
+            handle.flush()
             return handle
         except BlockingIOError:
             time.sleep(0.1)

@@ -67,3 +67,48 @@ def test_a_bad_campaign_file_is_refused_by_name(tmp_path):
         path.write_text(text)
         with pytest.raises((ValueError, FileNotFoundError), match=message):
             read_campaign(str(path))
+
+
+def test_stop_ends_scheduler_and_trainer_and_the_run_resumes(tmp_path, monkeypatch):
+    """``campaign stop``: the detached scheduler and its trainer end, the run keeps its finished
+    epochs, a second ``start`` of a running campaign is refused, and a start after the stop resumes."""
+    import time
+
+    from openmm_range.training.campaign import scheduler_pid, start_detached, stop, trainer_pid
+
+    monkeypatch.chdir(tmp_path)
+    tiny_water(tmp_path / "water.npz")
+    cfg = {"data": [str(tmp_path / "water.npz")], "model": "schnet", "out_dir": str(tmp_path / "runs" / "long"),
+           "epochs": 100000, "batch_size": 4, "split": [0.5, 0.25, 0.25], "threads": 1,
+           "hyperparameters": {"hidden_channels": 8, "num_interactions": 1, "readout_layers": [8]}}
+    (tmp_path / "long.yaml").write_text(yaml.safe_dump(cfg))
+    campaign = tmp_path / "c.yaml"
+    campaign.write_text(yaml.safe_dump({"name": "c", "runs": [str(tmp_path / "long.yaml")]}))
+    out = tmp_path / "runs" / "long"
+
+    def wait_for(cond, seconds=120.0):
+        deadline = time.time() + seconds
+        while not cond():
+            assert time.time() < deadline, "timed out"
+            time.sleep(0.2)
+
+    try:
+        pid = start_detached(str(campaign), 1)
+        assert scheduler_pid(str(campaign)) == pid
+        with pytest.raises(ValueError, match="already running"):
+            start_detached(str(campaign), 1)
+        wait_for(lambda: run_state(tmp_path / "long.yaml").epoch >= 2)
+        trainer = trainer_pid(out)
+        assert trainer is not None and trainer != pid
+        lines = stop(str(campaign))
+        assert any(f"pid {pid}" in line for line in lines) and any(f"pid {trainer}" in line for line in lines)
+        assert not run_state(tmp_path / "long.yaml").running and trainer_pid(out) is None
+        wait_for(lambda: scheduler_pid(str(campaign)) is None, 30.0)
+        stopped_at = run_state(tmp_path / "long.yaml").epoch
+        assert stopped_at >= 2 and not (out / "summary.json").exists()
+        start_detached(str(campaign), 1)  # the stale pid file does not block a new start
+        wait_for(lambda: run_state(tmp_path / "long.yaml").epoch > stopped_at)
+        assert f"resuming {out} at epoch" in (out / "train.log").read_text()
+    finally:
+        stop(str(campaign))
+    assert not run_state(tmp_path / "long.yaml").running
