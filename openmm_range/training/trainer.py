@@ -604,6 +604,11 @@ def _write_metrics(path: Path, history: List[Dict]) -> None:
 
 
 def _progress(total: int, desc: str, enabled: bool):
+    """A batch progress bar on a terminal; none when stderr is a file (a campaign's train.log keeps
+    the one line per epoch, not megabytes of bars)."""
+    import sys
+
     from tqdm import tqdm
 
-    return tqdm(total=total, desc=desc, unit="batch", disable=not enabled, leave=False, mininterval=1.0)
+    shown = enabled and sys.stderr.isatty()
+    return tqdm(total=total, desc=desc, unit="batch", disable=not shown, leave=False, mininterval=1.0)

@@ -48,7 +48,9 @@ def test_schedule_trains_and_resumes_every_run(tmp_path):
     (tmp_path / "runs" / "a" / "summary.json").unlink()
     assert schedule(str(campaign), jobs=2, poll_seconds=0.2, log=lambda *_: None) == {configs[0]: 0}
     assert run_state(read_campaign(str(campaign))[0]).epoch == 3
-    assert f"resuming {tmp_path / 'runs' / 'a'} at epoch 2" in (tmp_path / "runs" / "a" / "train.log").read_text()
+    log = (tmp_path / "runs" / "a" / "train.log").read_text()
+    assert f"resuming {tmp_path / 'runs' / 'a'} at epoch 2" in log
+    assert "epoch 3: loss" in log and "batch/s" not in log  # one line per epoch, no progress bars in a file
 
 
 def test_convergence_gain_is_the_last_fifth_improvement_of_the_best():
