@@ -37,6 +37,7 @@ def describe(run: Path, config: Dict) -> Dict:
            "val_force_mae": val.tolist(), "epoch_cpu_s": cpu.tolist(),
            "cpu_s_per_epoch": float(np.median(cpu)) if len(cpu) else None, "cpu_h": float(cpu.sum() / 3600),
            "best_val_force_mae": float(val.min()) if len(val) else None,
+           "lr_halved_at": next((int(r["epoch"]) for r in rows if r.get("lr_scale") and float(r["lr_scale"]) < 1), None),
            "convergence_pct": convergence_gain(val, config["epochs"]) if len(rows) == config["epochs"] else None}
     if (run / "best_model.pt").exists():
         model = load_model(run / "best_model.pt")
@@ -54,29 +55,36 @@ def _fmt(value, digits=1):
 def table(name: str, runs: List[Dict]) -> str:
     lines = [f"# Reproduction study: {name}", "",
              f"Width 64, 3 interactions, the study recipe (configs/study/{name}: AdamW 2e-3, batch 8, cosine, EMA 0.99, "
-             "per-atom loss), 50 epochs, split 80/10/10 by structure. Test split metrics of the best-validation "
-             "weights; meV and meV/Å. CPU: this process's CPU seconds (1 thread); runs trained before the "
-             "2026-12-02 RBF fix cost 2-3.6x what they would now (docs/reproduction.md).", "",
+             "per-atom loss), 50 epochs unless the run's name says otherwise, split 80/10/10 by structure. Test split "
+             "metrics of the best-validation weights; meV and meV/Å. CPU: this process's CPU seconds (1 thread); "
+             "runs trained before the 2026-12-02 RBF fix cost 2-3.6x what they would now (docs/reproduction.md). "
+             "lr halved: the epoch in which the divergence guard halved the learning rate for the rest of the run "
+             "(docs/training.md).", "",
              "| run | cutoff (Å) | masters | parameters | epochs | test E MAE | test E RMSE | test F MAE | test F RMSE "
-             "| best val F MAE | last-20 % gain (%) | CPU s/epoch | CPU-h | paper F MAE |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| best val F MAE | last-20 % gain (%) | lr halved | CPU s/epoch | CPU-h | paper F MAE |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in runs:
         state = f"{r['epochs_done']}/{r['epochs']}" + ("" if r["finished"] else " (running)")
         lines.append(f"| {r['run']} | {r['cutoff']:g} | {r['masters'] or '-'} | {r.get('parameters', '-')} | {state} "
                      f"| {_fmt(r.get('test_energy_mae_mev'))} | {_fmt(r.get('test_energy_rmse_mev'))} "
                      f"| {_fmt(r.get('test_force_mae_mev_a'))} | {_fmt(r.get('test_force_rmse_mev_a'))} "
-                     f"| {_fmt(r['best_val_force_mae'])} | {_fmt(r['convergence_pct'], 2)} "
+                     f"| {_fmt(r['best_val_force_mae'])} | {_fmt(r['convergence_pct'], 2)} | {r['lr_halved_at'] or '-'} "
                      f"| {_fmt(r['cpu_s_per_epoch'], 0)} | {_fmt(r['cpu_h'], 2)} "
                      f"| {PAPER_DHA.get(r['run'], '-') if name == 'dha' else '-'} |")
     done = {r["run"]: r for r in runs if r["finished"]}
-    if "range-schnet-5" in done and "schnet-5" in done:
-        rng = done["range-schnet-5"]["test_force_mae_mev_a"]
-        lines += ["", f"- range-schnet-5 / schnet-5 test force MAE: {rng / done['schnet-5']['test_force_mae_mev_a']:.3f} "
-                      "(target <= 0.8)"]
-        longs = [done[k]["test_force_mae_mev_a"] for k in ("schnet-9", "schnet-12") if k in done]
+    force = {k: r["test_force_mae_mev_a"] for k, r in done.items()}
+    if "range-schnet-5" in force and "schnet-5" in force:
+        rng = force["range-schnet-5"]
+        lines += ["", f"- range-schnet-5 / schnet-5 test force MAE: {rng / force['schnet-5']:.3f} (target <= 0.8)"]
+        longs = [force[k] for k in ("schnet-9", "schnet-12") if k in force]
         if longs:
             lines.append(f"- range-schnet-5 / best long-cutoff SchNet: {rng / min(longs):.3f} (target <= 0.9)")
         lines.append(f"- range-schnet-5 absolute: {rng:.1f} meV/Å (target <= 40, goal 25)")
+    for tag, what in (("e100", "100 epochs"), ("seed1", "second seed, 50 epochs")):
+        if f"range-schnet-5-{tag}" in force and f"schnet-5-{tag}" in force:
+            rng = force[f"range-schnet-5-{tag}"]
+            lines.append(f"- {what}: range-schnet-5-{tag} / schnet-5-{tag} test force MAE: "
+                         f"{rng / force[f'schnet-5-{tag}']:.3f}; range-schnet-5-{tag} absolute {rng:.1f} meV/Å")
     return "\n".join(lines) + "\n"
 
 
