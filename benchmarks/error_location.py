@@ -87,11 +87,14 @@ def table(study: str, rows: List[Dict]) -> str:
                                                      else f"{b['mean_abs_force_error']:.1f}" for b in r["bins"])
                      + f" | {r['all']:.1f} |")
     by = {r["run"]: r for r in rows}
-    if "range-schnet-5" in by and "schnet-5" in by:
+    for tag in ("", "-e100", "-seed1"):  # the RANGE / SchNet 5 Å pairs trained alike
+        rng, base = by.get(f"range-schnet-5{tag}"), by.get(f"schnet-5{tag}")
+        if rng is None or base is None:
+            continue
         ratios = [(a["mean_abs_force_error"] / b["mean_abs_force_error"]) if a["mean_abs_force_error"] else None
-                  for a, b in zip(by["range-schnet-5"]["bins"], by["schnet-5"]["bins"])]
-        lines.append("| range-schnet-5 / schnet-5 | " + " | ".join("-" if x is None else f"{x:.3f}" for x in ratios)
-                     + f" | {by['range-schnet-5']['all'] / by['schnet-5']['all']:.3f} |")
+                  for a, b in zip(rng["bins"], base["bins"])]
+        lines.append(f"| range-schnet-5{tag} / schnet-5{tag} | " + " | ".join("-" if x is None else f"{x:.3f}" for x in ratios)
+                     + f" | {rng['all'] / base['all']:.3f} |")
     return "\n".join(lines) + "\n"
 
 

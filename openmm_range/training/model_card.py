@@ -65,15 +65,22 @@ def _recipe_text(cfg: Dict) -> str:
 
 
 def _curve_text(run_dir: Path, cfg: Dict) -> List[str]:
-    val = [float(r["val_force_mae_mev_a"]) for r in read_metrics(run_dir)]
+    rows = read_metrics(run_dir)
+    val = [float(r["val_force_mae_mev_a"]) for r in rows]
     if not val:
         return []
+    halved = [(int(r["epoch"]), float(r["lr_scale"])) for r in rows
+              if r.get("lr_scale") and float(r["lr_scale"]) < 1]
+    guard = [] if not halved else [
+        f"- divergence guard: the learning rate was first halved in epoch {halved[0][0]}; its scale "
+        f"at the last epoch: x{halved[-1][1]:g} of the schedule above (docs/training.md)"]
     epochs = int(cfg.get("epochs", len(val)))
     gain = convergence_gain(val, epochs)
     conv = ("" if gain != gain else f"; the best validation error improved by {gain:.2f} % over the last 20 % "
             f"of the {epochs} epochs ({'converged' if gain < 2 else 'not converged'} by the < 2 % criterion)")
     picks = sorted({1, len(val) // 4, len(val) // 2, 3 * len(val) // 4, len(val)} - {0})
-    return ["- validation force MAE (meV/Å) by epoch: " + ", ".join(f"{k}: {val[k - 1]:.1f}" for k in picks) + conv]
+    return ["- validation force MAE (meV/Å) by epoch: " + ", ".join(f"{k}: {val[k - 1]:.1f}" for k in picks)
+            + conv] + guard
 
 
 def _potential_call(name: str, meta: Dict, model_path: Path) -> str:

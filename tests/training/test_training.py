@@ -344,6 +344,13 @@ def test_divergence_guard_undoes_a_spiking_epoch_at_half_the_learning_rate(datas
     assert [float(s) for _, s in on] == [1.0] * 4 + [0.5] * 2
     assert on[4][0] <= 2.4 * min(loss for loss, _ in on[:4]) < off[4] and len(on) == 6
     assert torch.load(tmp_path / "on" / "checkpoint.pt", weights_only=True)["lr_scale"] == float(on[-1][1])
+    from openmm_range.training.model_card import publish  # the model card says so; a run without a halving does not
+
+    for run in ("on", "off"):
+        publish(str(tmp_path / run), run, str(tmp_path / "cards"))
+    assert "learning rate was first halved in epoch 5; its scale at the last epoch: x0.5" in (
+        tmp_path / "cards" / "on.md").read_text()
+    assert "divergence guard" not in (tmp_path / "cards" / "off.md").read_text()
     with pytest.raises(RuntimeError, match="training diverged in epoch 5"):
         train(TrainConfig.from_dict(config(dataset_path, tmp_path / "stop", divergence_factor=2.4, max_lr_halvings=0,
                                            **spiky)), log=lambda *_: None)
