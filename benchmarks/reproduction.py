@@ -18,7 +18,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from openmm_range.training.history import convergence_gain, read_metrics  # noqa: E402
+from openmm_range.training.history import convergence_gain, lr_halvings, read_metrics  # noqa: E402
 OUT = ROOT / "benchmarks" / "results" / "reproduction"
 #: the paper's DHA force MAE (meV/Å, SchNet family, DFT labels, 500 epochs, 4 seeds)
 PAPER_DHA = {"schnet-5": 40.9, "schnet-12": 36.0, "range-schnet-5": 25.7}
@@ -37,7 +37,7 @@ def describe(run: Path, config: Dict) -> Dict:
            "val_force_mae": val.tolist(), "epoch_cpu_s": cpu.tolist(),
            "cpu_s_per_epoch": float(np.median(cpu)) if len(cpu) else None, "cpu_h": float(cpu.sum() / 3600),
            "best_val_force_mae": float(val.min()) if len(val) else None,
-           "lr_halved_at": next((int(r["epoch"]) for r in rows if r.get("lr_scale") and float(r["lr_scale"]) < 1), None),
+           "lr_halved_at": next((epoch for epoch, _ in lr_halvings(rows)), None),
            "convergence_pct": convergence_gain(val, config["epochs"]) if len(rows) == config["epochs"] else None}
     if (run / "best_model.pt").exists():
         model = load_model(run / "best_model.pt")

@@ -32,6 +32,7 @@ from typing import Dict, List, Optional, Tuple
 
 import yaml
 
+from ..serialization import atomic_write
 from .config import TrainConfig
 from .history import read_metrics
 
@@ -116,10 +117,9 @@ def scheduler_pid(campaign: str) -> Optional[int]:
         pid = int(scheduler_files(campaign)[1].read_text().split()[0])
     except (OSError, ValueError, IndexError):
         return None
-    cmdline = Path(f"/proc/{pid}/cmdline")
     if Path("/proc/self").exists():  # Linux: check that the process is this campaign's scheduler
         try:
-            text = cmdline.read_bytes().decode(errors="replace")
+            text = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
         except OSError:
             return None
         ours = "training.campaign import schedule" in text and json.dumps(str(Path(campaign).resolve())) in text
@@ -219,8 +219,8 @@ def start_detached(campaign: str, jobs: int) -> int:
     running = scheduler_pid(campaign)
     if running is not None:
         raise ValueError(f"campaign {campaign} is already running (scheduler pid {running}); follow it with "
-                           f"'openmm-range campaign status {campaign}' or end it with "
-                           f"'openmm-range campaign stop {campaign}'")
+                         f"'openmm-range campaign status {campaign}' or end it with "
+                         f"'openmm-range campaign stop {campaign}'")
     log_path, pid_path = scheduler_files(campaign)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     handle = open(log_path, "a")
@@ -228,7 +228,5 @@ def start_detached(campaign: str, jobs: int) -> int:
             f"schedule({json.dumps(str(Path(campaign).resolve()))}, {int(jobs)})")
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=handle, stderr=subprocess.STDOUT,
                             start_new_session=True)
-    tmp = pid_path.with_suffix(".pid.tmp")
-    tmp.write_text(f"{proc.pid}\n")
-    os.replace(tmp, pid_path)
+    atomic_write(pid_path, lambda tmp: Path(tmp).write_text(f"{proc.pid}\n"))
     return proc.pid

@@ -4,7 +4,7 @@ The campaign status, the model cards and the benchmarks read a run's history thr
 """
 import csv
 from pathlib import Path
-from typing import Dict, List, Sequence
+from typing import Dict, List, Sequence, Tuple
 
 
 def read_metrics(run_dir) -> List[Dict[str, str]]:
@@ -27,3 +27,9 @@ def convergence_gain(val: Sequence[float], epochs: int) -> float:
         return float("nan")
     before, end = min(val[:cut]), min(val)
     return 100.0 * (before - end) / before
+
+
+def lr_halvings(rows: Sequence[Dict[str, str]]) -> List[Tuple[int, float]]:
+    """(epoch, lr_scale) of every epoch the divergence guard ran at a reduced learning rate (scale
+    < 1), in order; [] for a run that never tripped it, or whose history predates the guard."""
+    return [(int(r["epoch"]), float(r["lr_scale"])) for r in rows if r.get("lr_scale") and float(r["lr_scale"]) < 1]

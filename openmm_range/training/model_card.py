@@ -5,7 +5,7 @@ from typing import Dict, List, Optional
 
 from ..elements import symbol
 from ..serialization import atomic_write, load_model, save_model
-from .history import convergence_gain, read_metrics
+from .history import convergence_gain, lr_halvings, read_metrics
 
 LIMITS = """\
 - Trained on gas-phase GFN2-xTB (tblite) labels, not DFT: it reproduces GFN2-xTB, including its
@@ -69,8 +69,7 @@ def _curve_text(run_dir: Path, cfg: Dict) -> List[str]:
     val = [float(r["val_force_mae_mev_a"]) for r in rows]
     if not val:
         return []
-    halved = [(int(r["epoch"]), float(r["lr_scale"])) for r in rows
-              if r.get("lr_scale") and float(r["lr_scale"]) < 1]
+    halved = lr_halvings(rows)
     guard = [] if not halved else [
         f"- divergence guard: the learning rate was first halved in epoch {halved[0][0]}; its scale "
         f"at the last epoch: x{halved[-1][1]:g} of the schedule above (docs/training.md)"]
