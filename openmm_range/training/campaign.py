@@ -229,4 +229,7 @@ def start_detached(campaign: str, jobs: int) -> int:
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=handle, stderr=subprocess.STDOUT,
                             start_new_session=True)
     atomic_write(pid_path, lambda tmp: Path(tmp).write_text(f"{proc.pid}\n"))
+    deadline = time.time() + 30.0  # until its exec is done, /proc shows the caller's command line
+    while scheduler_pid(campaign) is None and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.01)
     return proc.pid
