@@ -213,17 +213,20 @@ def padded_neighbors(pos: torch.Tensor, cutoff: float, max_neighbors: int, box: 
     return src, dst, _padded_vectors(pos, src, dst, box, mask, cutoff), lost
 
 
-def exact_pairs_single(pos: torch.Tensor, cutoff: float, box: Optional[torch.Tensor] = None):
+def exact_pairs_single(pos: torch.Tensor, cutoff: float, box: Optional[torch.Tensor] = None, once: bool = False):
     """All directed pairs closer than ``cutoff`` in one small graph, by an all-pairs search.
 
     TorchScript-able but with data-dependent shapes (not CUDA-graph capturable): the fast
     choice on CPUs for small molecules, where the padded path would evaluate many empty
-    slots. Returns src (E,), dst (E,), vec (E, 3) Å from dst to src.
+    slots. Returns src (E,), dst (E,), vec (E, 3) Å from dst to src. ``once``: each pair in
+    one direction only (src < dst), for models that send messages both ways.
     """
     n = pos.shape[0]
     with torch.no_grad():
         d = _all_displacements(pos, box)
-        inside = ((d * d).sum(-1) < cutoff * cutoff) & ~torch.eye(n, dtype=torch.bool, device=pos.device)
+        keep = torch.tril(torch.ones(n, n, dtype=torch.bool, device=pos.device), -1) if once \
+            else ~torch.eye(n, dtype=torch.bool, device=pos.device)
+        inside = ((d * d).sum(-1) < cutoff * cutoff) & keep
         pairs = torch.nonzero(inside)
     dst, src = pairs[:, 0], pairs[:, 1]
     return src, dst, _pair_vectors(pos, src, dst, box)

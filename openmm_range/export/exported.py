@@ -97,10 +97,13 @@ class ExportedModel(nn.Module):
         static = self.shape_mode == 1 or (self.shape_mode == 0 and pos.is_cuda)
         if self.cell_list:
             src, dst, vec, lost = cell_list_neighbors(pos, self.cutoff, self.max_neighbors, cell, compact=not static)
+            if not static:  # exact pairs: each pair once, messages both ways (half the pair work)
+                once = src < dst
+                src, dst, vec = src[once], dst[once], vec[once]
         elif static:
             src, dst, vec, lost = padded_neighbors(pos, self.cutoff, self.max_neighbors, cell)
         else:
-            src, dst, vec = exact_pairs_single(pos, self.cutoff, cell)
+            src, dst, vec = exact_pairs_single(pos, self.cutoff, cell, once=True)
             lost = torch.zeros((), dtype=torch.long, device=pos.device)
         if self.check_errors and bool(lost > 0):
             if self.cell_list:
@@ -123,7 +126,7 @@ class ExportedModel(nn.Module):
             switch_off = default_switch_off(box_widths(cell).min())
         energy = self.model.energy_from_edges(self.types, pos, self.batch, 1, src, dst, vec, centre, self.group,
                                               self.num_groups, self.group_charge, self.inter_src, self.inter_dst,
-                                              inter_vec, switch_off)[0]
+                                              inter_vec, switch_off, both_ways=not static)[0]
         bad = lost > 0
         if cell is not None:  # a box narrower than two cutoffs (an NPT run shrinking it): no silent error either
             bad = bad | (box_widths(cell).min() < 2.0 * self.cutoff)

@@ -23,8 +23,8 @@ class Layer(nn.Module):
     def forward(self, s: torch.Tensor, v: torch.Tensor, master: torch.Tensor, edge_src: torch.Tensor,
                 edge_dst: torch.Tensor, rbf: torch.Tensor, fcut: torch.Tensor, unit: torch.Tensor,
                 pos_rbf: torch.Tensor, batch: torch.Tensor, num_graphs: int,
-                size_n: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        s, v = self.local(s, v, edge_src, edge_dst, rbf, fcut, unit)
+                size_n: torch.Tensor, both_ways: bool) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        s, v = self.local(s, v, edge_src, edge_dst, rbf, fcut, unit, both_ways)
         if self.range_block is not None:
             s, master = self.range_block(s, master, pos_rbf, batch, num_graphs, size_n)
         return s, v, master
@@ -168,14 +168,17 @@ class AtomisticModel(nn.Module):
                           edge_src: torch.Tensor, edge_dst: torch.Tensor, edge_vec: torch.Tensor,
                           centre_pos: torch.Tensor, group: torch.Tensor, num_groups: int,
                           group_charge: torch.Tensor, inter_src: torch.Tensor, inter_dst: torch.Tensor,
-                          inter_vec: torch.Tensor, switch_off: Optional[torch.Tensor]) -> torch.Tensor:
+                          inter_vec: torch.Tensor, switch_off: Optional[torch.Tensor],
+                          both_ways: bool = False) -> torch.Tensor:
         """Energies (B,) in eV.
 
         Args:
             types: (N,) element indices. pos: (N, 3) Å (only used through edge_vec, centre_pos
             and inter_vec, which must be derived from it for forces). batch: (N,) structure index.
             edge_src, edge_dst: (E,) pairs (message j -> i). edge_vec: (E, 3) Å, from i to j;
-            pairs at or beyond the cutoff contribute exactly zero (padding).
+            pairs at or beyond the cutoff contribute exactly zero (padding). ``both_ways``: each
+            unordered pair is listed once and carries messages in both directions (the filters
+            are computed once per pair, about half the cost of listing both directions).
             centre_pos: (N, 3) Å positions used for the master-node encoding (each molecule
             made whole under periodic boundaries; otherwise ``pos``).
             group: (N,) molecule index over the whole batch (G molecules, sorted by structure);
@@ -201,7 +204,8 @@ class AtomisticModel(nn.Module):
         if self.use_charge:
             master = master + group_charge.to(pos.dtype).view(-1, 1, 1) * self.charge_embed.unsqueeze(0)
         for layer in self.layers:
-            s, v, master = layer(s, v, master, edge_src, edge_dst, rbf, fcut, unit, pos_rbf, scope, num_scope, size_n)
+            s, v, master = layer(s, v, master, edge_src, edge_dst, rbf, fcut, unit, pos_rbf, scope, num_scope, size_n,
+                                 both_ways)
         energy = segment_sum(self.readout(s, types), batch, num_graphs)
         if self.long_range is not None:
             pair, _ = self.long_range(s, group, num_groups, group_charge, inter_src, inter_dst, inter_vec, switch_off)
@@ -249,6 +253,8 @@ class AtomisticModel(nn.Module):
             self.check_charges(group_charge)
             group_charge = group_charge.to(pos.dtype)
         edge_index, shift = neighbor_pairs(pos, self.cutoff, batch, box)
+        once = edge_index[0] < edge_index[1]  # every pair is listed both ways: keep one, messages go both ways
+        edge_index, shift = edge_index[:, once], shift[once]
         vec = pos[edge_index[0]] - pos[edge_index[1]] + shift
         scope, num_scope = (group, num_groups) if self.per_molecule else (batch, num_graphs)
         inter_src, inter_dst = intermolecular_pairs(batch, group)
@@ -265,7 +271,8 @@ class AtomisticModel(nn.Module):
                 inter_vec[sel] = minimum_image(inter_vec[sel], boxes[b])
             switch_off = default_switch_off(torch.stack([box_widths(b).min() for b in boxes]).min())
         return self.energy_from_edges(types, pos, batch, num_graphs, edge_index[0], edge_index[1], vec, centre,
-                                      group, num_groups, group_charge, inter_src, inter_dst, inter_vec, switch_off)
+                                      group, num_groups, group_charge, inter_src, inter_dst, inter_vec, switch_off,
+                                      both_ways=True)
 
     @torch.jit.unused
     def energy_and_forces(self, z: torch.Tensor, pos: torch.Tensor, batch: Optional[torch.Tensor] = None,

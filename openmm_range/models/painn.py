@@ -17,8 +17,9 @@ class PaiNNLayer(nn.Module):
         self.update = PaiNNUpdate(cfg.hidden_channels, cfg.activation)
 
     def forward(self, s: torch.Tensor, v: torch.Tensor, edge_src: torch.Tensor, edge_dst: torch.Tensor,
-                rbf: torch.Tensor, fcut: torch.Tensor, unit: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-        s, v = self.message(s, v, edge_src, edge_dst, rbf, fcut, unit)
+                rbf: torch.Tensor, fcut: torch.Tensor, unit: torch.Tensor,
+                both_ways: bool = False) -> Tuple[torch.Tensor, torch.Tensor]:
+        s, v = self.message(s, v, edge_src, edge_dst, rbf, fcut, unit, both_ways)
         return self.update(s, v)
 
 

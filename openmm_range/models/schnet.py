@@ -16,8 +16,9 @@ class SchNetLayer(nn.Module):
         self.interaction = SchNetInteraction(cfg.hidden_channels, cfg.num_filters, num_rbf, cfg.activation)
 
     def forward(self, s: torch.Tensor, v: torch.Tensor, edge_src: torch.Tensor, edge_dst: torch.Tensor,
-                rbf: torch.Tensor, fcut: torch.Tensor, unit: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-        return self.interaction(s, edge_src, edge_dst, rbf, fcut), v
+                rbf: torch.Tensor, fcut: torch.Tensor, unit: torch.Tensor,
+                both_ways: bool = False) -> Tuple[torch.Tensor, torch.Tensor]:
+        return self.interaction(s, edge_src, edge_dst, rbf, fcut, both_ways), v
 
 
 class SchNetRepresentation(nn.Module):

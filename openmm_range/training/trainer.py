@@ -301,8 +301,17 @@ def evaluate_split(model, dataset, batch_size: int, device) -> Dict[str, float]:
 
 def train(config: TrainConfig, resume: bool = False, log=print) -> Dict:
     """Train (or resume) according to ``config``; returns the final summary dict."""
-    with contextlib.ExitStack() as held:  # the run directory's lock, released on return or error
-        return _train(config, resume, log, held)
+    flushing = _flushes_denormals()  # training flushes subnormal floats; the caller's setting comes back after
+    try:
+        with contextlib.ExitStack() as held:  # the run directory's lock, released on return or error
+            return _train(config, resume, log, held)
+    finally:
+        torch.set_flush_denormal(flushing)
+
+
+def _flushes_denormals() -> bool:
+    """Whether CPU float arithmetic currently flushes subnormal results to zero."""
+    return bool(torch.tensor(torch.finfo(torch.float32).tiny) / 2 == 0)
 
 
 def _train(config: TrainConfig, resume: bool, log, held: contextlib.ExitStack) -> Dict:

@@ -89,6 +89,41 @@ class ModelTestSuite:
         torch.testing.assert_close(e_kj / k, energy[0], rtol=1e-10, atol=1e-10)
         torch.testing.assert_close(f_kj / (k * openmm_range.units.ANGSTROM_PER_NM), forces, rtol=1e-8, atol=1e-10)
 
+    @pytest.mark.parametrize("periodic", [False, True])
+    def test_pairs_once_equal_pairs_both_ways(self, model, periodic):
+        """The training path lists each pair once and sends messages both ways; the exported one
+        lists both directions. Same energy and forces (PaiNN: the unit vector flips for the reverse)."""
+        from openmm_range.neighbors import neighbor_pairs
+
+        n = 130 if periodic else 14  # periodic: a box wider than two cutoffs at the molecule's density
+        z, pos = random_molecule(n, seed=11)
+        box = torch.eye(3, dtype=pos.dtype) * (float(pos.max()) + 1.0) if periodic else None
+        if periodic:
+            assert 2 * model.cutoff < float(box[0, 0])
+        pos = pos.clone().requires_grad_(True)
+        types = model.types_from_z(z)
+        zero = torch.zeros(n, dtype=torch.long)
+        (src, dst), shift = neighbor_pairs(pos.detach(), model.cutoff, zero, box)
+        once = src < dst
+        assert int(once.sum()) * 2 == src.numel() > 0
+        if periodic:
+            assert bool((shift != 0).any())  # some pairs really go through the boundary
+
+        def energy(s, d, sh, both_ways):
+            vec = pos[s] - pos[d] + sh
+            empty = torch.zeros(0, dtype=torch.long)
+            out = model.energy_from_edges(types, pos, zero, 1, s, d, vec, pos, zero, 1, torch.zeros(1, dtype=pos.dtype),
+                                          empty, empty, torch.zeros(0, 3, dtype=pos.dtype), None, both_ways=both_ways)
+            (grad,) = torch.autograd.grad(out.sum(), pos)
+            return out, -grad
+
+        e_both, f_both = energy(src, dst, shift, False)
+        e_once, f_once = energy(src[once], dst[once], shift[once], True)
+        torch.testing.assert_close(e_once, e_both, rtol=1e-10, atol=1e-10)
+        torch.testing.assert_close(f_once, f_both, rtol=1e-8, atol=1e-10)
+        e_half, _ = energy(src[once], dst[once], shift[once], False)  # one way only is a different model
+        assert float((e_half - e_both).abs()) > 1e-6
+
     def test_script_save_load_identical(self, model, tmp_path):
         z, pos = random_molecule(9, seed=8)
         module = openmm_range.export(model, z.tolist(), return_forces=True)
