@@ -60,8 +60,8 @@ def other_runs(out: Path, settings) -> list:
     found = {int(path.stem[3:]) for path in out.glob("run*.json") if not _finished(out, int(path.stem[3:]), settings)}
     for path in out.glob("run*.chk"):
         saved = read_checkpoint(path)["meta"].get("settings", {})
-        if (saved.get("model_file_sha256"), saved.get("timestep_fs")) != (settings["model_file_sha256"],
-                                                                          settings["timestep_fs"]):
+        if (saved.get("model_file_sha256"), saved.get("timestep_fs"), saved.get("constraints")) != (
+                settings["model_file_sha256"], settings["timestep_fs"], settings.get("constraints")):
             found.add(int(path.stem[3:]))
     return sorted(found)
 
@@ -132,6 +132,8 @@ def main():
     p.add_argument("--runs", type=int, default=8)
     p.add_argument("--ps", type=float, default=100.0, help="simulated time per run, ps")
     p.add_argument("--timestep-fs", type=float, default=1.0)
+    p.add_argument("--constraints", default=None, choices=("hbonds",),
+                   help="hbonds: X-H bonds held at their minimised lengths (simulate --constraints); default free")
     p.add_argument("--temperature", type=float, default=300.0)
     p.add_argument("--report-interval", type=int, default=100)
     p.add_argument("--platform", default="auto")
@@ -166,6 +168,8 @@ def main():
     steps = int(round(args.ps * 1000.0 / args.timestep_fs))
     settings = {"model_file_sha256": _sha256(path), "ps": args.ps, "timestep_fs": args.timestep_fs,
                 "temperature_k": args.temperature, "report_interval": args.report_interval}
+    if args.constraints:  # (free runs keep the settings they were recorded with)
+        settings["constraints"] = args.constraints
     others = other_runs(out, settings)
     if others and not args.replace:
         raise SystemExit(f"{out} holds runs {others} made with other settings or another model file than "
@@ -189,7 +193,7 @@ def main():
                 pdb=dha_pdb_path(), model=args.model, model_path=Path(path), temperature=args.temperature,
                 timestep_fs=args.timestep_fs, steps=steps, platform=args.platform, report_interval=args.report_interval,
                 dcd=dcd, csv=csv_path, seed=1000 + k, progress=False, checkpoint=chk,
-                checkpoint_interval=every * args.report_interval, resume=True,
+                checkpoint_interval=every * args.report_interval, resume=True, constraints=args.constraints,
                 # by default bonds are checked afterwards, over the whole run; --stop-at-break ends a run there
                 max_bond_stretch=args.max_bond_stretch if args.stop_at_break else None))
             ns_per_day = summary.get("ns_per_day")
@@ -230,13 +234,15 @@ def main():
                 out / f"run{r['run']}.dcd", bonds, ref_lengths, args.max_bond_stretch,
                 args.report_interval * args.timestep_fs / 1000.0)
     report = {"model": args.model, "model_file": str(path), "training_data_hash": model.metadata.get("training_data_hash"),
-              "runs": args.runs, "ps_per_run": args.ps, "timestep_fs": args.timestep_fs, "temperature_k": args.temperature,
+              "runs": args.runs, "ps_per_run": args.ps, "timestep_fs": args.timestep_fs, "constraints": args.constraints,
+              "temperature_k": args.temperature,
               "finished_runs": len(runs), "stable_runs": sum(r["stable"] for r in runs),
               "compact_rg_angstrom": args.compact_rg, "extended_rg_angstrom": args.extended_rg,
               "runs_visiting_compact": sum(r.get("visits_compact", False) for r in runs),
               "runs_visiting_extended": sum(r.get("visits_extended", False) for r in runs), "results": runs}
     atomic_write(out / "summary.json", lambda tmp: Path(tmp).write_text(json.dumps(report, indent=2) + "\n"))
-    lines = [f"# DHA Langevin stability: {args.model}, {args.temperature:g} K, {args.timestep_fs:g} fs, "
+    held = ", X-H bonds constrained" if args.constraints else ""
+    lines = [f"# DHA Langevin stability: {args.model}, {args.temperature:g} K, {args.timestep_fs:g} fs{held}, "
              f"{args.ps:g} ps per run", "",
              f"{report['stable_runs']}/{len(runs)} runs stable (of {args.runs} planned). A run is stable when every "
              f"bond stays within {args.max_bond_stretch} Å of its starting length, energies stay finite and no force "
@@ -258,7 +264,7 @@ def main():
         dcds = [str(out / f"run{k}.dcd") for k in sorted(series)]
         code = cli(["analyze", *dcds, "--top", str(dha_pdb_path()), "--out", str(out / "rg_vs_time"),
                     "--levels", f"{args.compact_rg},{args.extended_rg}",
-                    "--title", f"DHA, {args.model}, Langevin {args.temperature:g} K, {args.timestep_fs:g} fs"])
+                    "--title", f"DHA, {args.model}, Langevin {args.temperature:g} K, {args.timestep_fs:g} fs{held}"])
         if code != 0:
             raise SystemExit(code)
     print(f"{report['stable_runs']}/{len(runs)} finished runs stable ({len(runs)}/{args.runs} finished); "

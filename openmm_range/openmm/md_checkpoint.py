@@ -3,7 +3,8 @@
 One file (a zip archive, written atomically) holds:
 
 * ``meta.json``: format, the step reached, the run's settings (a resumed run must have the same
-  ones) and the reference bond lengths of the bond check (nm);
+  ones), the reference bond lengths of the bond check (nm) and, with constrained X-H bonds,
+  the constrained pairs and their lengths (nm);
 * ``context.chk``: OpenMM's binary context checkpoint (positions, velocities, box, the
   integrator's random-number state): a resume from it on the same platform and OpenMM version
   continues the trajectory the uninterrupted run makes (tests/openmm/test_md_checkpoint.py: the
@@ -39,11 +40,13 @@ _DCD_TITLE_LENGTH_OFFSET = 92
 
 
 def write_checkpoint(path: Path, context: openmm.Context, step: int, settings: Dict,
-                     bond_reference_nm: Optional[np.ndarray]) -> None:
-    """Write the checkpoint of ``context`` at MD step ``step`` to ``path`` (atomically)."""
+                     bond_reference_nm: Optional[np.ndarray], constraints: Optional[Dict] = None) -> None:
+    """Write the checkpoint of ``context`` at MD step ``step`` to ``path`` (atomically).
+    ``constraints``: {"pairs": [[i, j], ...], "lengths_nm": [...]} of a run with constrained X-H bonds."""
     state = context.getState(getPositions=True, getVelocities=True, getParameters=True)
     meta = {"format": FORMAT, "format_version": FORMAT_VERSION, "step": int(step), "settings": settings,
-            "bond_reference_nm": None if bond_reference_nm is None else [float(x) for x in bond_reference_nm]}
+            "bond_reference_nm": None if bond_reference_nm is None else [float(x) for x in bond_reference_nm],
+            "constraints": constraints}
     binary = context.createCheckpoint()
 
     def write(tmp):

@@ -75,7 +75,8 @@ class SimulationConfig:
     model: str
     model_path: Optional[Path] = None
     temperature: float = 300.0  # K
-    timestep_fs: float = 2.0
+    # None: 1 fs when X-H bonds move freely, 2 fs when they are constrained (constraints="hbonds", ML/MM)
+    timestep_fs: Optional[float] = None
     friction_per_ps: float = 1.0
     steps: int = 1000
     platform: str = "auto"
@@ -97,11 +98,28 @@ class SimulationConfig:
     checkpoint_interval: int = 10000
     # continue from ``checkpoint`` if it exists (else start afresh); ``steps`` counts from the run's start
     resume: bool = False
+    # "hbonds": X-H bonds of an all-ML system held at their minimised lengths; None/"none": free. ML/MM
+    # runs always constrain X-H bonds (the MM force field's HBonds), so "none" is refused for them
+    constraints: Optional[str] = None
+
+    @property
+    def constrains_hbonds(self) -> bool:
+        """Whether the run's X-H bonds are constrained (ML/MM runs always are)."""
+        return self.constraints == "hbonds" or self.ml_chain is not None
 
     def check(self) -> None:
-        """Raise ValueError naming the first bad setting."""
+        """Raise ValueError naming the first bad setting; fills in the default time step."""
         if not Path(self.pdb).is_file():
             raise FileNotFoundError(f"PDB file {str(self.pdb)!r} does not exist")
+        if self.constraints not in CONSTRAINTS:
+            raise ValueError(f"constraints must be one of {[c for c in CONSTRAINTS if c]}, got {self.constraints!r}")
+        if self.constraints == "none":
+            if self.ml_chain is not None:
+                raise ValueError("constraints='none' is not possible with ml_chain: ML/MM runs constrain X-H bonds "
+                                 "through the MM force field (HBonds)")
+            self.constraints = None
+        if self.timestep_fs is None:
+            self.timestep_fs = 2.0 if self.constrains_hbonds else 1.0
         for key, value in (("temperature", self.temperature), ("timestep_fs", self.timestep_fs),
                            ("friction_per_ps", self.friction_per_ps)):
             if not (math.isfinite(value) and value > 0):
@@ -131,6 +149,43 @@ class SimulationConfig:
             if path is not None and Path(path).resolve() == target:
                 raise ValueError(f"checkpoint {str(self.checkpoint)!r} is the same file as {key}: give the "
                                  f"checkpoint a path of its own (e.g. run.chk)")
+
+
+#: accepted values of SimulationConfig.constraints (None and "none" mean free bonds)
+CONSTRAINTS = (None, "none", "hbonds")
+#: above this step (fs) free X-H bonds are a known risk: 2 fs runs of the shipped default lost a
+#: hydrogen in 4 of 6 DHA runs of 100 ps (docs/reproduction.md, "Dynamics")
+FREE_HBONDS_MAX_STEP_FS = 1.0
+
+
+def hbond_pairs(topology: app.Topology, atoms: Optional[Sequence[int]] = None) -> np.ndarray:
+    """(B, 2) atom indices of the bonds between a hydrogen and another element (both in ``atoms``; None: all)."""
+    keep = None if atoms is None else set(atoms)
+    pairs = [(a.index, b.index) for a, b in topology.bonds()
+             if (a.element is not None and b.element is not None)
+             and ((a.element.symbol == "H") != (b.element.symbol == "H"))
+             and (keep is None or (a.index in keep and b.index in keep))]
+    return np.array(pairs, dtype=np.int64).reshape(-1, 2)
+
+
+def _checked_constraints(saved, n_atoms: int, path: Path) -> Tuple[np.ndarray, np.ndarray]:
+    """The (B, 2) pairs and (B,) lengths (nm) a checkpoint holds; ValueError naming the file if malformed."""
+    try:
+        pairs = np.asarray(saved["pairs"], dtype=np.int64).reshape(-1, 2)
+        lengths = np.asarray(saved["lengths_nm"], dtype=float).reshape(-1)
+    except (TypeError, KeyError, ValueError) as exc:
+        raise ValueError(f"cannot resume from {path}: it holds no valid constraint list ({exc})") from exc
+    if (len(pairs) != len(lengths) or not len(pairs) or pairs.min() < 0 or pairs.max() >= n_atoms
+            or not (np.isfinite(lengths) & (lengths > 0)).all()):
+        raise ValueError(f"cannot resume from {path}: its constraint list does not fit this system "
+                         f"({len(pairs)} pairs of {n_atoms} atoms, {len(lengths)} positive lengths expected)")
+    return pairs, lengths
+
+
+def add_constraints(system: openmm.System, pairs: np.ndarray, lengths_nm: np.ndarray) -> None:
+    """Constrain each atom pair (B, 2) of ``system`` to its length (B,) in nm."""
+    for (i, j), length in zip(pairs.tolist(), lengths_nm.tolist()):
+        system.addConstraint(int(i), int(j), float(length) * unit.nanometer)
 
 
 class BondBrokenError(RuntimeError):
@@ -287,7 +342,7 @@ def run_settings(config: SimulationConfig, n_atoms: int, backend: str) -> Dict[s
             "model_file_sha256": sha256(Path(model_file)), "temperature_k": config.temperature,
             "timestep_fs": config.timestep_fs, "friction_per_ps": config.friction_per_ps,
             "report_interval": config.report_interval, "charge": config.charge, "precision": config.precision,
-            "backend": backend, "ml_chain": config.ml_chain,
+            "backend": backend, "ml_chain": config.ml_chain, "constraints": config.constraints,
             "mm_forcefield": list(config.mm_forcefield) if config.ml_chain is not None else None}
 
 
@@ -296,9 +351,9 @@ class CheckpointWriter:
     DCD/CSV reporters of that step (it is appended after them), unless the run is stopping."""
 
     def __init__(self, path: Path, interval: int, settings: Dict, reference: Optional[np.ndarray],
-                 progress: "ProgressReporter"):
+                 progress: "ProgressReporter", constraints: Optional[Dict[str, list]] = None):
         self.path, self.interval, self.settings, self.reference = Path(path), interval, settings, reference
-        self.progress = progress
+        self.progress, self.constraints = progress, constraints
         self.last_step: Optional[int] = None
 
     def describeNextReport(self, simulation: app.Simulation) -> Dict:
@@ -311,7 +366,8 @@ class CheckpointWriter:
     def write(self, simulation: app.Simulation) -> None:
         from .md_checkpoint import write_checkpoint
 
-        write_checkpoint(self.path, simulation.context, simulation.currentStep, self.settings, self.reference)
+        write_checkpoint(self.path, simulation.context, simulation.currentStep, self.settings, self.reference,
+                         self.constraints)
         self.last_step = simulation.currentStep
 
 
@@ -331,6 +387,10 @@ def run_simulation(config: SimulationConfig) -> Dict[str, object]:
     from . import md_checkpoint
 
     config.check()
+    if not config.constrains_hbonds and config.timestep_fs > FREE_HBONDS_MAX_STEP_FS:
+        logger.warning("a %g fs step with free X-H bonds: 2 fs runs of DHA with the shipped default lost a hydrogen "
+                       "in 4 of 6 runs of 100 ps; use 1 fs, or constraints='hbonds' (--constraints hbonds) for 2 fs",
+                       config.timestep_fs)
     platform = select_platform(config.platform)
     pdb = app.PDBFile(str(config.pdb))
     system = build_system(config, pdb.topology)
@@ -343,6 +403,11 @@ def run_simulation(config: SimulationConfig) -> Dict[str, object]:
                              f"that run, or remove the file to start a new one")
         saved = md_checkpoint.read_checkpoint(Path(config.checkpoint))
         md_checkpoint.check_settings(Path(config.checkpoint), saved["meta"]["settings"], settings)
+    constrained = None  # {"pairs": (B, 2), "lengths_nm": (B,)} of constraints="hbonds", once known
+    if config.constraints == "hbonds" and saved is not None:
+        constrained = saved["meta"].get("constraints")
+        pairs, lengths = _checked_constraints(constrained, system.getNumParticles(), Path(config.checkpoint))
+        add_constraints(system, pairs, lengths)
     dt = config.timestep_fs * unit.femtoseconds
     integrator = openmm.LangevinMiddleIntegrator(config.temperature * unit.kelvin,
                                                  config.friction_per_ps / unit.picosecond, dt)
@@ -371,6 +436,15 @@ def run_simulation(config: SimulationConfig) -> Dict[str, object]:
         simulation.context.setPositions(pdb.positions)
         if config.minimize:
             simulation.minimizeEnergy()
+        if config.constraints == "hbonds":  # X-H bonds held at their minimised lengths from here on
+            pairs = hbond_pairs(pdb.topology)
+            if not len(pairs):
+                raise ValueError(f"constraints='hbonds': {config.pdb} has no bonds to hydrogen (give CONECT records)")
+            xyz = simulation.context.getState(getPositions=True).getPositions(asNumpy=True).value_in_unit(unit.nanometer)
+            lengths = np.linalg.norm(xyz[pairs[:, 0]] - xyz[pairs[:, 1]], axis=1)
+            add_constraints(system, pairs, lengths)
+            simulation.context.reinitialize(preserveState=True)
+            constrained = {"pairs": pairs.tolist(), "lengths_nm": lengths.tolist()}
         if config.seed is not None:
             simulation.context.setVelocitiesToTemperature(config.temperature * unit.kelvin, int(config.seed))
         else:
@@ -401,7 +475,8 @@ def run_simulation(config: SimulationConfig) -> Dict[str, object]:
     simulation.reporters.append(progress)
     writer = None
     if config.checkpoint:
-        writer = CheckpointWriter(Path(config.checkpoint), config.checkpoint_interval, settings, reference, progress)
+        writer = CheckpointWriter(Path(config.checkpoint), config.checkpoint_interval, settings, reference, progress,
+                                  constrained)
         simulation.reporters.append(writer)
     start = time.perf_counter()
     try:
