@@ -32,6 +32,17 @@ DEFAULT_MODELS = ("range-schnet", "runs/stability/range-schnet-stretch/best_mode
                   "serialized_models/study/dha-schnet-5.pt")
 
 
+def dha_structure():
+    """(mdtraj topology, atomic numbers (N,), positions (N, 3) Å) of the bundled DHA structure."""
+    import mdtraj
+
+    from openmm_range.structures import dha_pdb_path
+
+    traj = mdtraj.load(str(dha_pdb_path()))
+    z = np.array([a.element.atomic_number for a in traj.topology.atoms])
+    return traj.topology, z, traj.xyz[0].astype(np.float64) * 10.0
+
+
 def xh_bonds(topology):
     """(heavy atom, hydrogen) index pairs of the topology's bonds."""
     pairs = []
@@ -79,17 +90,12 @@ def main() -> int:
     p.add_argument("--models", nargs="+", default=list(DEFAULT_MODELS))
     p.add_argument("--out", default=str(OUT / "bond_dissociation"))
     args = p.parse_args()
-    import mdtraj
     import torch
 
     from openmm_range.data.generate.potentials import XTBPotential
-    from openmm_range.structures import dha_pdb_path
 
     torch.set_num_threads(1)
-    traj = mdtraj.load(str(dha_pdb_path()))
-    top = traj.topology
-    z = np.array([a.element.atomic_number for a in top.atoms])
-    pos = traj.xyz[0].astype(np.float64) * 10.0  # Å
+    top, z, pos = dha_structure()
     bonds = xh_bonds(top)
     xtb = XTBPotential(z, accuracy=0.01, reuse_wavefunction=False)
     models = {label(spec): load(spec) for spec in args.models}

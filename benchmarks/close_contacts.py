@@ -27,7 +27,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from bond_dissociation import label, load, xh_bonds  # noqa: E402
+from bond_dissociation import dha_structure, label, load, xh_bonds  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "results" / "close_contacts"
 COMPRESS = (1.0, 0.9, 0.8, 0.7, 0.6, 0.5)  # x r0
@@ -85,17 +85,12 @@ def main() -> int:
     p.add_argument("--contacts", type=int, default=24, help="close-contact scans (default 24)")
     p.add_argument("--out", default=str(OUT))
     args = p.parse_args()
-    import mdtraj
     import torch
 
     from openmm_range.data.generate.potentials import XTBPotential
-    from openmm_range.structures import dha_pdb_path
 
     torch.set_num_threads(1)
-    traj = mdtraj.load(str(dha_pdb_path()))
-    top = traj.topology
-    z = np.array([a.element.atomic_number for a in top.atoms])
-    pos = traj.xyz[0].astype(np.float64) * 10.0  # Å
+    top, z, pos = dha_structure()
     bonds = [(a, b, f"{top.atom(a).name}-{top.atom(b).name}") for a, b in xh_bonds(top)]
     scans = {"compression": compression_scans(pos, bonds), "contact": contact_scans(pos, top, args.contacts)}
     xtb = XTBPotential(z, accuracy=0.01, reuse_wavefunction=False)
