@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 PY="${PYTHON:-.venv/bin/python}"
 WORKERS="${WORKERS:-1}"
 names=("$@")
-[ ${#names[@]} -eq 0 ] && names=(dha-xtb dimers-xtb organic-xtb pushpull-xtb stretch-xtb)
+[ ${#names[@]} -eq 0 ] && names=(dha-xtb dimers-xtb organic-xtb pushpull-xtb stretch-xtb contact-xtb)
 for name in "${names[@]}"; do
     mkdir -p "data/$name"
     echo "=== $(date -u +%FT%TZ) $name" >> "data/$name/generate.log"

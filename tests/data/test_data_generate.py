@@ -218,9 +218,52 @@ def test_stretch_sampling_reaches_the_dissociation_side(tmp_path, tiny_spec):
     assert (energies[1:] - energies[0] > 0.3).all()  # eV: every stretched bond costs energy
     with pytest.raises(ValueError, match="max_length must be between 1.5 and 10"):
         parse_spec(dict(spec, sampling=[{"kind": "stretch", "max_length": 1.0}]), source="s.yaml")
-    with pytest.raises(ValueError, match=r"kind must be one of \['md', 'displace', 'stretch'\]"):
+    with pytest.raises(ValueError, match=r"kind must be one of \['md', 'displace', 'stretch', 'contact'\]"):
         parse_spec(dict(spec, sampling=[{"kind": "shake"}]), source="s.yaml")
     with pytest.raises(ValueError, match="max_length belongs to 'stretch' steps only"):
         parse_spec(dict(spec, sampling=[{"kind": "displace", "max_length": 3.0}]), source="s.yaml")
     with pytest.raises(ValueError, match="sigma must be between 0 and 1"):
         parse_spec(dict(spec, sampling=[{"kind": "stretch", "sigma": -0.1}]), source="s.yaml")
+
+
+def test_contact_sampling_reaches_the_repulsive_side(tmp_path, tiny_spec):
+    """``kind: contact`` frames: each moves one hydrogen, either compressing its X-H bond to
+    [0.65, 0.9] r0 or putting it [min_distance, 1.8] Å from an atom it is not bonded to, and
+    GFN2-xTB puts every such frame above the untouched molecule (real tblite labels)."""
+    from openmm_range.data.generate.md import close_contacts
+    from openmm_range.data.generate.molecules import build_molecule
+
+    mol = build_molecule("methanol", "CO", 1, seed=3)
+    start = mol.conformers[0]
+    frames = close_contacts(start, mol.z, mol.bonds, 40, 0.9, 0.0, np.random.default_rng(0))
+    kinds = set()
+    for f in frames:
+        moved = np.nonzero(np.linalg.norm(f - start, axis=1) > 1e-9)[0]
+        assert len(moved) == 1 and mol.z[moved[0]] == 1  # one hydrogen moved, nothing else (sigma 0)
+        h = int(moved[0])
+        heavy = int(np.nonzero(mol.bonds[h])[0][0])
+        ratio = np.linalg.norm(f[h] - f[heavy]) / np.linalg.norm(start[h] - start[heavy])
+        others = [j for j in range(len(mol.z)) if j != h and not mol.bonds[h, j]]
+        nearest = min(np.linalg.norm(f[h] - f[j]) for j in others)
+        if 0.65 - 1e-9 <= ratio <= 0.9 + 1e-9 and np.isclose(np.cross(f[h] - f[heavy], start[h] - start[heavy]), 0).all():
+            kinds.add("compressed")
+        else:
+            assert 0.9 - 1e-9 <= nearest <= 1.8 + 1e-9
+            kinds.add("contact")
+    assert kinds == {"compressed", "contact"}  # both halves occur
+    with pytest.raises(ValueError, match="needs a molecule with an X-H bond"):
+        close_contacts(start[:2], np.array([6, 8]), np.array([[0, 1], [1, 0]]), 1, 0.9, 0.0, np.random.default_rng(0))
+
+    base, write_spec = tiny_spec
+    spec = dict(base, name="contact", molecules=[{"name": "methanol", "smiles": "CO"}],
+                conformers={"n": 1, "candidates": 2, "select": "rg_stratified"},
+                sampling=[{"kind": "displace", "sigma": 0.0, "frames": 1},
+                          {"kind": "contact", "sigma": 0.0, "min_distance": 0.9, "frames": 4}])
+    summary = generate(write_spec(tmp_path, spec), workers=1, progress=False, log=lambda *_: None)
+    assert summary["structures_this_run"] == 5
+    energies = np.asarray(load_dataset(str(tmp_path / "contact")).frames.energy)
+    assert (energies[1:] - energies[0] > 0.3).all()  # eV: every contact costs energy
+    with pytest.raises(ValueError, match="min_distance must be at least 0.5 and below 1.8"):
+        parse_spec(dict(spec, sampling=[{"kind": "contact", "min_distance": 0.3}]), source="s.yaml")
+    with pytest.raises(ValueError, match="min_distance belongs to 'contact' steps only"):
+        parse_spec(dict(spec, sampling=[{"kind": "stretch", "min_distance": 1.0}]), source="s.yaml")

@@ -109,3 +109,51 @@ def stretched_xh_bonds(pos: np.ndarray, z: np.ndarray, bonds: np.ndarray, n: int
         frame[hydrogen] = frame[heavy] + bond * (length / r0)
         out.append(frame)
     return out
+
+
+#: a compressed X-H bond is drawn from COMPRESS_FACTORS x r0; a pushed hydrogen ends up to
+#: CONTACT_MAX_DISTANCE Å from an atom it is not bonded to, starting from one within CONTACT_SEARCH Å
+COMPRESS_FACTORS = (0.65, 0.9)
+CONTACT_MAX_DISTANCE = 1.8
+CONTACT_SEARCH = 4.0
+
+
+def close_contacts(pos: np.ndarray, z: np.ndarray, bonds: np.ndarray, n: int, min_distance: float, sigma: float,
+                   rng: np.random.Generator) -> List[np.ndarray]:
+    """``n`` copies of ``pos`` (n_atoms, 3) Å, each with Gaussian displacements of ``sigma`` Å per
+    component and one hydrogen, chosen at random, pushed into the repulsive side of the potential:
+    half the frames (at random) compress its X-H bond to a length drawn from ``COMPRESS_FACTORS``
+    x r0; the others move it straight at an atom it is not bonded to (one within
+    ``CONTACT_SEARCH`` Å), to a distance drawn from [``min_distance``, ``CONTACT_MAX_DISTANCE``] Å.
+
+    Thermal sampling never gets there, and a model that has not seen it lets atoms fall together
+    once an integration step overshoots (benchmarks/close_contacts.py). ``bonds``: (n_atoms,
+    n_atoms) bond matrix (non-zero = bonded). ValueError if there is no X-H bond.
+    """
+    pairs = [(int(i), int(j)) if z[j] == 1 else (int(j), int(i)) for i, j in zip(*np.nonzero(np.triu(bonds)))
+             if (z[i] == 1) != (z[j] == 1)]  # (heavy, hydrogen)
+    if not pairs:
+        raise ValueError("contact sampling needs a molecule with an X-H bond")
+    out = []
+    for _ in range(n):
+        heavy, hydrogen = pairs[rng.integers(len(pairs))]
+        frame = pos + rng.normal(scale=sigma, size=pos.shape)
+        dist = np.linalg.norm(frame - frame[hydrogen], axis=1)
+        targets = [j for j in range(len(z)) if j != hydrogen and not bonds[hydrogen, j] and dist[j] < CONTACT_SEARCH]
+        placed = None
+        if targets and rng.random() >= 0.5:
+            for _ in range(10):  # a placement that brings another atom closer than min_distance is drawn again
+                j = targets[rng.integers(len(targets))]
+                trial = frame[j] + (frame[hydrogen] - frame[j]) / dist[j] * rng.uniform(min_distance,
+                                                                                       CONTACT_MAX_DISTANCE)
+                gaps = np.linalg.norm(frame - trial, axis=1)
+                gaps[hydrogen] = np.inf
+                if gaps.min() >= min_distance and np.linalg.norm(trial - frame[heavy]) >= COMPRESS_FACTORS[0] * (
+                        np.linalg.norm(frame[hydrogen] - frame[heavy])):
+                    placed = trial
+                    break
+        if placed is None:  # (also when no target placement worked out) compress the bond instead
+            placed = frame[heavy] + (frame[hydrogen] - frame[heavy]) * rng.uniform(*COMPRESS_FACTORS)
+        frame[hydrogen] = placed
+        out.append(frame)
+    return out

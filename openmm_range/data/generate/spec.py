@@ -11,6 +11,7 @@ A spec says which molecules to sample, how, and how to label them. Example::
          equilibration: 400, timestep: 0.5, friction: 0.01}
       - {kind: displace, sigma: 0.05, frames: 10}
       - {kind: stretch, sigma: 0.05, max_length: 3.0, frames: 5}
+      - {kind: contact, sigma: 0.05, min_distance: 0.9, frames: 5}
     molecules:
       - {name: dha, smiles: "CC/C=C\\C/C=C\\C/C=C\\C/C=C\\C/C=C\\C/C=C\\CCC(=O)O"}
 
@@ -27,7 +28,7 @@ import yaml
 
 LABEL_METHODS = ("GFN2-xTB", "GFN1-xTB", "IPEA1-xTB")
 SAMPLERS = ("gfnff", "gfn2")
-SAMPLING_KINDS = ("md", "displace", "stretch")
+SAMPLING_KINDS = ("md", "displace", "stretch", "contact")
 
 
 def _check_keys(where: str, data: Dict, allowed: List[str]) -> None:
@@ -51,8 +52,10 @@ class LabelSpec:
 @dataclass
 class SamplingStep:
     """One sampling entry: ``md`` (Langevin MD with ``sampler`` at each temperature), ``displace``
-    (Gaussian displacements of ``sigma``) or ``stretch`` (displacements of ``sigma`` plus one X-H bond
-    stretched to at most ``max_length`` Å: :func:`~openmm_range.data.generate.md.stretched_xh_bonds`)."""
+    (Gaussian displacements of ``sigma``), ``stretch`` (displacements of ``sigma`` plus one X-H bond
+    stretched to at most ``max_length`` Å: :func:`~openmm_range.data.generate.md.stretched_xh_bonds`) or
+    ``contact`` (displacements plus one hydrogen pushed into a compressed bond or to ``min_distance``
+    Å and more from an atom it is not bonded to: :func:`~openmm_range.data.generate.md.close_contacts`)."""
 
     kind: str
     sampler: str = "gfnff"
@@ -64,6 +67,7 @@ class SamplingStep:
     friction: float = 0.01
     sigma: float = 0.05
     max_length: float = 3.0
+    min_distance: float = 0.9
 
 
 @dataclass
@@ -197,6 +201,10 @@ def parse_spec(data: Dict, source: str = "<spec>") -> Spec:
             raise ValueError(f"{where}: max_length must be between 1.5 and 10 Å, got {step.max_length}")
         if step.kind != "stretch" and "max_length" in item:
             raise ValueError(f"{where}: max_length belongs to 'stretch' steps only (this step is {step.kind!r})")
+        if step.kind == "contact" and not 0.5 <= step.min_distance < 1.8:
+            raise ValueError(f"{where}: min_distance must be at least 0.5 and below 1.8 Å, got {step.min_distance}")
+        if step.kind != "contact" and "min_distance" in item:
+            raise ValueError(f"{where}: min_distance belongs to 'contact' steps only (this step is {step.kind!r})")
         if step.kind != "md" and not (0.0 <= float(step.sigma) <= 1.0):
             raise ValueError(f"{where}: sigma must be between 0 and 1 Å, got {step.sigma}")
         steps.append(step)
@@ -227,7 +235,7 @@ def parse_spec(data: Dict, source: str = "<spec>") -> Spec:
     if molecules and dimers is not None:
         raise ValueError(f"{source}: give either 'molecules' or 'dimers', not both")
     if molecules and not steps:
-        raise ValueError(f"{source}: 'sampling' must list at least one md, displace or stretch step")
+        raise ValueError(f"{source}: 'sampling' must list at least one md, displace, stretch or contact step")
     spot_raw = data.get("spot_check", {}) or {}
     _check_keys(f"{source}: spot_check", spot_raw, ["structures", "components", "step", "relabel"])
     return Spec(

@@ -14,7 +14,8 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 
 from openmm_range.data.frames import Frames
-from openmm_range.data.generate.md import atomic_masses, langevin_frames, random_displacements, stretched_xh_bonds
+from openmm_range.data.generate.md import (atomic_masses, close_contacts, langevin_frames, random_displacements,
+                                              stretched_xh_bonds)
 from openmm_range.data.generate.molecules import (
     Molecule,
     build_molecule,
@@ -186,6 +187,11 @@ def _sample_molecule(spec: Spec, task: Task, rng: np.random.Generator) -> Tuple[
         if step.kind == "stretch":
             frames += stretched_xh_bonds(start, mol.z, mol.bonds, step.frames, step.max_length, step.sigma, rng)
             tags.append({"kind": "stretch", "sigma": step.sigma, "max_length": step.max_length, "count": step.frames})
+            continue
+        if step.kind == "contact":
+            frames += close_contacts(start, mol.z, mol.bonds, step.frames, step.min_distance, step.sigma, rng)
+            tags.append({"kind": "contact", "sigma": step.sigma, "min_distance": step.min_distance,
+                         "count": step.frames})
             continue
         for temperature in step.temperatures:
             if step.sampler == "gfnff":
