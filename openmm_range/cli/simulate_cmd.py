@@ -13,7 +13,7 @@ modelled with ``--mm-forcefield`` (default amber19 + TIP3P-FB) by openmm-ml's
 mechanical embedding.
 
 X-H bonds move freely by default, and the time step is then 1 fs: with 2 fs, the shipped
-default lost a hydrogen in 4 of 6 DHA runs of 100 ps. ``--constraints hbonds`` holds every
+default lost a hydrogen in 5 of 8 DHA runs of 100 ps. ``--constraints hbonds`` holds every
 X-H bond at its minimised length (as OpenMM's ``constraints=HBonds``) and the default step
 becomes 2 fs. ML/MM runs always constrain X-H bonds (the MM force field's HBonds), at 2 fs.
 

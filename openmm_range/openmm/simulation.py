@@ -154,7 +154,7 @@ class SimulationConfig:
 #: accepted values of SimulationConfig.constraints (None and "none" mean free bonds)
 CONSTRAINTS = (None, "none", "hbonds")
 #: above this step (fs) free X-H bonds are a known risk: 2 fs runs of the shipped default lost a
-#: hydrogen in 4 of 6 DHA runs of 100 ps (docs/reproduction.md, "Dynamics")
+#: hydrogen in 5 of 8 DHA runs of 100 ps (docs/reproduction.md, "Dynamics")
 FREE_HBONDS_MAX_STEP_FS = 1.0
 
 
@@ -389,7 +389,7 @@ def run_simulation(config: SimulationConfig) -> Dict[str, object]:
     config.check()
     if not config.constrains_hbonds and config.timestep_fs > FREE_HBONDS_MAX_STEP_FS:
         logger.warning("a %g fs step with free X-H bonds: 2 fs runs of DHA with the shipped default lost a hydrogen "
-                       "in 4 of 6 runs of 100 ps; use 1 fs, or constraints='hbonds' (--constraints hbonds) for 2 fs",
+                       "in 5 of 8 runs of 100 ps; use 1 fs, or constraints='hbonds' (--constraints hbonds) for 2 fs",
                        config.timestep_fs)
     platform = select_platform(config.platform)
     pdb = app.PDBFile(str(config.pdb))
