@@ -188,6 +188,21 @@ def add_constraints(system: openmm.System, pairs: np.ndarray, lengths_nm: np.nda
         system.addConstraint(int(i), int(j), float(length) * unit.nanometer)
 
 
+def constrain_hbonds(system: openmm.System, topology: app.Topology, positions) -> Dict[str, list]:
+    """Hold every bond to hydrogen of ``topology`` at its length in ``positions`` (N, 3) nm
+    (e.g. after minimisation), as OpenMM's ``constraints=HBonds`` does for a force field; call it
+    before the Context is made, or call ``context.reinitialize(preserveState=True)`` after.
+    Returns ``{"pairs": [[i, j], ...], "lengths_nm": [...]}``. ValueError if there is no such bond."""
+    pairs = hbond_pairs(topology)
+    if not len(pairs):
+        raise ValueError("constraints='hbonds': the topology has no bonds to hydrogen (a PDB needs CONECT records "
+                         "for non-standard residues)")
+    xyz = np.asarray(positions.value_in_unit(unit.nanometer) if unit.is_quantity(positions) else positions, dtype=float)
+    lengths = np.linalg.norm(xyz[pairs[:, 0]] - xyz[pairs[:, 1]], axis=1)
+    add_constraints(system, pairs, lengths)
+    return {"pairs": pairs.tolist(), "lengths_nm": lengths.tolist()}
+
+
 class BondBrokenError(RuntimeError):
     """A bond of the ML region stretched beyond the limit: the model has left the region it was trained on."""
 
@@ -437,14 +452,9 @@ def run_simulation(config: SimulationConfig) -> Dict[str, object]:
         if config.minimize:
             simulation.minimizeEnergy()
         if config.constraints == "hbonds":  # X-H bonds held at their minimised lengths from here on
-            pairs = hbond_pairs(pdb.topology)
-            if not len(pairs):
-                raise ValueError(f"constraints='hbonds': {config.pdb} has no bonds to hydrogen (give CONECT records)")
-            xyz = simulation.context.getState(getPositions=True).getPositions(asNumpy=True).value_in_unit(unit.nanometer)
-            lengths = np.linalg.norm(xyz[pairs[:, 0]] - xyz[pairs[:, 1]], axis=1)
-            add_constraints(system, pairs, lengths)
+            xyz = simulation.context.getState(getPositions=True).getPositions(asNumpy=True)
+            constrained = constrain_hbonds(system, pdb.topology, xyz)
             simulation.context.reinitialize(preserveState=True)
-            constrained = {"pairs": pairs.tolist(), "lengths_nm": lengths.tolist()}
         if config.seed is not None:
             simulation.context.setVelocitiesToTemperature(config.temperature * unit.kelvin, int(config.seed))
         else:

@@ -8,7 +8,7 @@ import mdtraj
 import numpy as np
 import pytest
 
-from openmm_range.openmm.simulation import SimulationConfig, hbond_pairs, run_simulation
+from openmm_range.openmm.simulation import SimulationConfig, constrain_hbonds, hbond_pairs, run_simulation
 
 
 def config(pdb, model_file, tmp_path, **overrides):
@@ -91,3 +91,28 @@ def test_hbond_pairs_pick_bonds_to_hydrogen(peptide):
     atoms = list(topology.atoms())
     assert len(pairs) == 12
     assert all((atoms[i].element.symbol == "H") != (atoms[j].element.symbol == "H") for i, j in pairs)
+
+
+def test_constrain_hbonds_in_a_users_script(peptide, model_files):
+    """The helper for one's own OpenMM script: a System from MLPotential, minimised, then constrained."""
+    import openmm
+    import openmm.unit as unit
+    from openmm import app
+    from openmmml import MLPotential
+
+    topology, positions = peptide
+    system = MLPotential("range-schnet", modelPath=str(model_files["range-schnet"])).createSystem(topology)
+    integrator = openmm.LangevinMiddleIntegrator(300 * unit.kelvin, 1 / unit.picosecond, 2 * unit.femtosecond)
+    simulation = app.Simulation(topology, system, integrator, openmm.Platform.getPlatformByName("CPU"))
+    simulation.context.setPositions(positions * unit.nanometer)
+    simulation.minimizeEnergy(maxIterations=20)
+    held = constrain_hbonds(system, topology, simulation.context.getState(getPositions=True).getPositions())
+    simulation.context.reinitialize(preserveState=True)
+    assert system.getNumConstraints() == len(held["pairs"]) == 12
+    simulation.step(20)
+    xyz = simulation.context.getState(getPositions=True).getPositions(asNumpy=True).value_in_unit(unit.nanometer)
+    pairs = np.array(held["pairs"])
+    now = np.linalg.norm(xyz[pairs[:, 0]] - xyz[pairs[:, 1]], axis=1)
+    assert np.abs(now - np.array(held["lengths_nm"])).max() < 1e-5
+    with pytest.raises(ValueError, match="no bonds to hydrogen"):
+        constrain_hbonds(openmm.System(), app.Topology(), np.zeros((0, 3)))
