@@ -158,14 +158,12 @@ CONSTRAINTS = (None, "none", "hbonds")
 FREE_HBONDS_MAX_STEP_FS = 1.0
 
 
-def hbond_pairs(topology: app.Topology, atoms: Optional[Sequence[int]] = None) -> np.ndarray:
-    """(B, 2) atom indices of the bonds between a hydrogen and another element (both in ``atoms``; None: all)."""
-    keep = None if atoms is None else set(atoms)
-    pairs = [(a.index, b.index) for a, b in topology.bonds()
-             if (a.element is not None and b.element is not None)
-             and ((a.element.symbol == "H") != (b.element.symbol == "H"))
-             and (keep is None or (a.index in keep and b.index in keep))]
-    return np.array(pairs, dtype=np.int64).reshape(-1, 2)
+def hbond_pairs(topology: app.Topology) -> np.ndarray:
+    """(B, 2) atom indices of the topology's bonds between a hydrogen and an atom of another element."""
+    bonds = ml_bonds(topology)
+    symbols = np.array([a.element.symbol if a.element is not None else "" for a in topology.atoms()], dtype=object)
+    first, second = symbols[bonds[:, 0]], symbols[bonds[:, 1]]
+    return bonds[(first != "") & (second != "") & ((first == "H") != (second == "H"))]
 
 
 def _checked_constraints(saved, n_atoms: int, path: Path) -> Tuple[np.ndarray, np.ndarray]:

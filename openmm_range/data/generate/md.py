@@ -83,6 +83,16 @@ def random_displacements(pos: np.ndarray, sigma: float, n: int, rng: np.random.G
 STRETCH_MIN_FACTOR = 1.15
 
 
+def xh_pairs(z: np.ndarray, bonds: np.ndarray, kind: str) -> List[Tuple[int, int]]:
+    """(heavy atom, hydrogen) of every X-H bond in the (n_atoms, n_atoms) bond matrix ``bonds``, in
+    the order of the matrix's upper triangle; ValueError naming the sampling ``kind`` if there is none."""
+    pairs = [(int(i), int(j)) if z[j] == 1 else (int(j), int(i)) for i, j in zip(*np.nonzero(np.triu(bonds)))
+             if (z[i] == 1) != (z[j] == 1)]
+    if not pairs:
+        raise ValueError(f"{kind} sampling needs a molecule with an X-H bond")
+    return pairs
+
+
 def stretched_xh_bonds(pos: np.ndarray, z: np.ndarray, bonds: np.ndarray, n: int, max_length: float, sigma: float,
                        rng: np.random.Generator) -> List[np.ndarray]:
     """``n`` copies of ``pos`` (n_atoms, 3) Å, each with Gaussian displacements of ``sigma`` Å per
@@ -93,15 +103,10 @@ def stretched_xh_bonds(pos: np.ndarray, z: np.ndarray, bonds: np.ndarray, n: int
     model that gets it wrong lets hydrogens leave in MD (benchmarks/bond_dissociation.py).
     ``bonds``: (n_atoms, n_atoms) bond matrix (non-zero = bonded). ValueError if there is no X-H bond.
     """
-    pairs = [(int(i), int(j)) for i, j in zip(*np.nonzero(np.triu(bonds)))
-             if (z[i] == 1) != (z[j] == 1)]
-    if not pairs:
-        raise ValueError("stretch sampling needs a molecule with an X-H bond")
+    pairs = xh_pairs(z, bonds, "stretch")
     out = []
     for _ in range(n):
         heavy, hydrogen = pairs[rng.integers(len(pairs))]
-        if z[heavy] == 1:
-            heavy, hydrogen = hydrogen, heavy
         frame = pos + rng.normal(scale=sigma, size=pos.shape)
         bond = frame[hydrogen] - frame[heavy]
         r0 = float(np.linalg.norm(bond))
@@ -130,16 +135,14 @@ def close_contacts(pos: np.ndarray, z: np.ndarray, bonds: np.ndarray, n: int, mi
     once an integration step overshoots (benchmarks/close_contacts.py). ``bonds``: (n_atoms,
     n_atoms) bond matrix (non-zero = bonded). ValueError if there is no X-H bond.
     """
-    pairs = [(int(i), int(j)) if z[j] == 1 else (int(j), int(i)) for i, j in zip(*np.nonzero(np.triu(bonds)))
-             if (z[i] == 1) != (z[j] == 1)]  # (heavy, hydrogen)
-    if not pairs:
-        raise ValueError("contact sampling needs a molecule with an X-H bond")
+    pairs = xh_pairs(z, bonds, "contact")
     out = []
     for _ in range(n):
         heavy, hydrogen = pairs[rng.integers(len(pairs))]
         frame = pos + rng.normal(scale=sigma, size=pos.shape)
         dist = np.linalg.norm(frame - frame[hydrogen], axis=1)
         targets = [j for j in range(len(z)) if j != hydrogen and not bonds[hydrogen, j] and dist[j] < CONTACT_SEARCH]
+        shortest = COMPRESS_FACTORS[0] * dist[heavy]  # the moved hydrogen may not come closer to its own atom
         placed = None
         if targets and rng.random() >= 0.5:
             for _ in range(10):  # a placement that brings another atom closer than min_distance is drawn again
@@ -148,8 +151,7 @@ def close_contacts(pos: np.ndarray, z: np.ndarray, bonds: np.ndarray, n: int, mi
                                                                                        CONTACT_MAX_DISTANCE)
                 gaps = np.linalg.norm(frame - trial, axis=1)
                 gaps[hydrogen] = np.inf
-                if gaps.min() >= min_distance and np.linalg.norm(trial - frame[heavy]) >= COMPRESS_FACTORS[0] * (
-                        np.linalg.norm(frame[hydrogen] - frame[heavy])):
+                if gaps.min() >= min_distance and np.linalg.norm(trial - frame[heavy]) >= shortest:
                     placed = trial
                     break
         if placed is None:  # (also when no target placement worked out) compress the bond instead
