@@ -3,14 +3,14 @@
 # A device call carries at most 64 MiB of working tree (tracked files plus untracked files that
 # git does not ignore). The tracked tree is larger than that once the wheelhouse is added, and the
 # GPU check (scripts/device_check.sh) reads none of the training sets. So, before the call:
-#   bash scripts/device_tree.sh shrink     # untracks and ignores data/{organic,dimers,pushpull,stretch}-xtb
+#   bash scripts/device_tree.sh shrink     # untracks and ignores data/{organic,dimers,pushpull,stretch,contact}-xtb
 # and after it, before any commit:
 #   bash scripts/device_tree.sh restore    # tracks them again; the files never left the disk
 #   bash scripts/device_tree.sh size       # what a device call would carry now (MiB)
 # The files stay on disk throughout; only git's index and .git/info/exclude change.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-SETS=(data/organic-xtb data/dimers-xtb data/pushpull-xtb data/stretch-xtb)
+SETS=(data/organic-xtb data/dimers-xtb data/pushpull-xtb data/stretch-xtb data/contact-xtb)
 EXCLUDE=.git/info/exclude
 size() {
     # one du over the whole list: xargs would split a long list and report only the last batch's total
