@@ -1,16 +1,22 @@
 """Which time step does a model allow? NVE energy conservation of DHA in OpenMM.
 
 From the bundled DHA structure (minimised with the model) with Maxwell-Boltzmann velocities at
-``--temperature`` (same seed for every run), a ``VerletIntegrator`` runs ``--ps`` ps at each
+``--temperature`` (the same seeds for every model and step), a ``VerletIntegrator`` runs ``--ps`` ps at each
 time step. Without a thermostat the total energy must stay constant; the integrator's error
 grows with the step and with the stiffness of the potential, and past the stability limit of
 the fastest motion (X-H stretches, period ~10 fs) energy pours in. A Langevin thermostat at
 1/ps cannot remove a sudden gain of several eV, which then breaks bonds: compare
 ``benchmarks/dha_stability.py``. Per model and step, the total energy (kJ/mol) from 10 fs on:
 its spread (max - min) and drift (end - start); and the temperature range.
-Writes ``benchmarks/results/nve_timestep.{md,json}``.
 
-    .venv/bin/python benchmarks/nve_timestep.py [--models range-schnet runs/.../best_model.pt] [--ps 2]
+``--models gfn2-xtb`` runs the same protocol on GFN2-xTB itself (tblite, through an
+``openmm.PythonForce``): the reference the models learn. If a model conserves energy much
+worse than GFN2-xTB at the same step, its potential is stiffer or rougher than the
+reference's; if both do equally badly, the step is simply too long for free X-H bonds.
+Writes ``<out>.{md,json}`` (``--out``, default ``benchmarks/results/nve_timestep``);
+``--frequencies`` writes ``<out>_frequencies.{md,json}``.
+
+    .venv/bin/python benchmarks/nve_timestep.py [--models range-schnet runs/.../best_model.pt gfn2-xtb] [--ps 2]
 """
 import argparse
 import json
@@ -22,9 +28,42 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 OUT = ROOT / "benchmarks" / "results" / "nve_timestep"
+#: the reference method, run through tblite instead of a model
+REFERENCE = "gfn2-xtb"
 
 
-def run(model: str, model_path, dt_fs: float, ps: float, temperature: float, seed: int):
+class XTBForce:
+    """``openmm.PythonForce`` callable: GFN2-xTB energy (kJ/mol) and forces (kJ/mol/nm) of a molecule."""
+
+    def __init__(self, z):
+        from openmm_range.data.generate.potentials import XTBPotential
+
+        self.potential = XTBPotential(z)
+
+    def __call__(self, state):
+        import openmm.unit as unit
+
+        from openmm_range.units import ANGSTROM_PER_NM, KJ_PER_MOL_PER_EV
+
+        pos = state.getPositions(asNumpy=True).value_in_unit(unit.nanometer) * ANGSTROM_PER_NM
+        energy, forces = self.potential(np.asarray(pos))
+        return energy * KJ_PER_MOL_PER_EV, forces * (KJ_PER_MOL_PER_EV * ANGSTROM_PER_NM)
+
+
+def reference_system(topology):
+    """A System of ``topology`` (one molecule, neutral) whose only force is GFN2-xTB."""
+    import openmm
+
+    system = openmm.System()
+    for atom in topology.atoms():
+        system.addParticle(atom.element.mass)
+    z = np.array([atom.element.atomic_number for atom in topology.atoms()])
+    system.addForce(openmm.PythonForce(XTBForce(z)))
+    return system
+
+
+def minimised_dha(model: str, model_path, dt_fs: float):
+    """(system, context with a VerletIntegrator of step ``dt_fs``) at DHA's minimum for the model."""
     import openmm
     import openmm.app as app
     import openmm.unit as unit
@@ -33,11 +72,49 @@ def run(model: str, model_path, dt_fs: float, ps: float, temperature: float, see
     from openmm_range.structures import dha_pdb_path
 
     pdb = app.PDBFile(str(dha_pdb_path()))
-    system = MLPotential(model, modelPath=model_path).createSystem(pdb.topology)
+    if model == REFERENCE:
+        system = reference_system(pdb.topology)
+    else:
+        system = MLPotential(model, modelPath=model_path).createSystem(pdb.topology)
     integrator = openmm.VerletIntegrator(dt_fs * unit.femtoseconds)
     context = openmm.Context(system, integrator, openmm.Platform.getPlatformByName("CPU"))
     context.setPositions(pdb.positions)
     openmm.LocalEnergyMinimizer.minimize(context)
+    return system, context
+
+
+def harmonic_frequencies(model: str, model_path, step_nm: float = 2e-4) -> np.ndarray:
+    """DHA's harmonic frequencies (cm^-1, ascending; imaginary ones negative) at the model's
+    minimum: the mass-weighted Hessian by central differences of the forces (6 * N evaluations).
+    The highest (X-H stretches) set the step: Verlet is unstable beyond dt = period / pi and
+    inaccurate well before it."""
+    import openmm.unit as unit
+
+    system, context = minimised_dha(model, model_path, 1.0)
+    x0 = context.getState(getPositions=True).getPositions(asNumpy=True).value_in_unit(unit.nanometer)
+    n = x0.shape[0]
+    hessian = np.zeros((3 * n, 3 * n))
+    for k in range(3 * n):
+        forces = []
+        for sign in (1.0, -1.0):
+            x = x0.copy()
+            x[k // 3, k % 3] += sign * step_nm
+            context.setPositions(x)
+            f = context.getState(getForces=True).getForces(asNumpy=True)
+            forces.append(f.value_in_unit(unit.kilojoule_per_mole / unit.nanometer).reshape(-1))
+        hessian[k] = -(forces[0] - forces[1]) / (2 * step_nm)  # kJ/mol/nm^2
+    masses = np.repeat([system.getParticleMass(i).value_in_unit(unit.dalton) for i in range(n)], 3)
+    weighted = 0.5 * (hessian + hessian.T) / np.sqrt(np.outer(masses, masses))  # (kJ/mol)/(nm^2 u) = 1e24 s^-2
+    eig = np.linalg.eigvalsh(weighted)
+    omega = np.sign(eig) * np.sqrt(np.abs(eig)) * 1e12  # rad/s
+    return omega / (2 * np.pi * 2.99792458e10)
+
+
+def run(model: str, model_path, dt_fs: float, ps: float, temperature: float, seed: int):
+    import openmm.unit as unit
+
+    system, context = minimised_dha(model, model_path, dt_fs)
+    integrator = context.getIntegrator()
     context.setVelocitiesToTemperature(temperature * unit.kelvin, seed)
     dof = 3 * system.getNumParticles() - 3
     kb = unit.MOLAR_GAS_CONSTANT_R.value_in_unit(unit.kilojoule_per_mole / unit.kelvin)
@@ -67,34 +144,62 @@ def main() -> int:
     p.add_argument("--steps-fs", nargs="+", type=float, default=[0.5, 1.0, 2.0])
     p.add_argument("--ps", type=float, default=2.0)
     p.add_argument("--temperature", type=float, default=300.0)
-    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--seeds", nargs="+", type=int, default=[7], help="velocity seeds (one run each)")
     p.add_argument("--out", default=str(OUT))
+    p.add_argument("--frequencies", action="store_true",
+                   help="instead of NVE runs: each model's highest harmonic frequencies at DHA's minimum")
     args = p.parse_args()
     import torch
 
     import openmm_range
 
     torch.set_num_threads(1)
+    if args.frequencies:
+        return write_frequencies(args.models, Path(args.out))
     results = []
     for spec in args.models:
         # a model file: its architecture from its metadata (read as data)
         name, path = (spec, None) if not spec.endswith(".pt") else (openmm_range.read_metadata(spec)["name"], spec)
         for dt in args.steps_fs:
-            r = run(name, path, dt, args.ps, args.temperature, args.seed)
-            r["model"] = spec
-            results.append(r)
-            print(json.dumps(r), flush=True)
+            for seed in args.seeds:
+                r = run(name, path, dt, args.ps, args.temperature, seed)
+                r.update(model=spec, seed=seed)
+                results.append(r)
+                print(json.dumps(r), flush=True)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(json.dumps({"ps": args.ps, "temperature_k": args.temperature,
-                                                    "seed": args.seed, "results": results}, indent=1) + "\n")
-    lines = [f"# NVE energy conservation of DHA: {args.ps:g} ps, velocities at {args.temperature:g} K (seed "
-             f"{args.seed}), VerletIntegrator, CPU platform", "",
-             "| model | step (fs) | E_total spread (kJ/mol) | E_total drift (kJ/mol) | T range (K) |",
-             "|---|---|---|---|---|"]
+                                                    "seeds": args.seeds, "results": results}, indent=1) + "\n")
+    lines = [f"# NVE energy conservation of DHA: {args.ps:g} ps, velocities at {args.temperature:g} K, "
+             "VerletIntegrator, CPU platform", "",
+             "| model | step (fs) | seed | E_total spread (kJ/mol) | E_total drift (kJ/mol) | T range (K) |",
+             "|---|---|---|---|---|---|"]
     for r in results:
-        lines.append(f"| {r['model']} | {r['dt_fs']:g} | {r['spread_kj_mol']:.2f} | "
+        lines.append(f"| {r['model']} | {r['dt_fs']:g} | {r['seed']} | {r['spread_kj_mol']:.2f} | "
                      f"{r['drift_kj_mol']:+.2f} | {r['temperature_min_k']:.0f}-{r['temperature_max_k']:.0f} |")
+    out.with_suffix(".md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    return 0
+
+
+def write_frequencies(models, out: Path, top: int = 5) -> int:
+    """Each model's ``top`` highest harmonic frequencies, and the Verlet stability limit of the highest."""
+    import openmm_range
+
+    lines = ["# DHA harmonic frequencies at each model's own minimum (central differences of the forces)", "",
+             f"| model | highest {top} (cm^-1) | lowest (cm^-1) | period of the highest (fs) | "
+             "Verlet limit period/pi (fs) |", "|---|---|---|---|---|"]
+    results = []
+    for spec in models:
+        name, path = (spec, None) if not spec.endswith(".pt") else (openmm_range.read_metadata(spec)["name"], spec)
+        freq = harmonic_frequencies(name, path)
+        period_fs = 1e15 / (freq[-1] * 2.99792458e10)
+        results.append({"model": spec, "frequencies_cm": freq.tolist(), "period_fs": period_fs})
+        lines.append(f"| {spec} | {', '.join(f'{f:.0f}' for f in freq[::-1][:top])} | {freq[0]:.0f} | "
+                     f"{period_fs:.2f} | {period_fs / np.pi:.2f} |")
+        print(lines[-1], flush=True)
+    out = out.with_name(out.name + "_frequencies")
+    out.with_suffix(".json").write_text(json.dumps(results, indent=1) + "\n")
     out.with_suffix(".md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0

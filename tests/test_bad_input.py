@@ -83,3 +83,16 @@ def test_not_a_model_file(tmp_path):
         torch.save(payload, path)
         with pytest.raises(ValueError, match="not an openmm-range model file"):
             openmm_range.load_model(path)
+
+
+def test_cli_output_into_a_closed_pipe_is_quiet():
+    """``openmm-range ... | head``: a reader that goes away ends the command without a traceback."""
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "openmm_range.cli.main", "info", "range-schnet"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()  # the reader is gone before the command writes anything
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=300) == 141, err
+    assert "Traceback" not in err and "BrokenPipeError" not in err, err

@@ -5,6 +5,7 @@ Every module in this package named ``<command>_cmd.py`` provides one sub-command
 """
 import argparse
 import importlib
+import os
 import pkgutil
 import sys
 from typing import List, Optional
@@ -31,10 +32,17 @@ def main(argv: Optional[List[str]] = None) -> int:
         parser.print_help()
         return 2
     try:
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
+        sys.stdout.flush()  # inside the try: a closed pipe is then met here, not at exit
+        return code
     except (ValueError, FileNotFoundError) as exc:
         print(f"openmm-range {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # the reader of our output went away (``... | head``): stop quietly, as Unix tools do;
+        # stdout goes to /dev/null so that Python's final flush does not fail again
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":
