@@ -30,6 +30,16 @@ sys.path.insert(0, str(ROOT))
 OUT = ROOT / "benchmarks" / "results" / "nve_timestep"
 #: the reference method, run through tblite instead of a model
 REFERENCE = "gfn2-xtb"
+#: speed of light, cm/s (wavenumbers)
+LIGHT_CM_PER_S = 2.99792458e10
+
+
+def model_spec(spec: str):
+    """``(architecture name, model file or None)`` of a ``--models`` entry: a shipped name (or
+    ``gfn2-xtb``) or a model file, whose architecture is read from its metadata (as data)."""
+    import openmm_range
+
+    return (spec, None) if not spec.endswith(".pt") else (openmm_range.read_metadata(spec)["name"], spec)
 
 
 class XTBForce:
@@ -107,7 +117,7 @@ def harmonic_frequencies(model: str, model_path, step_nm: float = 2e-4) -> np.nd
     weighted = 0.5 * (hessian + hessian.T) / np.sqrt(np.outer(masses, masses))  # (kJ/mol)/(nm^2 u) = 1e24 s^-2
     eig = np.linalg.eigvalsh(weighted)
     omega = np.sign(eig) * np.sqrt(np.abs(eig)) * 1e12  # rad/s
-    return omega / (2 * np.pi * 2.99792458e10)
+    return omega / (2 * np.pi * LIGHT_CM_PER_S)
 
 
 def run(model: str, model_path, dt_fs: float, ps: float, temperature: float, seed: int):
@@ -151,15 +161,12 @@ def main() -> int:
     args = p.parse_args()
     import torch
 
-    import openmm_range
-
     torch.set_num_threads(1)
     if args.frequencies:
         return write_frequencies(args.models, Path(args.out))
     results = []
     for spec in args.models:
-        # a model file: its architecture from its metadata (read as data)
-        name, path = (spec, None) if not spec.endswith(".pt") else (openmm_range.read_metadata(spec)["name"], spec)
+        name, path = model_spec(spec)
         for dt in args.steps_fs:
             for seed in args.seeds:
                 r = run(name, path, dt, args.ps, args.temperature, seed)
@@ -184,16 +191,13 @@ def main() -> int:
 
 def write_frequencies(models, out: Path, top: int = 5) -> int:
     """Each model's ``top`` highest harmonic frequencies, and the Verlet stability limit of the highest."""
-    import openmm_range
-
     lines = ["# DHA harmonic frequencies at each model's own minimum (central differences of the forces)", "",
              f"| model | highest {top} (cm^-1) | lowest (cm^-1) | period of the highest (fs) | "
              "Verlet limit period/pi (fs) |", "|---|---|---|---|---|"]
     results = []
     for spec in models:
-        name, path = (spec, None) if not spec.endswith(".pt") else (openmm_range.read_metadata(spec)["name"], spec)
-        freq = harmonic_frequencies(name, path)
-        period_fs = 1e15 / (freq[-1] * 2.99792458e10)
+        freq = harmonic_frequencies(*model_spec(spec))
+        period_fs = 1e15 / (freq[-1] * LIGHT_CM_PER_S)
         results.append({"model": spec, "frequencies_cm": freq.tolist(), "period_fs": period_fs})
         lines.append(f"| {spec} | {', '.join(f'{f:.0f}' for f in freq[::-1][:top])} | {freq[0]:.0f} | "
                      f"{period_fs:.2f} | {period_fs / np.pi:.2f} |")

@@ -100,10 +100,10 @@ def main():
     rows = {n: load(n) for n in NAMES}
     done = {n: r for n, r in rows.items() if r}
     controls = {n: r for n, r in ((n, load(n)) for n in CONTROLS) if r}
+    shown = {**done, **controls}  # the table's rows; bars compare rows of one training set
     bars = []
     def same_set(a, b):
-        both = {**done, **controls}
-        return a in both and b in both and both[a]["training_set"] == both[b]["training_set"]
+        return a in shown and b in shown and shown[a]["training_set"] == shown[b]["training_set"]
 
     baselines = {n: done[n]["dha_force_mae_mev_a"] for n in ("schnet", "schnet-long")
                  if same_set(n, "range-schnet") and done[n]["dha_force_mae_mev_a"] is not None}
@@ -137,7 +137,6 @@ def main():
     (out / "shipped_quality.json").write_text(json.dumps({"models": done, "controls": controls, "bars": bars,
                                                          "missing": missing,
                                                          "not_comparable": not_comparable}, indent=2) + "\n")
-    shown = {**done, **controls}
     sets = list(dict.fromkeys(r["training_set"] for r in shown.values()))
     lines = ["# Shipped models: held-out test accuracy", "",
              "| model | run | training set | cutoff (Å) | epochs | train structures | test structures | "
