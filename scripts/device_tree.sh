@@ -4,13 +4,16 @@
 # git does not ignore). The tracked tree is larger than that once the wheelhouse is added, and the
 # GPU check (scripts/device_check.sh) reads none of the training sets. So, before the call:
 #   bash scripts/device_tree.sh shrink     # untracks and ignores data/{organic,dimers,pushpull,stretch,contact}-xtb
+#                                          # and the DHA stability runs benchmarks/results/dha_stability*/
 # and after it, before any commit:
 #   bash scripts/device_tree.sh restore    # tracks them again; the files never left the disk
 #   bash scripts/device_tree.sh size       # what a device call would carry now (MiB)
 # The files stay on disk throughout; only git's index and .git/info/exclude change.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-SETS=(data/organic-xtb data/dimers-xtb data/pushpull-xtb data/stretch-xtb data/contact-xtb)
+# the training sets, and the DHA stability runs' folders (trajectories; their number grows with the runs)
+SETS=(data/organic-xtb data/dimers-xtb data/pushpull-xtb data/stretch-xtb data/contact-xtb
+      $(cd benchmarks/results && for d in dha_stability*/; do [ -d "$d" ] && echo "benchmarks/results/${d%/}"; done))
 EXCLUDE=.git/info/exclude
 size() {
     # one du over the whole list: xargs would split a long list and report only the last batch's total
@@ -30,8 +33,8 @@ case "${1:-}" in
             sed -i "\|^/$d/\$|d" "$EXCLUDE"
             git add "$d"
         done
-        git diff --cached --quiet -- "${SETS[@]}" && echo "datasets tracked again, unchanged" ||
-            { echo "the datasets differ from HEAD: check git status" >&2; exit 1; } ;;
+        git diff --cached --quiet -- "${SETS[@]}" && echo "datasets and stability runs tracked again, unchanged" ||
+            { echo "the datasets or stability runs differ from HEAD: check git status" >&2; exit 1; } ;;
     size) size ;;
     *) echo "usage: bash scripts/device_tree.sh shrink|restore|size" >&2; exit 2 ;;
 esac

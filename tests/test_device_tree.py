@@ -25,5 +25,6 @@ def test_shrink_fits_a_device_call_and_restore_is_exact(tmp_path):
     status = _run(["git", "status", "--porcelain"], clone)
     assert "data/organic-xtb" in status and "?? data/" not in status  # untracked and ignored
     _run(["bash", "scripts/device_tree.sh", "restore"], clone)
-    assert _run(["git", "status", "--porcelain", "--", "data"], clone) == ""
-    assert "/data/" not in (clone / ".git" / "info" / "exclude").read_text()
+    assert _run(["git", "status", "--porcelain", "--", "data", "benchmarks/results"], clone) == ""
+    exclude = (clone / ".git" / "info" / "exclude").read_text()
+    assert "/data/" not in exclude and "/benchmarks/" not in exclude
