@@ -3,14 +3,24 @@
 # serialized_models/study/dha-<run>.pt, each with its model card and learning curve. They are
 # not potential names: load one with its architecture and modelPath, as its card shows, e.g.
 #   MLPotential('range-schnet', modelPath='serialized_models/study/dha-range-schnet-5.pt')
-#   bash scripts/publish_study.sh
+#   bash scripts/publish_study.sh                    # every finished run
+#   bash scripts/publish_study.sh schnet-5-seed1     # only these runs (names under runs/study/dha/)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 bash scripts/ensure_env.sh
 note="$(mktemp)"
 trap 'rm -f "$note"' EXIT
-for run in runs/study/dha/*/; do
+if [ $# -gt 0 ]; then
+    runs=()
+    for name in "$@"; do
+        [ -d "runs/study/dha/$name" ] || { echo "publish_study.sh: no run runs/study/dha/$name (runs: $(ls runs/study/dha | tr '\n' ' '))" >&2; exit 2; }
+        runs+=("runs/study/dha/$name")
+    done
+else
+    runs=(runs/study/dha/*/)
+fi
+for run in "${runs[@]}"; do
     run="${run%/}"
     [ -f "$run/summary.json" ] && [ -f "$run/best_model.pt" ] || continue
     cat > "$note" <<NOTE
