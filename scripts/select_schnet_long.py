@@ -26,13 +26,20 @@ def main() -> int:
     if not rows or (missing and not allow_missing):
         return 1
     best = min(rows, key=rows.get)
+    candidates = ", ".join(f"{c} Å" for c in CUTOFFS)
+    if len(rows) == 1:
+        choice = f"`schnet-long` is the {best} Å SchNet run, the only one finished of the candidate cutoffs {candidates}"
+    else:
+        choice = (f"`schnet-long` is the SchNet run with the lowest validation force MAE among the finished "
+                  f"candidate cutoffs ({', '.join(f'{c} Å' for c in rows)} of {candidates}): **{best} Å**")
     lines = ["## Cutoff selection", "",
-             f"`schnet-long` is the SchNet run with the lowest validation force MAE among the cutoffs "
-             f"{', '.join(f'{c} Å' for c in CUTOFFS)} (same data, width and schedule): **{best} Å**.", "",
+             f"{choice} (same data, width and schedule as the other shipped SchNet models).", "",
              "| cutoff (Å) | best validation force MAE (meV/Å) |", "|---|---|"]
     lines += [f"| {c} | {v:.2f}{' (chosen)' if c == best else ''} |" for c, v in rows.items()]
-    lines += [f"| {c} | not finished: its run is resumable (`configs/schnet-long-{c}.yaml`); not compared |"
-              for c in missing]
+    for c in missing:
+        started = (ROOT / "runs" / "shipped" / f"schnet-long-{c}" / "checkpoint.pt").exists()
+        state = "not finished, resumable" if started else "not trained (not in configs/campaigns/shipped.yaml)"
+        lines.append(f"| {c} | {state}: `configs/schnet-long-{c}.yaml`; not compared |")
     (ROOT / "runs" / "shipped").mkdir(parents=True, exist_ok=True)
     (ROOT / "runs" / "shipped" / "schnet-long-selection.md").write_text("\n".join(lines) + "\n")
     print(ROOT / "runs" / "shipped" / f"schnet-long-{best}")
