@@ -2,17 +2,19 @@
 # Keep the training datasets off a device call, and put them back afterwards.
 # A device call carries at most 64 MiB of working tree (tracked files plus untracked files that
 # git does not ignore). The tracked tree is larger than that once the wheelhouse is added, and the
-# GPU check (scripts/device_check.sh) reads none of the training sets. So, before the call:
-#   bash scripts/device_tree.sh shrink     # untracks and ignores data/{organic,dimers,pushpull,stretch,contact}-xtb
-#                                          # and the DHA stability runs benchmarks/results/dha_stability*/
+# GPU check (scripts/device_check.sh) reads none of the training sets or training runs. So, before the call:
+#   bash scripts/device_tree.sh shrink     # untracks and ignores data/{organic,dimers,pushpull,stretch,contact}-xtb,
+#                                          # the DHA stability runs benchmarks/results/dha_stability*/ and the
+#                                          # training runs runs/ (checkpoints of unfinished runs grow the tree)
 # and after it, before any commit:
-#   bash scripts/device_tree.sh restore    # tracks them again; the files never left the disk
+#   bash scripts/device_tree.sh restore    # tracks exactly what HEAD tracks there again; the files never left
+#                                          # the disk (a file changed since, e.g. a live checkpoint, shows as modified)
 #   bash scripts/device_tree.sh size       # what a device call would carry now (MiB)
 # The files stay on disk throughout; only git's index and .git/info/exclude change.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-# the training sets, and the DHA stability runs' folders (trajectories; their number grows with the runs)
-SETS=(data/organic-xtb data/dimers-xtb data/pushpull-xtb data/stretch-xtb data/contact-xtb
+# the training sets, the training runs, and the DHA stability runs' folders (trajectories; their number grows with the runs)
+SETS=(data/organic-xtb data/dimers-xtb data/pushpull-xtb data/stretch-xtb data/contact-xtb runs
       $(cd benchmarks/results && for d in dha_stability*/; do [ -d "$d" ] && echo "benchmarks/results/${d%/}"; done))
 EXCLUDE=.git/info/exclude
 size() {
@@ -31,10 +33,10 @@ case "${1:-}" in
     restore)
         for d in "${SETS[@]}"; do
             sed -i "\|^/$d/\$|d" "$EXCLUDE"
-            git add "$d"
+            git reset -q -- "$d"   # the index entries of HEAD come back; nothing untracked is added
         done
-        git diff --cached --quiet -- "${SETS[@]}" && echo "datasets and stability runs tracked again, unchanged" ||
-            { echo "the datasets or stability runs differ from HEAD: check git status" >&2; exit 1; } ;;
+        git diff --quiet -- "${SETS[@]}" && echo "datasets, runs and stability runs tracked again, unchanged" ||
+            echo "tracked again; some files differ from HEAD (live checkpoints?): check git status" ;;
     size) size ;;
     *) echo "usage: bash scripts/device_tree.sh shrink|restore|size" >&2; exit 2 ;;
 esac

@@ -1,4 +1,4 @@
-"""scripts/device_tree.sh keeps the training sets off a device call and restores them exactly,
+"""scripts/device_tree.sh keeps the training sets and runs off a device call and restores them exactly,
 on a local clone of this repository (the checkout itself is never touched)."""
 import subprocess
 from pathlib import Path
@@ -25,6 +25,7 @@ def test_shrink_fits_a_device_call_and_restore_is_exact(tmp_path):
     status = _run(["git", "status", "--porcelain"], clone)
     assert "data/organic-xtb" in status and "?? data/" not in status  # untracked and ignored
     _run(["bash", "scripts/device_tree.sh", "restore"], clone)
-    assert _run(["git", "status", "--porcelain", "--", "data", "benchmarks/results"], clone) == ""
+    assert _run(["git", "status", "--porcelain", "--", "data", "benchmarks/results", "runs"], clone) == ""
+    assert _run(["git", "ls-files", "runs"], clone) == _run(["git", "ls-tree", "-r", "--name-only", "HEAD", "runs"], REPO)
     exclude = (clone / ".git" / "info" / "exclude").read_text()
-    assert "/data/" not in exclude and "/benchmarks/" not in exclude
+    assert "/data/" not in exclude and "/benchmarks/" not in exclude and "/runs/" not in exclude
