@@ -49,7 +49,7 @@ def run_dir(name: str):
     the candidate scripts/select_schnet_long.py chooses), else the run of the shipped model file."""
     if name == "schnet-long":
         res = subprocess.run([sys.executable, str(ROOT / "scripts" / "select_schnet_long.py"), "--allow-missing"],
-                             capture_output=True, text=True)
+                             capture_output=True, text=True, cwd=ROOT)
         if res.returncode == 0:
             return Path(res.stdout.strip()).resolve()
     elif (ROOT / "runs" / "shipped" / name / "summary.json").exists():

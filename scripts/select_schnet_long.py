@@ -5,19 +5,28 @@ Reads ``runs/shipped/schnet-long-<C>/summary.json`` of the finished candidate ru
 directory. Exits with status 1 while any candidate is unfinished, unless ``--allow-missing``
 is given: then the choice is made among the finished ones and the table names the others.
 """
+import contextlib
 import json
 import sys
 from pathlib import Path
 
+from openmm_range.serialization import atomic_write
+from openmm_range.training.campaign import read_campaign
+
 ROOT = Path(__file__).resolve().parent.parent
 CUTOFFS = (7, 9, 12)
+CAMPAIGN = Path("configs") / "campaigns" / "shipped.yaml"
 
 
-def main() -> int:
-    allow_missing = "--allow-missing" in sys.argv[1:]
+def run_dir(root: Path, cutoff: int) -> Path:
+    return root / "runs" / "shipped" / f"schnet-long-{cutoff}"
+
+
+def main(argv=None, root: Path = ROOT) -> int:
+    allow_missing = "--allow-missing" in (sys.argv[1:] if argv is None else argv)
     rows, missing = {}, []
     for c in CUTOFFS:
-        path = ROOT / "runs" / "shipped" / f"schnet-long-{c}" / "summary.json"
+        path = run_dir(root, c) / "summary.json"
         if not path.exists():
             print(f"candidate {c} Å has not finished ({path} missing)", file=sys.stderr)
             missing.append(c)
@@ -36,13 +45,16 @@ def main() -> int:
              f"{choice} (same data, width and schedule as the other shipped SchNet models).", "",
              "| cutoff (Å) | best validation force MAE (meV/Å) |", "|---|---|"]
     lines += [f"| {c} | {v:.2f}{' (chosen)' if c == best else ''} |" for c, v in rows.items()]
+    with contextlib.chdir(root):  # the campaign names its configs relative to the repository root
+        in_campaign = {p.resolve() for p in read_campaign(str(CAMPAIGN))}
     for c in missing:
-        started = (ROOT / "runs" / "shipped" / f"schnet-long-{c}" / "checkpoint.pt").exists()
-        state = "not finished, resumable" if started else "not trained (not in configs/campaigns/shipped.yaml)"
-        lines.append(f"| {c} | {state}: `configs/schnet-long-{c}.yaml`; not compared |")
-    (ROOT / "runs" / "shipped").mkdir(parents=True, exist_ok=True)
-    (ROOT / "runs" / "shipped" / "schnet-long-selection.md").write_text("\n".join(lines) + "\n")
-    print(ROOT / "runs" / "shipped" / f"schnet-long-{best}")
+        config = Path("configs") / f"schnet-long-{c}.yaml"
+        state = ("in the campaign, not finished" if (root / config).resolve() in in_campaign
+                 else f"not trained (not in {CAMPAIGN})")
+        lines.append(f"| {c} | {state}: `{config}`; not compared |")
+    text = "\n".join(lines) + "\n"
+    atomic_write(root / "runs" / "shipped" / "schnet-long-selection.md", lambda tmp: Path(tmp).write_text(text))
+    print(run_dir(root, best))
     return 0
 
 
