@@ -20,12 +20,20 @@ RANGE_ONLY = {"num_heads", "num_master_nodes", "num_master_rbf", "master_smooth_
               "range_form", "range_scope"}
 
 
-def _charge_text(meta: Dict) -> str:
-    charges = meta.get("charges") or [0]
-    if list(charges) == [0]:
-        return ("- Trained on neutral molecules only: `charge` (openmm-ml's argument) other than 0 is refused.\n")
-    return (f"- Total charge is an input (openmm-ml's `charge`, or `moleculeCharges` per molecule); the "
-            f"charges seen in training, {list(charges)}, are accepted and any other is refused.\n")
+def _charge_text(meta: Dict, uses_charge: bool) -> str:
+    """What the card says of total charge: whether the model reads it, and which charges it accepts."""
+    charges = list(meta.get("charges") or [0])
+    if uses_charge:
+        if charges == [0]:
+            return "- Trained on neutral molecules only: `charge` (openmm-ml's argument) other than 0 is refused.\n"
+        return (f"- Total charge is an input (openmm-ml's `charge`, or `moleculeCharges` per molecule); the "
+                f"charges seen in training, {charges}, are accepted and any other is refused.\n")
+    if charges == [0]:
+        return ("- Total charge is not an input of this model: `charge` (openmm-ml's argument) other than 0 is "
+                "refused.\n")
+    return (f"- Total charge is not an input of this model: its energy is the same whatever the charge. Its "
+            f"training data held molecules of total charge {charges}, learnt without being told the charge; "
+            f"`charge` (openmm-ml's argument) accepts those values and refuses any other.\n")
 
 
 def _range_text(hp: Dict) -> str:
@@ -173,7 +181,7 @@ def write_card(name: str, model_path: Path, run_dir: Path, test: Dict, extra: Op
     elements = ", ".join(symbol(z) for z in meta["elements"])
     lines += ["## Intended use and known limits", "", f"Molecular dynamics of molecules made of {elements} "
               "like those of the training data, in the gas phase or as the ML region of ML/MM systems.", "",
-              LIMITS + _charge_text(meta) + (_range_text(hp) if meta["name"].startswith("range-") else "")]
+              LIMITS + _charge_text(meta, model.use_charge) + (_range_text(hp) if meta["name"].startswith("range-") else "")]
     return "\n".join(lines)
 
 
