@@ -33,7 +33,8 @@ OUT = ROOT / "benchmarks" / "results" / "close_contacts"
 COMPRESS = (1.0, 0.9, 0.8, 0.7, 0.6, 0.5)  # x r0
 CONTACT = (2.0, 1.6, 1.3, 1.1, 0.9, 0.7)  # Å from the approached atom
 HOLE_EV = 0.1  # an energy drop inward larger than this counts as a hole
-DEFAULT_MODELS = ("range-schnet", "runs/stability/range-schnet-contact/best_model.pt", "schnet", "range-painn", "painn",
+DEFAULT_MODELS = ("range-schnet", "runs/stability/range-schnet-contact/best_model.pt", "schnet", "schnet-long",
+                  "range-painn", "painn",
                   "serialized_models/study/dha-range-schnet-5-e100.pt")
 
 
