@@ -66,6 +66,16 @@ def torchforce_usable() -> bool:
     return torchforce_status()[0]
 
 
-def require_backend(backend: str) -> None:
+def require_backend(backend: str, skip_if_missing: bool = False) -> None:
+    """Fail (or, where the environment is known to lack it, skip) unless ``backend`` can run.
+
+    The test environment (scripts/ensure_env.sh) installs openmmtorch, so an unusable TorchForce
+    there is a failure; only the GPU machine's check, whose Python stack cannot run openmmtorch
+    (docs/device_check.md), skips (``skip_if_missing``)."""
     if backend == "torchforce" and not torchforce_usable():
-        pytest.skip("openmmtorch's TorchForce is not usable in this environment")
+        from openmm_range.openmm.backends import torchforce_status
+
+        message = f"openmmtorch's TorchForce is not usable in this environment: {torchforce_status()[1]}"
+        if skip_if_missing:
+            pytest.skip(message)
+        pytest.fail(message)

@@ -35,7 +35,7 @@ def test_pythonforce_replays_a_cuda_graph(model_files, peptide):
 @pytest.mark.skipif("CUDA" not in PLATFORMS, reason="needs a CUDA GPU and OpenMM's CUDA platform")
 @pytest.mark.parametrize("backend", ["python", "torchforce"])
 def test_cuda_platform_matches_reference(backend, model_files, peptide):
-    require_backend(backend)
+    require_backend(backend, skip_if_missing=True)  # the GPU machine cannot run openmmtorch
     topology, positions = peptide
     potential = MLPotential("range-schnet", modelPath=str(model_files["range-schnet"]))
     system = potential.createSystem(topology, backend=backend, cudaGraphs=True, cudaGraphWarmupSteps=2)

@@ -73,7 +73,7 @@ def test_nve_range_model_with_smooth_attention_meets_the_smooth_bound(platform, 
     check_nve("range-schnet", platform, model_dir, peptide, attention_activation="smooth_leaky_relu")
 
 
-@pytest.mark.xfail(strict=False, reason="the paper's attention activation, LeakyReLU (GATv2), has a kink at zero "
+@pytest.mark.xfail(strict=True, reason="the paper's attention activation, LeakyReLU (GATv2), has a kink at zero "
                    "that makes forces slightly discontinuous: the NVE error is ~2x the smooth-dynamics bound. "
                    "attention_activation='smooth_leaky_relu' removes it (test above); see docs/openmm.md")
 def test_nve_range_model_with_paper_leaky_relu(model_dir, peptide):  # the paper's block and activation

@@ -18,13 +18,16 @@ def test_every_model_name_is_registered_through_the_entry_point(name):
 
 
 @pytest.mark.parametrize("name", POTENTIAL_NAMES)
-def test_shipped_model_or_clear_error(name):
-    if model_files.shipped_model_path(name).is_file():
-        assert isinstance(MLPotential(name)._impl, RangePotentialImpl)
-    else:
-        with pytest.raises(FileNotFoundError, match="modelPath") as info:
-            MLPotential(name)
-        assert "no shipped" in str(info.value) and name in str(info.value)
+def test_every_name_has_a_shipped_model(name):
+    assert model_files.shipped_model_path(name).is_file()
+    assert isinstance(MLPotential(name)._impl, RangePotentialImpl)
+
+
+def test_a_missing_shipped_model_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setattr(model_files, "SHIPPED_DIRS", (tmp_path,))  # an installation without model files
+    with pytest.raises(FileNotFoundError, match="modelPath") as info:
+        MLPotential("range-schnet")
+    assert "no shipped 'range-schnet' model" in str(info.value) and str(tmp_path) in str(info.value)
 
 
 @pytest.mark.parametrize("name", POTENTIAL_NAMES)
