@@ -210,12 +210,21 @@ def _all_ranks_mean(value: float, device) -> float:
     return float(t) / dist.get_world_size()
 
 
-def diverged(loss: float, history: List[Dict], factor: float) -> bool:
-    """True when an epoch's mean training ``loss`` is not finite or exceeds ``factor`` x the lowest
-    of the earlier epochs in ``history`` (never for the first epoch, nor with ``factor`` 0)."""
+def diverged(median_loss: float, history: List[Dict], factor: float, finite_weights: bool = True) -> bool:
+    """True when the weights are no longer finite, or when an epoch's median batch loss is not
+    finite or exceeds ``factor`` x the lowest of the earlier epochs in ``history`` (never for the
+    first epoch, nor with ``factor`` 0).
+
+    The median, not the mean: one outlier batch (a structure whose loss spikes for a step, its
+    gradient clipped) can lift an epoch's mean loss tenfold while training goes on unharmed;
+    a divergence lifts the typical batch. Epochs recorded before the median was kept compare
+    with their mean, which is never below their median (so such a comparison trips less)."""
     if factor == 0.0 or not history:
         return False
-    return not math.isfinite(loss) or loss > factor * min(float(r["train_loss"]) for r in history)
+    if not finite_weights or not math.isfinite(median_loss):
+        return True
+    lowest = min(float(r.get("train_loss_median", r["train_loss"])) for r in history)
+    return median_loss > factor * lowest
 
 
 def learning_rate(config: TrainConfig, epoch: float, step: int) -> float:
@@ -399,6 +408,7 @@ def _train(config: TrainConfig, resume: bool, log, held: contextlib.ExitStack) -
         model.train()
         acc: Dict[str, float] = {}
         total_loss = 0.0
+        batch_losses: List[float] = []
         norms: List[float] = []
         plan = batches(len(train_set), config.batch_size, config.init_seed, epoch)
         progress = _progress(len(plan), f"epoch {epoch + 1}/{config.epochs}", is_main)
@@ -420,22 +430,34 @@ def _train(config: TrainConfig, resume: bool, log, held: contextlib.ExitStack) -
             if ema is not None:
                 ema.update(model)
             accumulate(acc, stats)
-            total_loss += float(loss.detach())
+            batch_losses.append(float(loss.detach()))
+            total_loss += batch_losses[-1]
             progress.update(1)
             progress.set_postfix(loss=f"{total_loss / max(progress.n, 1):.4g}")
         progress.close()
         mean_loss = total_loss / len(plan)
+        median_loss = float(np.median(batch_losses))
+        finite = all(bool(torch.isfinite(p).all()) for p in model.parameters())
         if world > 1:  # every rank takes the same decision
             mean_loss = _all_ranks_mean(mean_loss, device)
-        if diverged(mean_loss, history, config.divergence_factor):
+            median_loss = _all_ranks_mean(median_loss, device)
+            finite = _all_ranks_mean(float(finite), device) == 1.0
+        worst = int(np.argmax(batch_losses))
+        if is_main and batch_losses[worst] > 10 * max(median_loss, 1e-12):
+            clip = f" (clipped to {config.grad_clip:g})" if config.grad_clip and norms[worst] > config.grad_clip else ""
+            log(f"epoch {epoch + 1}: batch {worst + 1} of {len(plan)} had loss {batch_losses[worst]:.4g} (median "
+                f"{median_loss:.4g}), gradient norm {norms[worst]:.4g}{clip}; structures (indices of the "
+                f"concatenated data) {[int(train_set.parent_indices[i]) for i in plan[worst][rank::world]]}")
+        if diverged(median_loss, history, config.divergence_factor, finite):
             if lr_scale <= 0.5 ** config.max_lr_halvings:
-                raise RuntimeError(f"training diverged in epoch {epoch + 1} (mean loss {mean_loss:.4g}, lowest "
-                                   f"earlier {min(float(r['train_loss']) for r in history):.4g}) and the learning "
+                raise RuntimeError(f"training diverged in epoch {epoch + 1} (median batch loss {median_loss:.4g}, "
+                                   f"mean {mean_loss:.4g}) and the learning "
                                    f"rate was already halved {config.max_lr_halvings} times; the last good state "
                                    f"is {ckpt_path}")
             lr_scale *= 0.5
             if is_main:
-                log(f"epoch {epoch + 1} diverged (mean loss {mean_loss:.4g}): undone, redone with the learning "
+                log(f"epoch {epoch + 1} diverged (median batch loss {median_loss:.4g}, mean {mean_loss:.4g}, "
+                    f"weights {'finite' if finite else 'not finite'}): undone, redone with the learning "
                     f"rate x {lr_scale:g}")
             model.load_state_dict(ckpt["model"])  # the state at the end of the previous epoch
             optimizer.load_state_dict(copy.deepcopy(ckpt["optimizer"]))  # (it may keep the tensors given)
@@ -451,7 +473,7 @@ def _train(config: TrainConfig, resume: bool, log, held: contextlib.ExitStack) -
                 best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
         wall += time.perf_counter() - t0
         row = {"epoch": epoch + 1, "alpha": alpha, "lr": optimizer.param_groups[0]["lr"],
-               "train_loss": mean_loss, **{f"train_{k}": v for k, v in summarise(acc).items()},
+               "train_loss": mean_loss, "train_loss_median": median_loss, **{f"train_{k}": v for k, v in summarise(acc).items()},
                **{f"val_{k}": v for k, v in val.items()}, "epoch_s": time.perf_counter() - t0,
                "epoch_cpu_s": time.process_time() - c0,  # this process's CPU time: comparable under load
                **_grad_norm_stats(norms, config.grad_clip), "lr_scale": lr_scale}

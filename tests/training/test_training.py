@@ -1,5 +1,6 @@
 """Training on a tiny real GFN2-xTB dataset: loss decreases, kill+resume is exact, DDP == one process."""
 import json
+import math
 import os
 import subprocess
 import sys
@@ -322,28 +323,37 @@ def test_new_recipe_resumes_bit_for_bit(dataset_path, tmp_path):
 
 
 def test_divergence_guard_undoes_a_spiking_epoch_at_half_the_learning_rate(dataset_path, tmp_path):
-    """At lr 3e-2 this tiny run's epoch 5 loss jumps to 2.5x the lowest before it. With the guard
-    (factor 2.4) the epoch is undone and redone at half the learning rate, which the metrics record;
-    with no halvings allowed the run stops with an error naming the last good state."""
+    """A step schedule multiplies the learning rate by 1000 after epoch 4: epoch 5's median batch
+    loss jumps above 3x the lowest before it. With the guard (factor 3) the epoch is undone and
+    redone at half the learning rate, which the metrics record; the redone epoch holds one batch
+    whose loss is ~1e8 (its gradient clipped), and the guard, reading the median batch loss, lets
+    it pass although the epoch's mean is far above 3x. With no halvings allowed the run stops with
+    an error naming the last good state."""
     import csv
 
     from openmm_range.training import TrainConfig, train
 
-    def losses(out):
-        return [(float(r["train_loss"]), r.get("lr_scale")) for r in csv.DictReader(open(out / "metrics.csv"))]
+    def rows(out):
+        return list(csv.DictReader(open(out / "metrics.csv")))
 
-    spiky = dict(epochs=6, lr=3e-2, batch_size=3)
-    train(TrainConfig.from_dict(config(dataset_path, tmp_path / "off", divergence_factor=0, **spiky)), log=lambda *_: None)
-    off = [loss for loss, _ in losses(tmp_path / "off")]
-    assert off[4] > 2.4 * min(off[:4])  # the spike the guard is for
+    def median(out):
+        return [float(r["train_loss_median"]) for r in rows(out)]
+
+    jump = dict(epochs=6, batch_size=3, schedule="step", lr_gamma=1000.0, lr_step_network=4, lr_step_lambda=4)
+    train(TrainConfig.from_dict(config(dataset_path, tmp_path / "off", divergence_factor=0, **jump)), log=lambda *_: None)
+    off = median(tmp_path / "off")
+    assert off[4] > 3 * min(off[:4])  # the spike the guard is for
     messages = []
-    train(TrainConfig.from_dict(config(dataset_path, tmp_path / "on", divergence_factor=2.4, **spiky)), log=messages.append)
-    on = losses(tmp_path / "on")
-    assert [loss for loss, _ in on[:4]] == off[:4]  # nothing changes before the spike
-    assert any(m.startswith("epoch 5 diverged") for m in messages)
-    assert [float(s) for _, s in on] == [1.0] * 4 + [0.5] * 2
-    assert on[4][0] <= 2.4 * min(loss for loss, _ in on[:4]) < off[4] and len(on) == 6
-    assert torch.load(tmp_path / "on" / "checkpoint.pt", weights_only=True)["lr_scale"] == float(on[-1][1])
+    train(TrainConfig.from_dict(config(dataset_path, tmp_path / "on", divergence_factor=3, **jump)), log=messages.append)
+    on, on_rows = median(tmp_path / "on"), rows(tmp_path / "on")
+    assert on[:4] == off[:4]  # nothing changes before the spike
+    assert sum(m.startswith("epoch 5 diverged") for m in messages) == 1
+    assert [float(r["lr_scale"]) for r in on_rows] == [1.0] * 4 + [0.5] * 2
+    assert on[4] <= 3 * min(on[:4]) < off[4] and len(on) == 6
+    mean = [float(r["train_loss"]) for r in on_rows]
+    assert mean[4] > 1000 * min(mean[:4])  # one outlier batch: the mean would have tripped the guard
+    assert any(m.startswith("epoch 5: batch") and "had loss" in m for m in messages)  # and the log names it
+    assert torch.load(tmp_path / "on" / "checkpoint.pt", weights_only=True)["lr_scale"] == 0.5
     from openmm_range.training.model_card import publish  # the model card says so; a run without a halving does not
 
     for run in ("on", "off"):
@@ -352,8 +362,19 @@ def test_divergence_guard_undoes_a_spiking_epoch_at_half_the_learning_rate(datas
         tmp_path / "cards" / "on.md").read_text()
     assert "divergence guard" not in (tmp_path / "cards" / "off.md").read_text()
     with pytest.raises(RuntimeError, match="training diverged in epoch 5"):
-        train(TrainConfig.from_dict(config(dataset_path, tmp_path / "stop", divergence_factor=2.4, max_lr_halvings=0,
-                                           **spiky)), log=lambda *_: None)
+        train(TrainConfig.from_dict(config(dataset_path, tmp_path / "stop", divergence_factor=3, max_lr_halvings=0,
+                                           **jump)), log=lambda *_: None)
+
+
+def test_the_guard_reads_the_median_batch_loss():
+    from openmm_range.training.trainer import diverged
+
+    history = [{"train_loss": 0.06, "train_loss_median": 0.03}]
+    assert not diverged(0.035, history, 3.0)  # one outlier batch lifts the mean, not the median
+    assert diverged(0.2, history, 3.0)  # the typical batch got worse: a divergence
+    assert diverged(0.035, history, 3.0, finite_weights=False) and diverged(math.nan, history, 3.0)
+    assert not diverged(0.15, [{"train_loss": 0.06}], 3.0)  # older rows compare with their mean
+    assert not diverged(1e9, [], 3.0) and not diverged(1e9, history, 0.0)  # first epoch; guard off
 
 
 def test_init_from_starts_a_run_from_a_model_file(dataset_path, tmp_path):
