@@ -60,22 +60,19 @@ def energy_forces(system: openmm.System, positions, platform: str, box=None, gro
             state.getForces(asNumpy=True).value_in_unit(openmm.unit.kilojoule_per_mole / openmm.unit.nanometer))
 
 
-def torchforce_usable() -> bool:
-    from openmm_range.openmm.backends import torchforce_status
-
-    return torchforce_status()[0]
-
-
 def require_backend(backend: str, skip_if_missing: bool = False) -> None:
     """Fail (or, where the environment is known to lack it, skip) unless ``backend`` can run.
 
     The test environment (scripts/ensure_env.sh) installs openmmtorch, so an unusable TorchForce
     there is a failure; only the GPU machine's check, whose Python stack cannot run openmmtorch
     (docs/device_check.md), skips (``skip_if_missing``)."""
-    if backend == "torchforce" and not torchforce_usable():
-        from openmm_range.openmm.backends import torchforce_status
+    if backend != "torchforce":
+        return
+    from openmm_range.openmm.backends import torchforce_status
 
-        message = f"openmmtorch's TorchForce is not usable in this environment: {torchforce_status()[1]}"
+    usable, why = torchforce_status()
+    if not usable:
+        message = f"openmmtorch's TorchForce is not usable in this environment: {why}"
         if skip_if_missing:
             pytest.skip(message)
         pytest.fail(message)
