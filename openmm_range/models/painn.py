@@ -11,9 +11,9 @@ from .config import ModelConfig
 class PaiNNLayer(nn.Module):
     """PaiNN message followed by update, on scalar s (N, F) and vector v (N, 3, F) features."""
 
-    def __init__(self, cfg: ModelConfig, num_rbf: int):
+    def __init__(self, cfg: ModelConfig, num_rbf: int, first: bool = False):
         super().__init__()
-        self.message = PaiNNMessage(cfg.hidden_channels, num_rbf, cfg.activation)
+        self.message = PaiNNMessage(cfg.hidden_channels, num_rbf, cfg.activation, zero_vectors=first)
         self.update = PaiNNUpdate(cfg.hidden_channels, cfg.activation)
 
     def forward(self, s: torch.Tensor, v: torch.Tensor, edge_src: torch.Tensor, edge_dst: torch.Tensor,
@@ -35,7 +35,8 @@ class PaiNNRepresentation(nn.Module):
         self.num_rbf = cfg.resolved_num_rbf()
         self.features = cfg.hidden_channels
         self.embedding = AtomTypeEmbedding(len(cfg.elements), cfg.hidden_channels)
-        self.local_layers = nn.ModuleList([PaiNNLayer(cfg, self.num_rbf) for _ in range(cfg.num_interactions)])
+        self.local_layers = nn.ModuleList([PaiNNLayer(cfg, self.num_rbf, first=k == 0)
+                                           for k in range(cfg.num_interactions)])
 
     def embed(self, types: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         s = self.embedding(types)

@@ -17,11 +17,15 @@ class PaiNNMessage(nn.Module):
 
     Shapes: s (N, F); v (N, 3, F); edge_src/edge_dst (E,); rbf (E, R); fcut (E,); unit (E, 3).
     Returns updated (s, v) with residual connections.
+
+    ``zero_vectors``: the block's input vectors are always zero (PaiNN's first layer), so the
+    ``dv_v * v_j`` term is skipped; the result is the same, a few per cent sooner.
     """
 
-    def __init__(self, features: int, num_rbf: int, act: str = "tanh"):
+    def __init__(self, features: int, num_rbf: int, act: str = "tanh", zero_vectors: bool = False):
         super().__init__()
         self.features = features
+        self.zero_vectors = zero_vectors
         self.phi = MLP([features, features, 3 * features], act)
         self.filter = nn.Linear(num_rbf, 3 * features)
 
@@ -38,5 +42,7 @@ class PaiNNMessage(nn.Module):
                   dst: torch.Tensor, ds_sum: torch.Tensor, dv_sum: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         """Add the messages src -> dst to (ds_sum (N, F), dv_sum (N, 3, F)); unit (E, 3) points from dst to src."""
         ds, dvv, dvr = torch.split(phi[src] * w, self.features, dim=-1)
-        dv = dvv.unsqueeze(1) * v[src] + dvr.unsqueeze(1) * unit.unsqueeze(-1)
+        dv = dvr.unsqueeze(1) * unit.unsqueeze(-1)
+        if not self.zero_vectors:
+            dv = dvv.unsqueeze(1) * v[src] + dv
         return ds_sum.index_add_(0, dst, ds), dv_sum.index_add_(0, dst, dv)
