@@ -4,6 +4,7 @@
     openmm-range campaign status CAMPAIGN.yaml               # epoch, best val error, ETA per run
     openmm-range campaign checkpoints CAMPAIGN.yaml          # checkpoints of unfinished runs (to commit)
     openmm-range campaign stop CAMPAIGN.yaml                 # end the scheduler and its runs (they resume)
+    openmm-range campaign stop CAMPAIGN.yaml --after-epoch   # ... each run once its current epoch is saved
 
 See :mod:`openmm_range.training.campaign`.
 """
@@ -15,6 +16,9 @@ def register(subparsers) -> None:
     p.add_argument("action", choices=("start", "status", "checkpoints", "stop"))
     p.add_argument("campaign", help="YAML file with 'runs': a list of training configs")
     p.add_argument("--jobs", type=int, default=None, help="runs at a time (default: the CPU cores this process may use)")
+    p.add_argument("--after-epoch", action="store_true",
+                   help="stop: let each run finish and checkpoint the epoch it is in, then end (returns at once; "
+                        "follow with 'status')")
     p.set_defaults(func=run)
 
 
@@ -22,12 +26,14 @@ def run(args) -> int:
     from openmm_range.training.campaign import (format_status, read_campaign, run_state, scheduler_files,
                                                 start_detached, stop)
 
+    if args.after_epoch and args.action != "stop":
+        raise ValueError(f"--after-epoch belongs to 'campaign stop', not 'campaign {args.action}'")
     configs = read_campaign(args.campaign)
     states = [run_state(c) for c in configs]
     if args.action == "status":
         print(format_status(states))
     elif args.action == "stop":
-        lines = stop(args.campaign)
+        lines = stop(args.campaign, after_epoch=args.after_epoch)
         print("\n".join(lines) if lines else f"campaign {args.campaign}: nothing was running")
     elif args.action == "checkpoints":
         for s in states:

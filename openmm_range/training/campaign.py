@@ -35,6 +35,7 @@ import yaml
 from ..serialization import atomic_write
 from .config import TrainConfig
 from .history import read_metrics
+from .trainer import STOP_REQUEST
 
 
 @dataclass
@@ -49,6 +50,7 @@ class RunState:
     epoch_seconds: Optional[float]  # mean of the last three epochs
     finished: bool
     running: bool
+    stopping: bool = False  # running, and asked to stop after its current epoch
 
     @property
     def eta_seconds(self) -> Optional[float]:
@@ -131,10 +133,14 @@ def scheduler_pid(campaign: str) -> Optional[int]:
     return pid
 
 
-def stop(campaign: str, wait_seconds: float = 60.0) -> List[str]:
+def stop(campaign: str, wait_seconds: float = 60.0, after_epoch: bool = False) -> List[str]:
     """Stop the scheduler of ``campaign`` (so it starts nothing more), then every run of it that is
-    training. Returns one line per process stopped. Each run keeps its checkpoint of the last
-    finished epoch (checkpoints are written atomically, so a stop never leaves a torn one)."""
+    training. Returns one line per process stopped (or asked to stop). Each run keeps its checkpoint
+    of the last finished epoch (checkpoints are written atomically, so a stop never leaves a torn one).
+
+    ``after_epoch``: instead of ending the trainers now (losing the epoch they are in), ask each to
+    end once its current epoch is checkpointed (a ``stop_request`` file in its run directory) and
+    return at once; ``campaign status`` shows them as stopping until they have ended."""
     lines = []
     pid = scheduler_pid(campaign)
     if pid is not None:
@@ -143,6 +149,11 @@ def stop(campaign: str, wait_seconds: float = 60.0) -> List[str]:
     for path in read_campaign(campaign):
         state = run_state(path)
         if not state.running:
+            continue
+        if after_epoch:
+            atomic_write(state.out_dir / STOP_REQUEST, lambda tmp: Path(tmp).write_text("stop after this epoch\n"))
+            minutes = "" if state.epoch_seconds is None else f" (an epoch takes about {state.epoch_seconds / 60:.0f} min)"
+            lines.append(f"{path}: asked to stop after epoch {state.epoch + 1}/{state.epochs}{minutes}")
             continue
         tpid = trainer_pid(state.out_dir)
         if tpid is None:
@@ -163,16 +174,18 @@ def run_state(config_path: Path) -> RunState:
     config = TrainConfig.from_yaml(str(config_path))
     out = Path(config.out_dir)
     rows = read_metrics(out)
+    running = run_dir_locked(out)
     val = [float(r["val_force_mae_mev_a"]) for r in rows if r.get("val_force_mae_mev_a")]
     secs = [float(r["epoch_s"]) for r in rows[-3:] if r.get("epoch_s")]
     return RunState(config_path, out, int(config.epochs), len(rows), min(val) if val else None,
-                    sum(secs) / len(secs) if secs else None, (out / "summary.json").exists(), run_dir_locked(out))
+                    sum(secs) / len(secs) if secs else None, (out / "summary.json").exists(), running,
+                    running and (out / STOP_REQUEST).exists())
 
 
 def format_status(states: List[RunState]) -> str:
     lines = ["| run | state | epoch | best val force MAE (meV/Å) | s/epoch | ETA |", "|---|---|---|---|---|---|"]
     for s in states:
-        state = "finished" if s.finished else ("training" if s.running else "waiting")
+        state = "finished" if s.finished else ("stopping" if s.stopping else "training" if s.running else "waiting")
         eta = "-" if s.eta_seconds is None else f"{s.eta_seconds / 3600:.1f} h"
         best = "-" if s.best_val_force_mae is None else f"{s.best_val_force_mae:.1f}"
         per = "-" if s.epoch_seconds is None else f"{s.epoch_seconds:.0f}"

@@ -7,6 +7,8 @@ Run directory layout (``config.out_dir``)::
     best_model.pt      best model so far (openmm_range.save_model format)
     metrics.csv        one row per epoch
     split.json         the structure indices of each split (in the concatenated data)
+    stop_request       written by ``openmm-range campaign stop --after-epoch``: the trainer
+                       ends after the epoch it is in, once that epoch is checkpointed
     learning_curves.png, parity_test.png   at the end
 
 Checkpoints are written atomically and read with ``torch.load(weights_only=True)``.
@@ -37,6 +39,8 @@ from .config import TrainConfig
 from .loss import accumulate, loss_terms, summarise
 
 CHECKPOINT = "checkpoint.pt"
+#: A file whose presence asks a running trainer to end after its current epoch (see above).
+STOP_REQUEST = "stop_request"
 #: Entries a checkpoint must hold to be resumed (``data_hash`` is optional).
 _CHECKPOINT_KEYS = {"epoch", "model", "optimizer", "rng", "best", "best_epoch", "best_model", "history", "config",
                     "wall_s"}
@@ -343,6 +347,7 @@ def _train(config: TrainConfig, resume: bool, log, held: contextlib.ExitStack) -
     if is_main:
         out.mkdir(parents=True, exist_ok=True)
         held.enter_context(_lock_run_dir(out))
+        (out / STOP_REQUEST).unlink(missing_ok=True)  # asked of a trainer that has ended: not of this one
         finished = _existing_run(out, resume)
         if finished is not None:
             log(f"{out} holds a finished run (summary.json, no checkpoint to extend): nothing to do")
@@ -502,8 +507,18 @@ def _train(config: TrainConfig, resume: bool, log, held: contextlib.ExitStack) -
                 log(f"early stopping: no validation improvement for {stale} epochs")
             break
         epoch += 1
+        stop = float(is_main and (out / STOP_REQUEST).exists())
+        if world > 1:  # every rank takes the same decision
+            stop = _all_ranks_mean(stop, device)
+        if stop > 0 and epoch < config.epochs:
+            if is_main:
+                (out / STOP_REQUEST).unlink(missing_ok=True)
+                log(f"stopped after epoch {epoch} as requested ({STOP_REQUEST}); resume with --resume")
+            return {"stopped_after_epoch": epoch, "epochs": config.epochs, "out_dir": str(out)}
     if world > 1:
         dist.barrier()
+    if is_main:  # a request that came during the last epoch: the run has finished anyway
+        (out / STOP_REQUEST).unlink(missing_ok=True)
     summary = {"epochs_run": len(history), "best_epoch": best_epoch + 1, "best_val_force_mae_mev_a": best,
                "wall_s": wall, "train_structures": len(train_set), "out_dir": str(out)}
     if is_main and best_state is not None:

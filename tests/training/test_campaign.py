@@ -114,3 +114,67 @@ def test_stop_ends_scheduler_and_trainer_and_the_run_resumes(tmp_path, monkeypat
     finally:
         stop(str(campaign))
     assert not run_state(tmp_path / "long.yaml").running
+
+
+def _long_run(tmp_path, epochs=100000):
+    tiny_water(tmp_path / "water.npz")
+    cfg = {"data": [str(tmp_path / "water.npz")], "model": "schnet", "out_dir": str(tmp_path / "runs" / "long"),
+           "epochs": epochs, "batch_size": 4, "split": [0.5, 0.25, 0.25], "threads": 1,
+           "hyperparameters": {"hidden_channels": 8, "num_interactions": 1, "readout_layers": [8]}}
+    (tmp_path / "long.yaml").write_text(yaml.safe_dump(cfg))
+    return tmp_path / "long.yaml", tmp_path / "runs" / "long"
+
+
+def test_a_stop_request_ends_the_trainer_after_the_epoch_it_is_in(tmp_path):
+    """The request (``campaign stop --after-epoch``) is honoured once the epoch is checkpointed:
+    nothing is lost, the run is not marked finished, and it resumes; a request left from a trainer
+    that has ended does not stop the next one."""
+    import torch
+
+    from openmm_range.training import TrainConfig, train
+    from openmm_range.training.trainer import STOP_REQUEST
+
+    path, out = _long_run(tmp_path, epochs=4)
+    config = TrainConfig.from_yaml(str(path))
+
+    def log(line):  # asked in the middle of epoch 2's bookkeeping, as a user would between epochs
+        if line.startswith("epoch 2: loss"):
+            (out / STOP_REQUEST).write_text("")
+
+    summary = train(config, log=log)
+    assert summary == {"stopped_after_epoch": 2, "epochs": 4, "out_dir": str(out)}
+    assert not (out / STOP_REQUEST).exists() and not (out / "summary.json").exists()
+    assert run_state(path).epoch == 2
+    assert torch.load(out / "checkpoint.pt", weights_only=True)["epoch"] == 1  # epoch 2 (0-based 1) is saved
+    (out / STOP_REQUEST).write_text("")  # stale: its trainer has ended
+    summary = train(config, resume=True)
+    assert summary["epochs_run"] == 4 and (out / "summary.json").exists() and not (out / STOP_REQUEST).exists()
+
+
+def test_campaign_stop_after_epoch_keeps_the_epoch_in_progress(tmp_path, monkeypatch):
+    import time
+
+    from openmm_range.training.campaign import start_detached, stop
+
+    monkeypatch.chdir(tmp_path)
+    path, out = _long_run(tmp_path)
+    campaign = tmp_path / "c.yaml"
+    campaign.write_text(yaml.safe_dump({"name": "c", "runs": [str(path)]}))
+    try:
+        start_detached(str(campaign), 1)
+        deadline = time.time() + 120
+        while run_state(path).epoch < 2:
+            assert time.time() < deadline, "timed out"
+            time.sleep(0.2)
+        lines = stop(str(campaign), after_epoch=True)
+        assert any("asked to stop after epoch" in line for line in lines)
+        while run_state(path).running:
+            assert time.time() < deadline, "timed out"
+            time.sleep(0.2)
+    finally:
+        stop(str(campaign))
+    log = (out / "train.log").read_text()
+    stopped = run_state(path).epoch
+    assert f"stopped after epoch {stopped} as requested" in log
+    assert not (out / "summary.json").exists() and not (out / "stop_request").exists()
+    assert "Traceback" not in log
