@@ -203,6 +203,11 @@ def test_stretch_sampling_reaches_the_dissociation_side(tmp_path, tiny_spec):
         assert stretched.sum() == 1  # exactly one X-H bond changed, the rest untouched (sigma 0)
         k = int(np.argmax(stretched))
         assert 1.15 * r0[k] - 1e-9 <= lengths(f)[k] <= 2.5 + 1e-9
+    # a hydrogen stretched straight at another atom is drawn again rather than driven into it
+    line = np.array([[0.0, 0.0, 0.0], [0.97, 0.0, 0.0], [2.0, 0.0, 0.0]])  # O-H ... O, in a line
+    for f in stretched_xh_bonds(line, np.array([8, 1, 8]), np.array([[0, 1, 0], [1, 0, 0], [0, 0, 0]]), 30, 4.0,
+                                0.0, np.random.default_rng(1)):
+        assert np.linalg.norm(f[1] - f[2]) >= 0.9 and np.linalg.norm(f[1] - f[0]) >= 2.9
     with pytest.raises(ValueError, match="needs a molecule with an X-H bond"):
         stretched_xh_bonds(start[:2], np.array([6, 8]), np.array([[0, 1], [1, 0]]), 1, 2.5, 0.0,
                            np.random.default_rng(0))

@@ -81,6 +81,10 @@ def random_displacements(pos: np.ndarray, sigma: float, n: int, rng: np.random.G
 
 #: a stretched X-H bond is drawn from [STRETCH_MIN_FACTOR * r0, max_length]
 STRETCH_MIN_FACTOR = 1.15
+#: the stretched hydrogen keeps at least this distance (Å) from every other atom; a draw that
+#: brings it closer is made again (up to STRETCH_TRIES times; then the draw with the widest gap)
+STRETCH_MIN_GAP = 0.9
+STRETCH_TRIES = 20
 
 
 def xh_pairs(z: np.ndarray, bonds: np.ndarray, kind: str) -> List[Tuple[int, int]]:
@@ -101,18 +105,30 @@ def stretched_xh_bonds(pos: np.ndarray, z: np.ndarray, bonds: np.ndarray, n: int
 
     These are the dissociation side of the potential: thermal sampling never reaches it, yet a
     model that gets it wrong lets hydrogens leave in MD (benchmarks/bond_dissociation.py).
+    Moving a hydrogen along its bond can drive it into another atom (a carboxylic acid's H into
+    its other oxygen): such a draw, with the hydrogen closer than ``STRETCH_MIN_GAP`` Å to any
+    other atom, is made again (bond, displacements and length), since it samples a collision, not a
+    dissociation (stretch-xtb, generated before this check, holds four, at 0.51-0.61 Å from an O).
     ``bonds``: (n_atoms, n_atoms) bond matrix (non-zero = bonded). ValueError if there is no X-H bond.
     """
     pairs = xh_pairs(z, bonds, "stretch")
     out = []
     for _ in range(n):
-        heavy, hydrogen = pairs[rng.integers(len(pairs))]
-        frame = pos + rng.normal(scale=sigma, size=pos.shape)
-        bond = frame[hydrogen] - frame[heavy]
-        r0 = float(np.linalg.norm(bond))
-        length = float(rng.uniform(min(STRETCH_MIN_FACTOR * r0, max_length), max_length))
-        frame[hydrogen] = frame[heavy] + bond * (length / r0)
-        out.append(frame)
+        best, best_gap = pos, -1.0
+        for _ in range(STRETCH_TRIES):
+            heavy, hydrogen = pairs[rng.integers(len(pairs))]
+            frame = pos + rng.normal(scale=sigma, size=pos.shape)
+            bond = frame[hydrogen] - frame[heavy]
+            r0 = float(np.linalg.norm(bond))
+            length = float(rng.uniform(min(STRETCH_MIN_FACTOR * r0, max_length), max_length))
+            frame[hydrogen] = frame[heavy] + bond * (length / r0)
+            gaps = np.linalg.norm(frame - frame[hydrogen], axis=1)
+            gaps[[hydrogen, heavy]] = np.inf
+            if gaps.min() > best_gap:
+                best, best_gap = frame, float(gaps.min())
+            if best_gap >= STRETCH_MIN_GAP:
+                break
+        out.append(best)
     return out
 
 
