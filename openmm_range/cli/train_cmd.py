@@ -27,6 +27,10 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
+#: exit status of a run that stopped on request before its last epoch (it resumes with --resume)
+STOPPED_EXIT_CODE = 3
+
+
 def run(args) -> int:
     from openmm_range.training import TrainConfig, train
 
@@ -37,4 +41,5 @@ def run(args) -> int:
             base[f.name] = value
     summary = train(TrainConfig.from_dict(base), resume=args.resume)
     print(json.dumps(summary, indent=2))
-    return 0
+    # stopped on request (campaign stop --after-epoch): unfinished, so not 0 ('train && publish' must not go on)
+    return STOPPED_EXIT_CODE if "stopped_after_epoch" in summary else 0

@@ -14,7 +14,9 @@ checkout, continues it. ``status`` prints epoch, best validation force MAE, seco
 epoch and ETA of each run; ``checkpoints`` lists the checkpoint files of unfinished runs,
 which are committed (they are deliberately not git-ignored) so that a fresh machine resumes them.
 ``stop`` ends the scheduler and the runs it is training; each run keeps its last finished epoch
-(the epoch in progress is lost) and continues from there at the next ``start``.
+(the epoch in progress is lost) and continues from there at the next ``start``. ``stop
+--after-epoch`` ends the scheduler and asks each run to end once its epoch in progress is
+checkpointed (``OUT_DIR/stop_request``), so nothing is lost.
 
 The scheduler's log and pid are ``.campaigns/<campaign file stem>.{log,pid}`` below the
 directory the campaign was started from; a trainer writes its pid into its run's ``.lock``.
@@ -151,9 +153,13 @@ def stop(campaign: str, wait_seconds: float = 60.0, after_epoch: bool = False) -
         if not state.running:
             continue
         if after_epoch:
+            if state.epoch + 1 >= state.epochs:
+                lines.append(f"{path}: in its last epoch ({state.epochs}); it finishes (not asked to stop)")
+                continue
             atomic_write(state.out_dir / STOP_REQUEST, lambda tmp: Path(tmp).write_text("stop after this epoch\n"))
-            minutes = "" if state.epoch_seconds is None else f" (an epoch takes about {state.epoch_seconds / 60:.0f} min)"
-            lines.append(f"{path}: asked to stop after epoch {state.epoch + 1}/{state.epochs}{minutes}")
+            minutes = "" if state.epoch_seconds is None else f"; an epoch takes about {state.epoch_seconds / 60:.0f} min"
+            lines.append(f"{path}: asked to stop once the epoch in progress (about {state.epoch + 1}/{state.epochs}) "
+                         f"is checkpointed{minutes}; to take it back: rm {state.out_dir / STOP_REQUEST}")
             continue
         tpid = trainer_pid(state.out_dir)
         if tpid is None:

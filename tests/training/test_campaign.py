@@ -147,12 +147,30 @@ def test_a_stop_request_ends_the_trainer_after_the_epoch_it_is_in(tmp_path):
     assert run_state(path).epoch == 2
     assert torch.load(out / "checkpoint.pt", weights_only=True)["epoch"] == 1  # epoch 2 (0-based 1) is saved
     (out / STOP_REQUEST).write_text("")  # stale: its trainer has ended
-    summary = train(config, resume=True)
+
+    def log_last(line):  # a request during the last epoch: the run finishes all the same
+        if line.startswith("epoch 4: loss"):
+            (out / STOP_REQUEST).write_text("")
+
+    summary = train(config, resume=True, log=log_last)
     assert summary["epochs_run"] == 4 and (out / "summary.json").exists() and not (out / STOP_REQUEST).exists()
+
+
+def test_status_shows_a_run_asked_to_stop():
+    from pathlib import Path
+
+    from openmm_range.training.campaign import RunState
+
+    asked = RunState(Path("a.yaml"), Path("runs/a"), 10, 3, 50.0, 60.0, False, True, True)
+    running = RunState(Path("b.yaml"), Path("runs/b"), 10, 3, 50.0, 60.0, False, True)
+    table = format_status([asked, running]).splitlines()
+    assert "| stopping | 3/10 |" in table[2] and "| training | 3/10 |" in table[3]
 
 
 def test_campaign_stop_after_epoch_keeps_the_epoch_in_progress(tmp_path, monkeypatch):
     import time
+
+    import torch
 
     from openmm_range.training.campaign import start_detached, stop
 
@@ -167,7 +185,7 @@ def test_campaign_stop_after_epoch_keeps_the_epoch_in_progress(tmp_path, monkeyp
             assert time.time() < deadline, "timed out"
             time.sleep(0.2)
         lines = stop(str(campaign), after_epoch=True)
-        assert any("asked to stop after epoch" in line for line in lines)
+        assert any("asked to stop once the epoch in progress" in line for line in lines)
         while run_state(path).running:
             assert time.time() < deadline, "timed out"
             time.sleep(0.2)
@@ -176,5 +194,30 @@ def test_campaign_stop_after_epoch_keeps_the_epoch_in_progress(tmp_path, monkeyp
     log = (out / "train.log").read_text()
     stopped = run_state(path).epoch
     assert f"stopped after epoch {stopped} as requested" in log
+    assert torch.load(out / "checkpoint.pt", weights_only=True)["epoch"] == stopped - 1  # the last epoch is saved
     assert not (out / "summary.json").exists() and not (out / "stop_request").exists()
     assert "Traceback" not in log
+
+
+def test_train_stopped_on_request_exits_with_its_own_status(tmp_path):
+    """``openmm-range train`` ends with status 3 (not 0) when it stopped on request unfinished."""
+    import subprocess
+    import sys
+    import time
+
+    from openmm_range.cli.train_cmd import STOPPED_EXIT_CODE
+    from openmm_range.training.trainer import STOP_REQUEST
+
+    path, out = _long_run(tmp_path)
+    proc = subprocess.Popen([sys.executable, "-m", "openmm_range.cli.main", "train", str(path)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 120
+        while run_state(path).epoch < 1:
+            assert time.time() < deadline and proc.poll() is None, "the run did not start"
+            time.sleep(0.2)
+        (out / STOP_REQUEST).write_text("")
+        assert proc.wait(timeout=120) == STOPPED_EXIT_CODE == 3
+    finally:
+        proc.kill()
+    assert not (out / "summary.json").exists()

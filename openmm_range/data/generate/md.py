@@ -82,7 +82,7 @@ def random_displacements(pos: np.ndarray, sigma: float, n: int, rng: np.random.G
 #: a stretched X-H bond is drawn from [STRETCH_MIN_FACTOR * r0, max_length]
 STRETCH_MIN_FACTOR = 1.15
 #: the stretched hydrogen keeps at least this distance (Å) from every other atom; a draw that
-#: brings it closer is made again (up to STRETCH_TRIES times; then the draw with the widest gap)
+#: brings it closer is made again (up to STRETCH_TRIES times, then ValueError)
 STRETCH_MIN_GAP = 0.9
 STRETCH_TRIES = 20
 
@@ -108,8 +108,10 @@ def stretched_xh_bonds(pos: np.ndarray, z: np.ndarray, bonds: np.ndarray, n: int
     Moving a hydrogen along its bond can drive it into another atom (a carboxylic acid's H into
     its other oxygen): such a draw, with the hydrogen closer than ``STRETCH_MIN_GAP`` Å to any
     other atom, is made again (bond, displacements and length), since it samples a collision, not a
-    dissociation (stretch-xtb, generated before this check, holds four, at 0.51-0.61 Å from an O).
-    ``bonds``: (n_atoms, n_atoms) bond matrix (non-zero = bonded). ValueError if there is no X-H bond.
+    dissociation (stretch-xtb, generated before this check, holds four, at 0.505-0.61 Å from an O).
+    The redraws make the lengths less than uniform where a stretch can hit another atom.
+    ``bonds``: (n_atoms, n_atoms) bond matrix (non-zero = bonded). ValueError if there is no X-H
+    bond, or if no draw in STRETCH_TRIES keeps the gap.
     """
     pairs = xh_pairs(z, bonds, "stretch")
     out = []
@@ -128,6 +130,9 @@ def stretched_xh_bonds(pos: np.ndarray, z: np.ndarray, bonds: np.ndarray, n: int
                 best, best_gap = frame, float(gaps.min())
             if best_gap >= STRETCH_MIN_GAP:
                 break
+        if best_gap < STRETCH_MIN_GAP:
+            raise ValueError(f"stretch sampling: in {STRETCH_TRIES} draws no stretched X-H bond kept its hydrogen "
+                             f"{STRETCH_MIN_GAP} Å from the other atoms (widest gap {best_gap:.2f} Å)")
         out.append(best)
     return out
 
