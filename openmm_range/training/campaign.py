@@ -11,7 +11,7 @@ output in ``OUT_DIR/train.log``, until every run has finished (``OUT_DIR/summary
 Every run checkpoints atomically each epoch and resumes exactly, so stopping the machine
 loses at most one epoch per run; starting the campaign again, on any machine with the same
 checkout, continues it. ``status`` prints epoch, best validation force MAE, seconds per
-epoch and ETA of each run; ``checkpoints`` lists the checkpoint files of unfinished runs,
+epoch, ETA and CPU-hours (of the epochs kept) of each run; ``checkpoints`` lists the checkpoint files of unfinished runs,
 which are committed (they are deliberately not git-ignored) so that a fresh machine resumes them.
 ``stop`` ends the scheduler and the runs it is training; each run keeps its last finished epoch
 (the epoch in progress is lost) and continues from there at the next ``start``. ``stop
@@ -53,6 +53,7 @@ class RunState:
     finished: bool
     running: bool
     stopping: bool = False  # running, and asked to stop after its current epoch
+    cpu_hours: Optional[float] = None  # the trainer's CPU time over the epochs in metrics.csv (not redone or lost ones)
 
     @property
     def eta_seconds(self) -> Optional[float]:
@@ -183,19 +184,22 @@ def run_state(config_path: Path) -> RunState:
     running = run_dir_locked(out)
     val = [float(r["val_force_mae_mev_a"]) for r in rows if r.get("val_force_mae_mev_a")]
     secs = [float(r["epoch_s"]) for r in rows[-3:] if r.get("epoch_s")]
+    cpu = [float(r["epoch_cpu_s"]) for r in rows if r.get("epoch_cpu_s")]
     return RunState(config_path, out, int(config.epochs), len(rows), min(val) if val else None,
                     sum(secs) / len(secs) if secs else None, (out / "summary.json").exists(), running,
-                    running and (out / STOP_REQUEST).exists())
+                    running and (out / STOP_REQUEST).exists(), sum(cpu) / 3600 if cpu else None)
 
 
 def format_status(states: List[RunState]) -> str:
-    lines = ["| run | state | epoch | best val force MAE (meV/Å) | s/epoch | ETA |", "|---|---|---|---|---|---|"]
+    lines = ["| run | state | epoch | best val force MAE (meV/Å) | s/epoch | ETA | CPU-h |",
+             "|---|---|---|---|---|---|---|"]
     for s in states:
         state = "finished" if s.finished else ("stopping" if s.stopping else "training" if s.running else "waiting")
         eta = "-" if s.eta_seconds is None else f"{s.eta_seconds / 3600:.1f} h"
         best = "-" if s.best_val_force_mae is None else f"{s.best_val_force_mae:.1f}"
         per = "-" if s.epoch_seconds is None else f"{s.epoch_seconds:.0f}"
-        lines.append(f"| {s.config} | {state} | {s.epoch}/{s.epochs} | {best} | {per} | {eta} |")
+        cpu = "-" if s.cpu_hours is None else f"{s.cpu_hours:.2f}"
+        lines.append(f"| {s.config} | {state} | {s.epoch}/{s.epochs} | {best} | {per} | {eta} | {cpu} |")
     return "\n".join(lines)
 
 

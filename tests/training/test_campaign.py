@@ -7,6 +7,7 @@ import yaml
 from openmm_range.data import Frames, save_frames
 from openmm_range.data.generate.potentials import XTBPotential
 from openmm_range.training.campaign import format_status, read_campaign, run_state, schedule
+from openmm_range.training.history import read_metrics
 
 WATER = np.array([[0.0, 0.0, 0.0], [0.9572, 0.0, 0.0], [-0.24, 0.9266, 0.0]])
 
@@ -41,6 +42,9 @@ def test_schedule_trains_and_resumes_every_run(tmp_path):
     after = [run_state(p) for p in read_campaign(str(campaign))]
     assert [(s.epoch, s.finished) for s in after] == [(2, True), (1, True)]
     assert "finished" in format_status(after) and "2/2" in format_status(after)
+    cpu_s = sum(float(r["epoch_cpu_s"]) for r in read_metrics(tmp_path / "runs" / "a"))
+    assert after[0].cpu_hours == pytest.approx(cpu_s / 3600) and cpu_s > 0
+    assert format_status(after).splitlines()[2].endswith(f"| {cpu_s / 3600:.2f} |")
     # a finished campaign starts nothing; a longer run resumes from its checkpoint
     cfg_a = yaml.safe_load(open(configs[0]))
     cfg_a["epochs"] = 3
