@@ -25,8 +25,8 @@ def _readme_rows():
 def _card_numbers(name):
     card = (ROOT / "serialized_models" / f"{name}.md").read_text()
     epochs = int(re.search(r"^- epochs run: (\d+)", card, re.M)[1])
-    train = int(re.search(r"^- structures used: (\d+) for training; split \[([\d.]+)", card, re.M)[1])
-    split0 = float(re.search(r"split \[([\d.]+),", card)[1])
+    used = re.search(r"^- structures used: (\d+) for training; split \[([\d.]+),", card, re.M)
+    train, split0 = int(used[1]), float(used[2])
     dha = float(re.search(r"^\| data/dha-xtb \| \d+ \| [\d.]+ \| ([\d.]+) \|", card, re.M)[1])
     return epochs, train, split0, dha
 

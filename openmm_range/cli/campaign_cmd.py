@@ -1,7 +1,7 @@
 """``openmm-range campaign``: start, resume and follow many training runs.
 
     openmm-range campaign start CAMPAIGN.yaml [--jobs N]    # detached; resumes unfinished runs
-    openmm-range campaign status CAMPAIGN.yaml               # epoch, best val error, ETA per run
+    openmm-range campaign status CAMPAIGN.yaml               # epoch, best val error, ETA, CPU-h per run
     openmm-range campaign checkpoints CAMPAIGN.yaml          # checkpoints of unfinished runs (to commit)
     openmm-range campaign stop CAMPAIGN.yaml                 # end the scheduler and its runs (they resume)
     openmm-range campaign stop CAMPAIGN.yaml --after-epoch   # ... each run once its current epoch is saved

@@ -11,8 +11,9 @@ output in ``OUT_DIR/train.log``, until every run has finished (``OUT_DIR/summary
 Every run checkpoints atomically each epoch and resumes exactly, so stopping the machine
 loses at most one epoch per run; starting the campaign again, on any machine with the same
 checkout, continues it. ``status`` prints epoch, best validation force MAE, seconds per
-epoch, ETA and CPU-hours (of the epochs kept) of each run; ``checkpoints`` lists the checkpoint files of unfinished runs,
-which are committed (they are deliberately not git-ignored) so that a fresh machine resumes them.
+epoch, ETA and CPU-hours (of the epochs kept) of each run; ``checkpoints`` lists the
+checkpoint files of unfinished runs, which are committed (they are deliberately not
+git-ignored) so that a fresh machine resumes them.
 ``stop`` ends the scheduler and the runs it is training; each run keeps its last finished epoch
 (the epoch in progress is lost) and continues from there at the next ``start``. ``stop
 --after-epoch`` ends the scheduler and asks each run to end once its epoch in progress is

@@ -23,6 +23,15 @@ def tiny_water(path):
     save_frames(frames, str(path))
 
 
+def _long_run(tmp_path, epochs=100000):
+    tiny_water(tmp_path / "water.npz")
+    cfg = {"data": [str(tmp_path / "water.npz")], "model": "schnet", "out_dir": str(tmp_path / "runs" / "long"),
+           "epochs": epochs, "batch_size": 4, "split": [0.5, 0.25, 0.25], "threads": 1,
+           "hyperparameters": {"hidden_channels": 8, "num_interactions": 1, "readout_layers": [8]}}
+    (tmp_path / "long.yaml").write_text(yaml.safe_dump(cfg))
+    return tmp_path / "long.yaml", tmp_path / "runs" / "long"
+
+
 def test_schedule_trains_and_resumes_every_run(tmp_path):
     tiny_water(tmp_path / "water.npz")
     configs = []
@@ -83,14 +92,9 @@ def test_stop_ends_scheduler_and_trainer_and_the_run_resumes(tmp_path, monkeypat
     from openmm_range.training.campaign import scheduler_pid, start_detached, stop, trainer_pid
 
     monkeypatch.chdir(tmp_path)
-    tiny_water(tmp_path / "water.npz")
-    cfg = {"data": [str(tmp_path / "water.npz")], "model": "schnet", "out_dir": str(tmp_path / "runs" / "long"),
-           "epochs": 100000, "batch_size": 4, "split": [0.5, 0.25, 0.25], "threads": 1,
-           "hyperparameters": {"hidden_channels": 8, "num_interactions": 1, "readout_layers": [8]}}
-    (tmp_path / "long.yaml").write_text(yaml.safe_dump(cfg))
+    _, out = _long_run(tmp_path)
     campaign = tmp_path / "c.yaml"
     campaign.write_text(yaml.safe_dump({"name": "c", "runs": [str(tmp_path / "long.yaml")]}))
-    out = tmp_path / "runs" / "long"
 
     def wait_for(cond, seconds=120.0):
         deadline = time.time() + seconds
@@ -118,15 +122,6 @@ def test_stop_ends_scheduler_and_trainer_and_the_run_resumes(tmp_path, monkeypat
     finally:
         stop(str(campaign))
     assert not run_state(tmp_path / "long.yaml").running
-
-
-def _long_run(tmp_path, epochs=100000):
-    tiny_water(tmp_path / "water.npz")
-    cfg = {"data": [str(tmp_path / "water.npz")], "model": "schnet", "out_dir": str(tmp_path / "runs" / "long"),
-           "epochs": epochs, "batch_size": 4, "split": [0.5, 0.25, 0.25], "threads": 1,
-           "hyperparameters": {"hidden_channels": 8, "num_interactions": 1, "readout_layers": [8]}}
-    (tmp_path / "long.yaml").write_text(yaml.safe_dump(cfg))
-    return tmp_path / "long.yaml", tmp_path / "runs" / "long"
 
 
 def test_a_stop_request_ends_the_trainer_after_the_epoch_it_is_in(tmp_path):

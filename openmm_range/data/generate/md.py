@@ -116,7 +116,7 @@ def stretched_xh_bonds(pos: np.ndarray, z: np.ndarray, bonds: np.ndarray, n: int
     pairs = xh_pairs(z, bonds, "stretch")
     out = []
     for _ in range(n):
-        best, best_gap = pos, -1.0
+        widest = 0.0
         for _ in range(STRETCH_TRIES):
             heavy, hydrogen = pairs[rng.integers(len(pairs))]
             frame = pos + rng.normal(scale=sigma, size=pos.shape)
@@ -126,14 +126,13 @@ def stretched_xh_bonds(pos: np.ndarray, z: np.ndarray, bonds: np.ndarray, n: int
             frame[hydrogen] = frame[heavy] + bond * (length / r0)
             gaps = np.linalg.norm(frame - frame[hydrogen], axis=1)
             gaps[[hydrogen, heavy]] = np.inf
-            if gaps.min() > best_gap:
-                best, best_gap = frame, float(gaps.min())
-            if best_gap >= STRETCH_MIN_GAP:
+            if gaps.min() >= STRETCH_MIN_GAP:
+                out.append(frame)
                 break
-        if best_gap < STRETCH_MIN_GAP:
+            widest = max(widest, float(gaps.min()))
+        else:
             raise ValueError(f"stretch sampling: in {STRETCH_TRIES} draws no stretched X-H bond kept its hydrogen "
-                             f"{STRETCH_MIN_GAP} Å from the other atoms (widest gap {best_gap:.2f} Å)")
-        out.append(best)
+                             f"{STRETCH_MIN_GAP} Å from the other atoms (widest gap {widest:.2f} Å)")
     return out
 
 
