@@ -38,7 +38,7 @@ import yaml
 from ..serialization import atomic_write
 from .config import TrainConfig
 from .history import read_metrics
-from .trainer import STOP_REQUEST
+from .trainer import LAUNCHED_AT, STOP_REQUEST
 
 
 @dataclass
@@ -55,6 +55,7 @@ class RunState:
     running: bool
     stopping: bool = False  # running, and asked to stop after its current epoch
     cpu_hours: Optional[float] = None  # the trainer's CPU time over the epochs in metrics.csv (not redone or lost ones)
+    cpu_partial: bool = False  # some epochs in metrics.csv have no CPU time (older trainers): cpu_hours is a lower bound
 
     @property
     def eta_seconds(self) -> Optional[float]:
@@ -144,15 +145,24 @@ def stop(campaign: str, wait_seconds: float = 60.0, after_epoch: bool = False) -
 
     ``after_epoch``: instead of ending the trainers now (losing the epoch they are in), ask each to
     end once its current epoch is checkpointed (a ``stop_request`` file in its run directory) and
-    return at once; ``campaign status`` shows them as stopping until they have ended."""
+    return at once; ``campaign status`` shows them as stopping until they have ended. If the
+    scheduler was alive, runs that are not training are asked too (unreported): one may have
+    just been launched, its trainer still importing before it takes its lock. A request that a run
+    not launched then finds at its next start is older than its launch, and is discarded."""
     lines = []
     pid = scheduler_pid(campaign)
     if pid is not None:
         os.kill(pid, signal.SIGTERM)
+        deadline = time.time() + 10.0  # after it has gone, it launches nothing more
+        while scheduler_pid(campaign) is not None and time.time() < deadline:
+            time.sleep(0.05)
         lines.append(f"stopped the scheduler (pid {pid})")
     for path in read_campaign(campaign):
         state = run_state(path)
         if not state.running:
+            if (after_epoch and pid is not None and not state.finished and state.epoch + 1 < state.epochs
+                    and state.out_dir.is_dir()):
+                atomic_write(state.out_dir / STOP_REQUEST, lambda tmp: Path(tmp).write_text("stop after this epoch\n"))
             continue
         if after_epoch:
             if state.epoch + 1 >= state.epochs:
@@ -188,7 +198,8 @@ def run_state(config_path: Path) -> RunState:
     cpu = [float(r["epoch_cpu_s"]) for r in rows if r.get("epoch_cpu_s")]
     return RunState(config_path, out, int(config.epochs), len(rows), min(val) if val else None,
                     sum(secs) / len(secs) if secs else None, (out / "summary.json").exists(), running,
-                    running and (out / STOP_REQUEST).exists(), sum(cpu) / 3600 if cpu else None)
+                    running and (out / STOP_REQUEST).exists(), sum(cpu) / 3600 if cpu else None,
+                    0 < len(cpu) < len(rows))
 
 
 def format_status(states: List[RunState]) -> str:
@@ -199,7 +210,7 @@ def format_status(states: List[RunState]) -> str:
         eta = "-" if s.eta_seconds is None else f"{s.eta_seconds / 3600:.1f} h"
         best = "-" if s.best_val_force_mae is None else f"{s.best_val_force_mae:.1f}"
         per = "-" if s.epoch_seconds is None else f"{s.epoch_seconds:.0f}"
-        cpu = "-" if s.cpu_hours is None else f"{s.cpu_hours:.2f}"
+        cpu = "-" if s.cpu_hours is None else f"{'≥' if s.cpu_partial else ''}{s.cpu_hours:.2f}"
         lines.append(f"| {s.config} | {state} | {s.epoch}/{s.epochs} | {best} | {per} | {eta} | {cpu} |")
     return "\n".join(lines)
 
@@ -207,7 +218,7 @@ def format_status(states: List[RunState]) -> str:
 def _launch(config_path: Path, out_dir: Path) -> subprocess.Popen:
     out_dir.mkdir(parents=True, exist_ok=True)
     log = open(out_dir / "train.log", "a")
-    env = dict(os.environ, OMP_NUM_THREADS="1")
+    env = dict(os.environ, OMP_NUM_THREADS="1", **{LAUNCHED_AT: repr(time.time())})
     return subprocess.Popen([sys.executable, "-m", "openmm_range.cli.main", "train", str(config_path), "--resume"],
                             stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
 

@@ -8,7 +8,8 @@ Run directory layout (``config.out_dir``)::
     metrics.csv        one row per epoch
     split.json         the structure indices of each split (in the concatenated data)
     stop_request       written by ``openmm-range campaign stop --after-epoch``: the trainer
-                       ends after the epoch it is in, once that epoch is checkpointed
+                       ends after the epoch it is in, once that epoch is checkpointed; one
+                       older than the trainer's launch (see LAUNCHED_AT) is discarded at start
     learning_curves.png, parity_test.png   at the end
 
 Checkpoints are written atomically and read with ``torch.load(weights_only=True)``.
@@ -41,6 +42,11 @@ from .loss import accumulate, loss_terms, summarise
 CHECKPOINT = "checkpoint.pt"
 #: A file whose presence asks a running trainer to end after its current epoch (see above).
 STOP_REQUEST = "stop_request"
+#: Environment variable with the time (``time.time()``) a campaign scheduler launched the trainer.
+#: A stop request written after it is kept at start, even if written before the trainer took its
+#: lock (a trainer spends seconds importing first); without it every request found at start is
+#: one of an ended trainer, and is discarded.
+LAUNCHED_AT = "OPENMM_RANGE_LAUNCHED_AT"
 #: Entries a checkpoint must hold to be resumed (``data_hash`` is optional).
 _CHECKPOINT_KEYS = {"epoch", "model", "optimizer", "rng", "best", "best_epoch", "best_model", "history", "config",
                     "wall_s"}
@@ -327,6 +333,20 @@ def _flushes_denormals() -> bool:
     return bool(torch.tensor(torch.finfo(torch.float32).tiny) / 2 == 0)
 
 
+def _discard_stale_stop_request(out: Path) -> None:
+    """Delete ``out/stop_request`` if it was written before this trainer was launched (asked of a
+    trainer that has ended, not of this one)."""
+    try:
+        launched = float(os.environ.get(LAUNCHED_AT, "inf"))
+    except ValueError:
+        launched = math.inf
+    try:
+        if (out / STOP_REQUEST).stat().st_mtime < launched:
+            (out / STOP_REQUEST).unlink(missing_ok=True)
+    except FileNotFoundError:
+        pass
+
+
 def _train(config: TrainConfig, resume: bool, log, held: contextlib.ExitStack) -> Dict:
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
@@ -347,7 +367,7 @@ def _train(config: TrainConfig, resume: bool, log, held: contextlib.ExitStack) -
     if is_main:
         out.mkdir(parents=True, exist_ok=True)
         held.enter_context(_lock_run_dir(out))
-        (out / STOP_REQUEST).unlink(missing_ok=True)  # asked of a trainer that has ended: not of this one
+        _discard_stale_stop_request(out)
         finished = _existing_run(out, resume)
         if finished is not None:
             log(f"{out} holds a finished run (summary.json, no checkpoint to extend): nothing to do")

@@ -23,13 +23,14 @@ def tiny_water(path):
     save_frames(frames, str(path))
 
 
-def _long_run(tmp_path, epochs=100000):
-    tiny_water(tmp_path / "water.npz")
-    cfg = {"data": [str(tmp_path / "water.npz")], "model": "schnet", "out_dir": str(tmp_path / "runs" / "long"),
+def _long_run(tmp_path, epochs=100000, name="long"):
+    if not (tmp_path / "water.npz").exists():
+        tiny_water(tmp_path / "water.npz")
+    cfg = {"data": [str(tmp_path / "water.npz")], "model": "schnet", "out_dir": str(tmp_path / "runs" / name),
            "epochs": epochs, "batch_size": 4, "split": [0.5, 0.25, 0.25], "threads": 1,
            "hyperparameters": {"hidden_channels": 8, "num_interactions": 1, "readout_layers": [8]}}
-    (tmp_path / "long.yaml").write_text(yaml.safe_dump(cfg))
-    return tmp_path / "long.yaml", tmp_path / "runs" / "long"
+    (tmp_path / f"{name}.yaml").write_text(yaml.safe_dump(cfg))
+    return tmp_path / f"{name}.yaml", tmp_path / "runs" / name
 
 
 def test_schedule_trains_and_resumes_every_run(tmp_path):
@@ -53,7 +54,15 @@ def test_schedule_trains_and_resumes_every_run(tmp_path):
     assert "finished" in format_status(after) and "2/2" in format_status(after)
     cpu_s = sum(float(r["epoch_cpu_s"]) for r in read_metrics(tmp_path / "runs" / "a"))
     assert after[0].cpu_hours == pytest.approx(cpu_s / 3600) and cpu_s > 0
-    assert format_status(after).splitlines()[2].endswith(f"| {cpu_s / 3600:.2f} |")
+    assert format_status(after).splitlines()[2].endswith(f"| {cpu_s / 3600:.2f} |") and not after[0].cpu_partial
+    import csv  # a second epoch as an older trainer wrote it, without CPU time: CPU-h is a lower bound
+    metrics = tmp_path / "runs" / "b" / "metrics.csv"
+    rows = list(csv.DictReader(metrics.open()))
+    with metrics.open("a", newline="") as handle:
+        csv.DictWriter(handle, fieldnames=list(rows[0])).writerow(dict(rows[0], epoch="2", epoch_cpu_s=""))
+    partial = run_state(read_campaign(str(campaign))[1])
+    assert partial.cpu_partial and partial.cpu_hours == pytest.approx(float(rows[0]["epoch_cpu_s"]) / 3600)
+    assert format_status([partial]).splitlines()[2].endswith(f"| ≥{partial.cpu_hours:.2f} |")
     # a finished campaign starts nothing; a longer run resumes from its checkpoint
     cfg_a = yaml.safe_load(open(configs[0]))
     cfg_a["epochs"] = 3
@@ -155,18 +164,48 @@ def test_a_stop_request_ends_the_trainer_after_the_epoch_it_is_in(tmp_path):
     assert summary["epochs_run"] == 4 and (out / "summary.json").exists() and not (out / STOP_REQUEST).exists()
 
 
+def test_a_request_after_the_launch_is_kept_and_an_older_one_discarded(tmp_path, monkeypatch):
+    """A trainer launched by a scheduler (its launch time in LAUNCHED_AT) keeps a stop request
+    written after its launch, though it finds it before taking its lock (it was still importing
+    when ``campaign stop --after-epoch`` ran), and discards one written before."""
+    import os
+    import time
+
+    from openmm_range.training import TrainConfig, train
+    from openmm_range.training.trainer import LAUNCHED_AT, STOP_REQUEST
+
+    path, out = _long_run(tmp_path, epochs=3)
+    out.mkdir(parents=True)
+    launched = time.time()
+    (out / STOP_REQUEST).write_text("")
+    os.utime(out / STOP_REQUEST, (launched - 60, launched - 60))  # asked of a trainer that has ended
+    monkeypatch.setenv(LAUNCHED_AT, repr(launched))
+    assert train(TrainConfig.from_yaml(str(path)))["epochs_run"] == 3
+    assert not (out / STOP_REQUEST).exists()
+
+    path, out = _long_run(tmp_path, epochs=3, name="late")
+    out.mkdir(parents=True)
+    monkeypatch.setenv(LAUNCHED_AT, repr(time.time() - 5))  # launched 5 s ago, asked now
+    (out / STOP_REQUEST).write_text("")
+    summary = train(TrainConfig.from_yaml(str(path)))
+    assert summary == {"stopped_after_epoch": 1, "epochs": 3, "out_dir": str(out)}
+
+
 def test_status_shows_a_run_asked_to_stop():
     from pathlib import Path
 
     from openmm_range.training.campaign import RunState
 
-    asked = RunState(Path("a.yaml"), Path("runs/a"), 10, 3, 50.0, 60.0, False, True, True)
-    running = RunState(Path("b.yaml"), Path("runs/b"), 10, 3, 50.0, 60.0, False, True)
+    asked = RunState(Path("a.yaml"), Path("runs/a"), 10, 3, 50.0, 60.0, False, True, True, 0.05)
+    running = RunState(Path("b.yaml"), Path("runs/b"), 10, 3, 50.0, 60.0, False, True, False, 0.05, True)
     table = format_status([asked, running]).splitlines()
     assert "| stopping | 3/10 |" in table[2] and "| training | 3/10 |" in table[3]
+    assert table[2].endswith("| 0.05 |") and table[3].endswith("| ≥0.05 |")  # some epochs without CPU time
 
 
 def test_campaign_stop_after_epoch_keeps_the_epoch_in_progress(tmp_path, monkeypatch):
+    """The training run stops after its epoch; a run not training yet whose directory exists (as
+    when the scheduler has just launched it) is asked too, without a line of its own."""
     import time
 
     import torch
@@ -175,8 +214,10 @@ def test_campaign_stop_after_epoch_keeps_the_epoch_in_progress(tmp_path, monkeyp
 
     monkeypatch.chdir(tmp_path)
     path, out = _long_run(tmp_path)
+    second, second_out = _long_run(tmp_path, name="second")
+    second_out.mkdir(parents=True)
     campaign = tmp_path / "c.yaml"
-    campaign.write_text(yaml.safe_dump({"name": "c", "runs": [str(path)]}))
+    campaign.write_text(yaml.safe_dump({"name": "c", "runs": [str(path), str(second)]}))
     try:
         start_detached(str(campaign), 1)
         deadline = time.time() + 120
@@ -185,6 +226,7 @@ def test_campaign_stop_after_epoch_keeps_the_epoch_in_progress(tmp_path, monkeyp
             time.sleep(0.2)
         lines = stop(str(campaign), after_epoch=True)
         assert any("asked to stop once the epoch in progress" in line for line in lines)
+        assert (second_out / "stop_request").exists() and not any("second" in line for line in lines)
         while run_state(path).running:
             assert time.time() < deadline, "timed out"
             time.sleep(0.2)
