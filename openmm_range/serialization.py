@@ -15,6 +15,7 @@ import os
 import pickle
 import re
 import tempfile
+import zipfile
 from pathlib import Path
 from typing import Any, Dict, Union
 
@@ -92,19 +93,36 @@ def load_weights_only(path: PathLike, what: str = MODEL_FILE) -> Any:
 
     A file that refers to any other Python object (a class, a function to call) is refused
     before anything in it runs: ValueError naming the file, the object it refers to, and
-    ``what`` (the kind of file accepted, e.g. :data:`MODEL_FILE`).
+    ``what`` (the kind of file accepted, e.g. :data:`MODEL_FILE`). A TorchScript archive (from
+    ``torch.jit.save``, e.g. an exported module) and a file torch cannot read are refused by name.
     """
+    if _is_torchscript(path):
+        raise ValueError(f"{str(path)!r} is not {what}: it is a TorchScript module (torch.jit.save, e.g. "
+                         f"openmm_range.export's output), which holds code; give the model file it was made from")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         if "Weights only load failed" not in str(exc):
-            raise ValueError(f"{str(path)!r} is not {what}: {exc}") from None
+            raise ValueError(f"{str(path)!r} is not {what}: torch.load cannot read it "
+                             f"({type(exc).__name__}: {exc})") from None
         found = re.search(r"Unsupported (global: GLOBAL \S+|operand \S+)", str(exc))
         raise ValueError(f"{str(path)!r} is not {what}: it holds pickled Python objects other than tensors and "
                          f"plain values ({found.group(0) if found else 'refused by torch.load(weights_only=True)'}); "
                          f"it was refused and nothing in it was run") from None
     except Exception as exc:  # not a torch file at all
-        raise ValueError(f"{str(path)!r} is not {what}: {exc}") from None
+        raise ValueError(f"{str(path)!r} is not {what}: it is not a file written by torch.save "
+                         f"({type(exc).__name__}: {exc})") from None
+
+
+def _is_torchscript(path: PathLike) -> bool:
+    """True for a zip archive laid out as torch.jit.save writes it (a ``code/`` folder)."""
+    try:
+        if not zipfile.is_zipfile(path):
+            return False
+        with zipfile.ZipFile(path) as archive:
+            return any("/code/" in name or name.startswith("code/") for name in archive.namelist())
+    except (OSError, zipfile.BadZipFile):
+        return False
 
 
 def _read(path: PathLike) -> Dict[str, Any]:

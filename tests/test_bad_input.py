@@ -75,6 +75,15 @@ def test_not_a_model_file(tmp_path):
         openmm_range.load_model(path)
     with pytest.raises(FileNotFoundError, match="does not exist"):
         openmm_range.load_model(tmp_path / "missing.pt")
+    # an exported (TorchScript) module and a text file are named for what they are
+    model = openmm_range.create_model("schnet", hidden_channels=8, num_interactions=1)
+    torch.jit.save(openmm_range.export(model, [8, 1, 1]), str(tmp_path / "exported.pt"))
+    with pytest.raises(ValueError, match=r"is not an openmm-range model file \(.*\): it is a TorchScript module"):
+        openmm_range.load_model(tmp_path / "exported.pt")
+    (tmp_path / "notes.txt").write_text("epoch 1: loss 0.5\n")
+    with pytest.raises(ValueError, match=r"not an openmm-range model file \(.*\): it is not a file written by torch\.save "
+                                         r"\(\w+(Error|Exception)"):
+        openmm_range.load_model(tmp_path / "notes.txt")
     # the format tag right but the rest malformed: refused by name, not a KeyError or TypeError
     from openmm_range.serialization import FORMAT
 

@@ -12,6 +12,10 @@ Arguments accepted by ``createSystem`` / ``createMixedSystem`` (passed on to ``a
 * ``cudaGraphWarmupSteps``: eager evaluations before capture (default 10).
 * ``charge``: total charge (e) of the ML region (openmm-ml's argument; default 0). Only
   charges the model saw in training are accepted (``openmm-range info MODEL`` lists them).
+* ``multiplicity``: spin multiplicity (openmm-ml's argument; default 1). The models have no
+  spin input and take closed-shell molecules only: 1 is the only value accepted, and a
+  molecule with an odd number of electrons (at its charge) is refused, whether or not
+  ``multiplicity`` is given (a missing ion charge, usually).
 * ``moleculeCharges``: the total charge of each molecule of the ML region (in order of
   their first ML atom), when ``charge`` alone is ambiguous (see ``topology.molecule_charges``).
 * ``molecules``: ``None`` (default: the bonded components of the topology, fixed during
@@ -36,7 +40,7 @@ logger = logging.getLogger("openmm_range.openmm")
 #: createSystem arguments that openmm-ml's embeddings pass through to every potential.
 _OPENMMML_PASSTHROUGH = {"mlLongRange", "linkAtomDistances", "removeConstraints", "interpolate", "embedding"}
 _ACCEPTED_NAMES = ("backend", "precision", "device", "cudaGraphs", "cudaGraphWarmupSteps", "maxNeighbors", "charge",
-                   "moleculeCharges", "molecules")
+                   "multiplicity", "moleculeCharges", "molecules")
 _ACCEPTED = ", ".join(_ACCEPTED_NAMES)
 _PRECISIONS = {"single": "float32", "double": "float64"}
 
@@ -129,8 +133,8 @@ class RangePotentialImpl(MLPotentialImpl):
     def addForces(self, topology: openmm.app.Topology, system: openmm.System, atoms: Optional[Iterable[int]],
                   forceGroup: int, backend: str = "auto", precision: Optional[str] = None,
                   device: Optional[str] = None, cudaGraphs: Optional[bool] = None, cudaGraphWarmupSteps: int = 10,
-                  maxNeighbors: Optional[int] = None, charge: int = 0, moleculeCharges=None, molecules=None,
-                  **args) -> None:
+                  maxNeighbors: Optional[int] = None, charge: int = 0, multiplicity: int = 1, moleculeCharges=None,
+                  molecules=None, **args) -> None:
         """Add one force computing the model's energy (kJ/mol) of ``atoms`` to ``system``.
 
         ``atoms`` (None: all) in the given order define the atom order of the exported
@@ -140,7 +144,7 @@ class RangePotentialImpl(MLPotentialImpl):
 
         from .backends import check_backend, choose_backend
         from .pythonforce_backend import RangeComputation, build_python_force
-        from .topology import atomic_numbers, ml_atom_indices
+        from .topology import atomic_numbers, check_closed_shells, ml_atom_indices
 
         unknown = sorted(set(args) - _OPENMMML_PASSTHROUGH)
         _refuse_misplaced(self.name, unknown)
@@ -149,7 +153,11 @@ class RangePotentialImpl(MLPotentialImpl):
         check_backend(backend)
         indices = ml_atom_indices(topology, atoms)
         numbers = atomic_numbers(topology, indices, self.metadata["elements"], self.name)
+        if isinstance(multiplicity, bool) or multiplicity != 1:
+            raise ValueError(f"multiplicity={multiplicity!r}: the RANGE {self.name} model has no spin input and takes "
+                             f"closed-shell molecules only; accepted: 1")
         mol_ids, charges = self._molecules(topology, indices, numbers, charge, moleculeCharges, molecules)
+        check_closed_shells(topology, indices, numbers, mol_ids, charges, self.name)
         periodic = topology.getPeriodicBoxVectors() is not None or system.usesPeriodicBoundaryConditions()
         if periodic:
             self._check_box(topology, system)

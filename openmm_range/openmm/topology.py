@@ -133,6 +133,38 @@ def ml_molecules(topology: openmm.app.Topology, indices: Sequence[int]) -> List[
     return [ids.setdefault(find(k), len(ids)) for k in range(len(indices))]
 
 
+def check_closed_shells(topology: openmm.app.Topology, indices: Sequence[int], numbers: Sequence[int],
+                        molecules: Sequence[int], charges: Sequence[int], model: str) -> None:
+    """ValueError for a molecule of the ML region with an odd number of electrons (an open shell).
+
+    ``molecules`` (one id per ML atom) and ``charges`` (e, one per molecule) as the force gets
+    them. The models have no spin input and the shipped data are closed-shell singlets, so an odd
+    count is almost always a missing charge (a carboxylate given charge 0) and would give an
+    energy of a species never trained on. A molecule with a bond to an atom outside the ML region
+    (a fragment cut from a larger molecule in ML/MM) is not checked: it is no closed species."""
+    ml = set(indices)
+    group = dict(zip(indices, molecules))
+    cut = set()
+    for a, b in topology.bonds():
+        if (a.index in ml) != (b.index in ml):
+            cut.add(group[a.index if a.index in ml else b.index])
+    electrons = [0] * len(charges)
+    first = {}
+    for i, z, m in zip(indices, numbers, molecules):
+        electrons[m] += int(z)
+        first.setdefault(m, i)
+    atoms = list(topology.atoms())
+    for m, q in enumerate(charges):
+        count = electrons[m] - int(q)
+        if m not in cut and count % 2 == 1:
+            where = f"molecule {m} of the ML region (from {describe_atom(atoms[first[m]])})" if len(charges) > 1 \
+                else "the ML region"
+            raise ValueError(f"{where} has {count} electrons at total charge {int(q):+d}: an open shell, but the "
+                             f"{model} model has no spin input and takes closed-shell molecules only (multiplicity "
+                             f"1); if it is an ion, give its charge (charge=..., or moleculeCharges=[one per "
+                             f"molecule]; a carboxylate is -1, an ammonium +1)")
+
+
 def check_charge(charge) -> int:
     """``charge`` as an int (total charge in e); ValueError for anything that is not an integer."""
     try:
