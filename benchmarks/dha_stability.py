@@ -194,6 +194,7 @@ def main():
                 timestep_fs=args.timestep_fs, steps=steps, platform=args.platform, report_interval=args.report_interval,
                 dcd=dcd, csv=csv_path, seed=1000 + k, progress=False, checkpoint=chk,
                 checkpoint_interval=every * args.report_interval, resume=True, constraints=args.constraints,
+                overwrite=True,  # this script removes or resumes its own run files
                 # by default bonds are checked afterwards, over the whole run; --stop-at-break ends a run there
                 max_bond_stretch=args.max_bond_stretch if args.stop_at_break else None))
             ns_per_day = summary.get("ns_per_day")

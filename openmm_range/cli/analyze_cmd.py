@@ -33,10 +33,12 @@ def run(args) -> int:
     except ValueError:
         raise ValueError(f"--levels must be comma-separated numbers (Å), got {args.levels!r}") from None
     trajectories = [Path(t) for t in args.trajectories]
+    stems = [t.stem for t in trajectories]  # each trajectory's label; the path where stems repeat
+    labels = [stem if stems.count(stem) == 1 else str(t) for stem, t in zip(stems, trajectories)]
     series, units = {}, set()
-    for trajectory in trajectories:
+    for trajectory, label in zip(trajectories, labels):
         times, rg, time_unit = radius_of_gyration(trajectory, Path(args.top), args.selection, args.frame_interval_ps)
-        series[trajectory.stem] = (times, rg)
+        series[label] = (times, rg)
         units.add(time_unit)
         print(f"{trajectory}: {len(rg)} frames; radius of gyration {rg.min() * 10:.2f}-{rg.max() * 10:.2f} Å "
               f"(mean {rg.mean() * 10:.2f} Å)")

@@ -5,7 +5,7 @@ from pathlib import Path
 
 def register(sub) -> None:
     p = sub.add_parser("evaluate", help="energy and force errors of a model on a dataset")
-    p.add_argument("model", help="model file (save_model format, e.g. runs/x/best_model.pt)")
+    p.add_argument("model", help="model file (save_model format, e.g. runs/x/best_model.pt) or a shipped name")
     p.add_argument("dataset", nargs="*", help="dataset path(s), concatenated in order as in training")
     p.add_argument("--splits", help="split.json of a training run that used whole datasets: report "
                                     "train/val/test separately (a subsampled run needs --run)")
@@ -24,7 +24,11 @@ def run(args) -> int:
     from openmm_range.data import concat_datasets, load_dataset
     from openmm_range.training.evaluate import evaluate_model, format_table, run_splits
 
-    model = openmm_range.load_model(args.model)
+    if args.out and Path(args.out).is_dir():
+        raise ValueError(f"--out {args.out!r} is a directory: give a file path for the JSON")
+    from openmm_range.openmm.model_files import model_file_or_name
+
+    model = openmm_range.load_model(model_file_or_name(args.model))
     if args.run:
         if args.dataset or args.splits:
             raise ValueError("--run RUN_DIR brings its own data and split: give it without DATASET and --splits")
@@ -35,7 +39,7 @@ def run(args) -> int:
             raise ValueError("give DATASET path(s) or --run RUN_DIR")
         parts = [load_dataset(p, dtype=torch.float64) for p in args.dataset]
         data = parts[0] if len(parts) == 1 else concat_datasets(parts)
-        splits = json.loads(Path(args.splits).read_text()) if args.splits else None
+        splits = _read_splits(Path(args.splits)) if args.splits else None
         if splits is not None:
             _check_whole_data(Path(args.splits), splits, len(data))
         results = evaluate_model(model, data, splits, args.batch_size, args.device)
@@ -46,8 +50,22 @@ def run(args) -> int:
         per_size = ", ".join(f"{k} atoms {v.get('force_mae_mev_a', float('nan')):.1f}" for k, v in r["per_size"].items())
         print(f"{name}: force MAE per size (meV/Å): {per_size}")
     if args.out:
-        Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
+        from openmm_range.serialization import atomic_write
+
+        atomic_write(Path(args.out), lambda tmp: Path(tmp).write_text(json.dumps(results, indent=2) + "\n"))
     return 0
+
+
+def _read_splits(path: Path):
+    """A run's split.json: {"train": [...], "val": [...], "test": [...]}; ValueError naming the file."""
+    try:
+        splits = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"--splits {str(path)!r} is not valid JSON ({exc})") from None
+    if not isinstance(splits, dict) or not all(isinstance(v, list) for v in splits.values()):
+        raise ValueError(f"--splits {str(path)!r} must map split names to lists of structure indices "
+                         f"(a training run's split.json)")
+    return splits
 
 
 def _check_whole_data(splits_path: Path, splits, n: int) -> None:

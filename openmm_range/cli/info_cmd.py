@@ -5,7 +5,6 @@
 MODEL is a model file (.pt) or the name of a shipped model (e.g. ``range-schnet``).
 """
 import json
-from pathlib import Path
 
 
 def register(subparsers) -> None:
@@ -17,16 +16,10 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     from openmm_range.elements import symbol
-    from openmm_range.openmm.model_files import resolve_model_file
-    from openmm_range.registry import POTENTIAL_NAMES
+    from openmm_range.openmm.model_files import model_file_or_name
     from openmm_range.serialization import read_metadata
 
-    path = Path(args.model)
-    if not path.is_file():
-        if args.model not in POTENTIAL_NAMES:
-            raise FileNotFoundError(f"{args.model!r} is neither a model file nor a shipped model name "
-                                    f"({', '.join(POTENTIAL_NAMES)})")
-        path = resolve_model_file(args.model, None)
+    path = model_file_or_name(args.model)
     meta = read_metadata(path)
     if args.json:
         print(json.dumps(meta, indent=2, sort_keys=True))

@@ -78,9 +78,6 @@ def _run_split(run_dir: str, split: str):
 
 def _load(spec: str):
     import openmm_range
-    from openmm_range.openmm.model_files import shipped_model_path
-    from openmm_range.registry import POTENTIAL_NAMES
+    from openmm_range.openmm.model_files import model_file_or_name
 
-    if Path(spec).is_file() or spec not in POTENTIAL_NAMES:
-        return openmm_range.load_model(spec)
-    return openmm_range.load_model(shipped_model_path(spec))
+    return openmm_range.load_model(model_file_or_name(spec))

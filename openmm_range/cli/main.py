@@ -35,14 +35,14 @@ def main(argv: Optional[List[str]] = None) -> int:
         code = int(args.func(args) or 0)
         sys.stdout.flush()  # inside the try: a closed pipe is then met here, not at exit
         return code
-    except (ValueError, FileNotFoundError) as exc:
-        print(f"openmm-range {args.command}: error: {exc}", file=sys.stderr)
-        return 2
     except BrokenPipeError:
         # the reader of our output went away (``... | head``): stop quietly, as Unix tools do;
         # stdout goes to /dev/null so that Python's final flush does not fail again
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
+    except (ValueError, OSError) as exc:  # bad input, a missing file, a path that is a directory, no permission
+        print(f"openmm-range {args.command}: error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
     openmm-range simulate --pdb FILE --model NAME [--model-path FILE] [--temperature 300]
         [--timestep-fs DT] [--constraints none|hbonds] [--steps N] [--platform auto|CPU|CUDA|Reference]
         [--backend auto|torchforce|python] [--precision single|double] [--charge Q] [--no-minimize]
-        [--report-interval K] [--dcd OUT.dcd] [--csv OUT.csv] [--seed S]
+        [--report-interval K] [--dcd OUT.dcd] [--csv OUT.csv] [--overwrite] [--seed S]
         [--ml-chain C [--mm-forcefield XML ...]] [--threads T]
         [--checkpoint FILE [--checkpoint-interval K] [--resume]]
 
@@ -32,10 +32,12 @@ from pathlib import Path
 
 def register(subparsers) -> None:
     from openmm_range.openmm.backends import BACKENDS
+    from openmm_range.registry import POTENTIAL_NAMES
 
     p = subparsers.add_parser("simulate", help="run Langevin MD in OpenMM with a RANGE potential")
     p.add_argument("--pdb", required=True, help="input structure (PDB)")
-    p.add_argument("--model", required=True, help="potential name: range-schnet, range-painn, schnet, schnet-long, painn")
+    p.add_argument("--model", required=True, choices=list(POTENTIAL_NAMES), metavar="NAME",
+                   help=f"potential name: {', '.join(POTENTIAL_NAMES)}")
     p.add_argument("--model-path", default=None, help="model file (.pt) from save_model/training; default: shipped")
     p.add_argument("--temperature", type=float, default=300.0, help="K (default 300)")
     p.add_argument("--timestep-fs", type=float, default=None,
@@ -57,6 +59,8 @@ def register(subparsers) -> None:
     p.add_argument("--report-interval", type=int, default=100, help="steps between DCD/CSV frames (default 100)")
     p.add_argument("--dcd", default=None, help="write the trajectory here (DCD)")
     p.add_argument("--csv", default=None, help="write step, time, energies, temperature, speed here (CSV)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an existing DCD/CSV when the run starts afresh (without it, that is refused)")
     p.add_argument("--seed", type=int, default=None, help="random seed for velocities and the thermostat")
     p.add_argument("--ml-chain", type=int, default=None, help="ML/MM: index of the chain modelled by the ML "
                    "potential; the rest uses --mm-forcefield")
@@ -97,7 +101,10 @@ def run(args) -> int:
         dcd=Path(args.dcd) if args.dcd else None, csv=Path(args.csv) if args.csv else None, seed=args.seed,
         ml_chain=args.ml_chain, mm_forcefield=tuple(args.mm_forcefield), progress=args.progress,
         max_bond_stretch=args.max_bond_stretch, checkpoint=Path(args.checkpoint) if args.checkpoint else None,
-        checkpoint_interval=args.checkpoint_interval, resume=args.resume, constraints=args.constraints)
+        checkpoint_interval=args.checkpoint_interval, resume=args.resume, constraints=args.constraints,
+        overwrite=args.overwrite)
+    if args.json and Path(args.json).is_dir():
+        raise ValueError(f"--json {args.json!r} is a directory: give a file path")
     if config.checkpoint is not None and args.json:
         config.check_checkpoint_path(json=Path(args.json))
     import openmm

@@ -51,9 +51,20 @@ def radius_of_gyration(trajectory: Path, topology: Path, selection: Optional[str
     for path, what in ((trajectory, "trajectory"), (topology, "topology")):
         if not Path(path).is_file():
             raise FileNotFoundError(f"{what} file {str(path)!r} does not exist")
-    traj = mdtraj.load(str(trajectory), top=str(topology))
+    if Path(trajectory).stat().st_size == 0:
+        raise ValueError(f"trajectory file {str(trajectory)!r} is empty (no frames were written to it)")
+    try:
+        traj = mdtraj.load(str(trajectory), top=str(topology))
+    except OSError as exc:
+        raise ValueError(f"cannot read trajectory {str(trajectory)!r} with topology {str(topology)!r}: {exc}") from None
     if selection:
-        atoms = traj.topology.select(selection)
+        try:
+            atoms = traj.topology.select(selection)
+        except Exception as exc:  # noqa: BLE001 - mdtraj's parser raises several kinds, with a long grammar dump
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            reason = first if 0 < len(first) <= 120 else "mdtraj cannot parse it"
+            raise ValueError(f"selection {selection!r} is not a valid mdtraj atom selection ({reason}); "
+                             f"examples: 'name CA', 'resname ALA', 'not element H'") from None
         if len(atoms) == 0:
             raise ValueError(f"selection {selection!r} matches no atoms")
         traj = traj.atom_slice(atoms)

@@ -30,6 +30,19 @@ def shipped_model_path(name: str) -> Path:
     return SHIPPED_DIRS[0] / f"{name}.pt"
 
 
+def model_file_or_name(spec: str) -> Path:
+    """The model file ``spec`` names: a path, or a shipped potential name (``range-schnet``) that is
+    not a file. FileNotFoundError naming both kinds when it is neither (the CLI's MODEL argument)."""
+    from ..registry import POTENTIAL_NAMES
+
+    path = Path(spec)
+    if path.is_file():
+        return path
+    if spec in POTENTIAL_NAMES:
+        return resolve_model_file(spec, None)
+    raise FileNotFoundError(f"{spec!r} is neither a model file nor a shipped model name ({', '.join(POTENTIAL_NAMES)})")
+
+
 def resolve_model_file(name: str, model_path: Optional[Union[str, os.PathLike]]) -> Path:
     """The model file for potential ``name``: ``model_path`` if given, else the shipped one.
 

@@ -101,6 +101,8 @@ class SimulationConfig:
     # "hbonds": X-H bonds of an all-ML system held at their minimised lengths; None/"none": free. ML/MM
     # runs always constrain X-H bonds (the MM force field's HBonds), so "none" is refused for them
     constraints: Optional[str] = None
+    # replace an existing, non-empty DCD or CSV when the run starts afresh (else that is refused)
+    overwrite: bool = False
 
     @property
     def constrains_hbonds(self) -> bool:
@@ -109,6 +111,8 @@ class SimulationConfig:
 
     def check(self) -> None:
         """Raise ValueError naming the first bad setting; fills in the default time step."""
+        if Path(self.pdb).is_dir():
+            raise ValueError(f"PDB file {str(self.pdb)!r} is a directory: give the structure's PDB file")
         if not Path(self.pdb).is_file():
             raise FileNotFoundError(f"PDB file {str(self.pdb)!r} does not exist")
         if self.constraints not in CONSTRAINTS:
@@ -135,8 +139,30 @@ class SimulationConfig:
                 raise ValueError(f"checkpoint_interval must be a positive multiple of report_interval "
                                  f"({self.report_interval}), got {self.checkpoint_interval}")
             self.check_checkpoint_path()
+            if Path(self.checkpoint).exists() and not self.resume:
+                raise ValueError(f"checkpoint {self.checkpoint} exists: pass --resume (resume=True) to continue "
+                                 f"that run, or remove the file to start a new one")
         if self.max_bond_stretch is not None and not (math.isfinite(self.max_bond_stretch) and self.max_bond_stretch >= 0):
             raise ValueError(f"max_bond_stretch must be >= 0 Å (0 turns the check off), got {self.max_bond_stretch!r}")
+        self.check_outputs()
+
+    def check_outputs(self) -> None:
+        """ValueError for a DCD or CSV output that would come out empty (fewer steps than
+        ``report_interval``), that is a directory, or that exists, is not empty and would be
+        replaced (a fresh start without ``overwrite``; a resumed run appends instead)."""
+        outputs = [(name, Path(path)) for name, path in (("dcd", self.dcd), ("csv", self.csv)) if path is not None]
+        if outputs and self.steps < self.report_interval:
+            raise ValueError(f"steps ({self.steps}) is below report_interval ({self.report_interval}): the "
+                             f"{' and '.join(n.upper() for n, _ in outputs)} would get no frame; lower "
+                             f"--report-interval or raise --steps")
+        fresh = not (self.resume and self.checkpoint is not None and Path(self.checkpoint).is_file())
+        for name, path in outputs:
+            if path.is_dir():
+                raise ValueError(f"{name} {str(path)!r} is a directory: give a file path")
+            if fresh and not self.overwrite and path.is_file() and path.stat().st_size > 0:
+                raise ValueError(f"{name} file {str(path)!r} exists and this run would replace it: pass "
+                                 f"--overwrite (overwrite=True), or give another path (a run with --checkpoint "
+                                 f"and --resume appends to its files instead)")
 
     def check_checkpoint_path(self, **others: Optional[Path]) -> None:
         """ValueError if ``checkpoint`` is the same file as the PDB, the model, the DCD, the CSV or
@@ -384,6 +410,18 @@ class CheckpointWriter:
         self.last_step = simulation.currentStep
 
 
+def read_pdb(path: Path) -> app.PDBFile:
+    """``app.PDBFile(path)``, with a ValueError naming the file when it holds no atoms or is no PDB."""
+    with open(path, errors="replace") as handle:
+        if not any(line.startswith(("ATOM", "HETATM")) for line in handle):
+            raise ValueError(f"{str(path)!r} holds no ATOM or HETATM records: give a PDB file of the structure")
+    try:
+        pdb = app.PDBFile(str(path))
+    except (AttributeError, IndexError, KeyError, ValueError, UnicodeDecodeError) as exc:  # OpenMM's parser
+        raise ValueError(f"cannot read {str(path)!r} as a PDB file ({type(exc).__name__}: {exc})") from None
+    return pdb
+
+
 def run_simulation(config: SimulationConfig) -> Dict[str, object]:
     """Run the simulation described by ``config``; returns the summary (also logged).
 
@@ -405,15 +443,12 @@ def run_simulation(config: SimulationConfig) -> Dict[str, object]:
                        "in 5 of 8 runs of 100 ps; use 1 fs, or constraints='hbonds' (--constraints hbonds) for 2 fs",
                        config.timestep_fs)
     platform = select_platform(config.platform)
-    pdb = app.PDBFile(str(config.pdb))
+    pdb = read_pdb(Path(config.pdb))
     system = build_system(config, pdb.topology)
     backend = backend_in_use(system)
     settings = run_settings(config, pdb.topology.getNumAtoms(), backend) if config.checkpoint else None
     saved = None
-    if config.checkpoint and Path(config.checkpoint).exists():
-        if not config.resume:
-            raise ValueError(f"checkpoint {config.checkpoint} exists: pass --resume (resume=True) to continue "
-                             f"that run, or remove the file to start a new one")
+    if config.checkpoint and Path(config.checkpoint).exists():  # and resume (check() refuses it otherwise)
         saved = md_checkpoint.read_checkpoint(Path(config.checkpoint))
         md_checkpoint.check_settings(Path(config.checkpoint), saved["meta"]["settings"], settings)
     constrained = None  # {"pairs": (B, 2), "lengths_nm": (B,)} of constraints="hbonds", once known

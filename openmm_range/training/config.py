@@ -88,7 +88,14 @@ class TrainConfig:
         return self.seed if self.model_seed is None else int(self.model_seed)
 
     def __post_init__(self):
-        self.split = tuple(float(x) for x in self.split)
+        if isinstance(self.data, str):  # one dataset given as a plain path
+            self.data = [str(self.data)]
+        try:
+            if isinstance(self.split, (str, bytes)):
+                raise TypeError
+            self.split = tuple(float(x) for x in self.split)
+        except (TypeError, ValueError):
+            raise ValueError(f"split must be a list of three fractions [train, val, test], got {self.split!r}") from None
         # numbers given as text (YAML reads 1e-4, without a dot, as a string) are read as numbers
         for key in _FLOAT_OPTIONS:
             value = getattr(self, key)
@@ -101,8 +108,14 @@ class TrainConfig:
         if self.dtype not in ("float32", "float64"):
             raise ValueError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
         for key in ("epochs", "batch_size", "lr_step_network", "lr_step_lambda", "lr_step_ab"):
-            if int(getattr(self, key)) < 1:
-                raise ValueError(f"{key} must be a positive integer, got {getattr(self, key)!r}")
+            value = getattr(self, key)
+            try:
+                whole = int(value) if not isinstance(value, bool) and float(value) == int(value) else None
+            except (TypeError, ValueError, OverflowError):
+                whole = None
+            if whole is None or whole < 1:
+                raise ValueError(f"{key} must be a positive integer, got {value!r}")
+            setattr(self, key, whole)
         choices = {"schedule": ("step", "cosine"), "loss": ("paper", "per-atom")}
         for key, allowed in choices.items():
             if getattr(self, key) not in allowed:
@@ -137,7 +150,10 @@ class TrainConfig:
     @classmethod
     def from_yaml(cls, path: str) -> "TrainConfig":
         with open(path) as fh:
-            d = yaml.safe_load(fh) or {}
+            try:
+                d = yaml.safe_load(fh) or {}
+            except yaml.YAMLError as exc:
+                raise ValueError(f"{path} is not valid YAML: {exc}") from None
         if not isinstance(d, dict):
             raise ValueError(f"{path}: a training config must be a YAML mapping of options")
         return cls.from_dict(d)

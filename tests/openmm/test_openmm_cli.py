@@ -73,7 +73,8 @@ def test_simulate_stops_when_a_bond_breaks(tmp_path, peptide_pdb, model_files, c
     dcd = tmp_path / "run.dcd"
     args = ["simulate", "--pdb", str(peptide_pdb), "--model", "range-schnet", "--model-path",
             str(model_files["range-schnet"]), "--steps", "40", "--timestep-fs", "1", "--report-interval", "10",
-            "--platform", "CPU", "--backend", "python", "--dcd", str(dcd), "--seed", "3", "--no-progress"]
+            "--platform", "CPU", "--backend", "python", "--dcd", str(dcd), "--seed", "3", "--no-progress",
+            "--overwrite"]
     assert main(args + ["--max-bond-stretch", "0.0001"]) == 1
     err = capsys.readouterr().err
     assert "changed by" in err and "at step 10 (0.010 ps)" in err and "--max-bond-stretch 0" in err
@@ -85,6 +86,59 @@ def test_simulate_stops_when_a_bond_breaks(tmp_path, peptide_pdb, model_files, c
     last = [a if a != "40" else "10" for a in args]
     assert main(last + ["--max-bond-stretch", "0.0001"]) == 1
     assert "at step 10 (0.010 ps)" in capsys.readouterr().err
+
+
+def test_simulate_refuses_what_would_lose_or_miss_its_output(tmp_path, peptide_pdb, model_files, capsys):
+    """An existing trajectory is not replaced without --overwrite (and stays as it was); outputs
+    that would get no frame, paths that are directories, a PDB without atoms and a misspelt model
+    name are clear errors before anything runs."""
+    dcd, csv_path = tmp_path / "run.dcd", tmp_path / "run.csv"
+    args = ["simulate", "--pdb", str(peptide_pdb), "--model", "range-schnet", "--model-path",
+            str(model_files["range-schnet"]), "--steps", "10", "--report-interval", "5", "--platform", "CPU",
+            "--backend", "python", "--max-bond-stretch", "0", "--no-progress", "--seed", "1"]
+    assert main(args + ["--dcd", str(dcd), "--csv", str(csv_path)]) == 0
+    first = dcd.read_bytes()
+    capsys.readouterr()
+    assert main(args + ["--dcd", str(dcd), "--seed", "2"]) == 2
+    assert "exists and this run would replace it: pass --overwrite" in capsys.readouterr().err
+    assert dcd.read_bytes() == first
+    assert main(args + ["--dcd", str(dcd), "--seed", "2", "--overwrite"]) == 0 and dcd.read_bytes() != first
+    for extra, message in ((["--csv", str(tmp_path / "new.csv"), "--report-interval", "50"],
+                            "steps (10) is below report_interval (50): the CSV would get no frame"),
+                           (["--dcd", str(tmp_path)], "is a directory: give a file path"),
+                           (["--json", str(tmp_path)], "is a directory: give a file path")):
+        assert main(args + extra) == 2
+        assert message in capsys.readouterr().err
+    empty = tmp_path / "empty.pdb"
+    empty.write_text("REMARK nothing here\nEND\n")
+    assert main([a if a != str(peptide_pdb) else str(empty) for a in args]) == 2
+    assert "holds no ATOM or HETATM records" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main([a if a != "range-schnet" else "range-schnett" for a in args])
+    assert "invalid choice: 'range-schnett'" in capsys.readouterr().err
+
+
+def test_analyze_names_trajectories_apart_and_refuses_empty_ones(tmp_path, peptide_pdb, model_files, capsys):
+    """Two trajectories with the same file name are labelled by path (not merged); an empty DCD
+    (a run that wrote no frame) and a selection mdtraj cannot parse are clear, short errors."""
+    for run in ("a", "b"):
+        (tmp_path / run).mkdir()
+        assert main(["simulate", "--pdb", str(peptide_pdb), "--model", "range-schnet", "--model-path",
+                     str(model_files["range-schnet"]), "--steps", "10", "--report-interval", "5", "--platform", "CPU",
+                     "--backend", "python", "--max-bond-stretch", "0", "--no-progress",
+                     "--dcd", str(tmp_path / run / "traj.dcd")]) == 0
+    paths = [str(tmp_path / run / "traj.dcd") for run in ("a", "b")]
+    assert main(["analyze", *paths, "--top", str(peptide_pdb), "--out", str(tmp_path / "both")]) == 0
+    with open(tmp_path / "both_rg.csv") as handle:
+        labels = [row[0] for row in list(csv.reader(handle))[1:]]
+    assert labels == [paths[0]] * 2 + [paths[1]] * 2
+    (tmp_path / "empty.dcd").write_bytes(b"")
+    capsys.readouterr()
+    assert main(["analyze", str(tmp_path / "empty.dcd"), "--top", str(peptide_pdb)]) == 2
+    assert "is empty (no frames were written to it)" in capsys.readouterr().err
+    assert main(["analyze", paths[0], "--top", str(peptide_pdb), "--selection", "name =="]) == 2
+    err = capsys.readouterr().err
+    assert "is not a valid mdtraj atom selection (mdtraj cannot parse it)" in err and len(err) < 400
 
 
 def test_simulate_report_interval_is_free_without_a_checkpoint(tmp_path, peptide_pdb, model_files):

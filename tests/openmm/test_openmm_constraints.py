@@ -72,7 +72,7 @@ def test_free_bonds_at_2fs_warn(tmp_path, peptide_pdb, model_files, caplog):
     assert "2 fs step with free X-H bonds" in caplog.text
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="openmm_range"):
-        run_simulation(config(peptide_pdb, model_files["range-schnet"], tmp_path, steps=10))
+        run_simulation(config(peptide_pdb, model_files["range-schnet"], tmp_path, steps=10, overwrite=True))
     assert "free X-H bonds" not in caplog.text
 
 

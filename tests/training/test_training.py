@@ -244,6 +244,13 @@ def test_per_dataset_subsample_and_test_metrics_per_dataset(dataset_path, tmp_pa
     assert results["test"]["all"]["structures"] == len(test_set)
     assert results["test"]["all"]["force_mae_mev_a"] == pytest.approx(summary["test"]["all"]["force_mae_mev_a"],
                                                                        rel=1e-6)
+    # --out into a folder not made yet is made; a folder as --out, or a split file that is no JSON, is
+    # refused before the evaluation runs
+    assert main(["evaluate", model, "--run", str(tmp_path / "run"), "--out", str(tmp_path / "new" / "e.json")]) == 0
+    assert json.loads((tmp_path / "new" / "e.json").read_text()) == results
+    assert main(["evaluate", model, "--run", str(tmp_path / "run"), "--out", str(tmp_path)]) == 2
+    (tmp_path / "broken.json").write_text("{\"train\": [1, 2")
+    assert main(["evaluate", model, str(dataset_path), "--splits", str(tmp_path / "broken.json")]) == 2
 
     for bad in ([10], [10, -1]):
         with pytest.raises(ValueError, match="one count >= 0 per dataset"):
@@ -499,6 +506,35 @@ def test_numbers_written_as_text_are_read_as_numbers():
     assert TrainConfig.from_dict({"lr": "1e-4", "weight_decay": "0"}).lr == 1e-4
     with pytest.raises(ValueError, match="lr must be a number, got 'fast'"):
         TrainConfig.from_dict({"lr": "fast"})
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"epochs": "ten"}, "epochs must be a positive integer, got 'ten'"),
+    ({"epochs": 2.5}, "epochs must be a positive integer, got 2.5"),
+    ({"batch_size": [8]}, r"batch_size must be a positive integer, got \[8\]"),
+    ({"split": "0.8,0.1,0.1"}, r"split must be a list of three fractions \[train, val, test\], got '0.8,0.1,0.1'"),
+])
+def test_config_values_of_the_wrong_kind_are_refused_by_name(options, message):
+    from openmm_range.training import TrainConfig
+
+    with pytest.raises(ValueError, match=message):
+        TrainConfig.from_dict({"data": ["x.npz"], **options})
+
+
+def test_config_file_mistakes_are_named(tmp_path):
+    """A YAML syntax error names the file; one dataset given as a plain path is a list of one
+    (not read letter by letter); whole numbers given as text or floats become integers."""
+    from openmm_range.training import TrainConfig
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("data: [x.npz]\nmodel: schnet\n  epochs: 3\n")
+    with pytest.raises(ValueError, match="bad.yaml is not valid YAML"):
+        TrainConfig.from_yaml(str(bad))
+    good = tmp_path / "good.yaml"
+    good.write_text("data: data/dha-xtb\nepochs: '30'\nbatch_size: 8.0\n")
+    config = TrainConfig.from_yaml(str(good))
+    assert config.data == ["data/dha-xtb"] and config.epochs == 30 and config.batch_size == 8
+    assert isinstance(config.epochs, int) and isinstance(config.batch_size, int)
 
 
 def test_early_stopping_stops_and_stays_stopped_on_resume(dataset_path, tmp_path):
