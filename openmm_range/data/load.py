@@ -58,7 +58,8 @@ def sniff_format(path: str) -> str:
         return "extxyz"
     elif lower.endswith((".db", ".json")):
         return "ase-db"
-    raise ValueError(f"{path}: cannot tell the dataset format; pass format= one of {list(FORMATS)}")
+    raise ValueError(f"{path}: cannot tell the dataset format; give it (--format on the command line, format= in "
+                     f"Python): one of {list(FORMATS)}")
 
 
 def read_frames(path: str, format: Optional[str] = None, **options) -> Frames:

@@ -228,7 +228,7 @@ def test_ase_db_reader(tmp_path):
 def test_unknown_format(tmp_path):
     path = tmp_path / "x.csv"
     path.write_text("1,2\n")
-    with pytest.raises(ValueError, match=r"x\.csv: cannot tell the dataset format; pass format="):
+    with pytest.raises(ValueError, match=r"x\.csv: cannot tell the dataset format; give it \(--format on the command line, format= in "):
         load_dataset(str(path))
     with pytest.raises(ValueError, match="unknown dataset format 'csv'"):
         load_dataset(str(path), format="csv")
