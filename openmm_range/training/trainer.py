@@ -364,6 +364,9 @@ def _train(config: TrainConfig, resume: bool, log, held: contextlib.ExitStack) -
                           else f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}")
     out = Path(config.out_dir)
     is_main = rank == 0
+    missing = [p for p in config.data if not Path(p).exists()]
+    if missing:  # before the run directory is made: a mistyped path leaves nothing behind
+        raise FileNotFoundError(f"training data {', '.join(map(str, missing))}: no such file or directory")
     if is_main:
         out.mkdir(parents=True, exist_ok=True)
         held.enter_context(_lock_run_dir(out))

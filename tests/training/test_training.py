@@ -521,6 +521,15 @@ def test_config_values_of_the_wrong_kind_are_refused_by_name(options, message):
         TrainConfig.from_dict({"data": ["x.npz"], **options})
 
 
+def test_missing_training_data_is_named_and_leaves_no_run_directory(tmp_path):
+    from openmm_range.training import TrainConfig, train
+
+    cfg = TrainConfig.from_dict({"data": [str(tmp_path / "nope.npz")], "out_dir": str(tmp_path / "run")})
+    with pytest.raises(FileNotFoundError, match="training data .*nope.npz: no such file or directory"):
+        train(cfg, log=lambda *_: None)
+    assert not (tmp_path / "run").exists()
+
+
 def test_config_file_mistakes_are_named(tmp_path):
     """A YAML syntax error names the file; one dataset given as a plain path is a list of one
     (not read letter by letter); whole numbers given as text or floats become integers."""
