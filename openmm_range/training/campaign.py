@@ -162,13 +162,13 @@ def stop(campaign: str, wait_seconds: float = 60.0, after_epoch: bool = False) -
         if not state.running:
             if (after_epoch and pid is not None and not state.finished and state.epoch + 1 < state.epochs
                     and state.out_dir.is_dir()):
-                atomic_write(state.out_dir / STOP_REQUEST, lambda tmp: Path(tmp).write_text("stop after this epoch\n"))
+                _ask_to_stop(state.out_dir)
             continue
         if after_epoch:
             if state.epoch + 1 >= state.epochs:
                 lines.append(f"{path}: in its last epoch ({state.epochs}); it finishes (not asked to stop)")
                 continue
-            atomic_write(state.out_dir / STOP_REQUEST, lambda tmp: Path(tmp).write_text("stop after this epoch\n"))
+            _ask_to_stop(state.out_dir)
             minutes = "" if state.epoch_seconds is None else f"; an epoch takes about {state.epoch_seconds / 60:.0f} min"
             lines.append(f"{path}: asked to stop once the epoch in progress (about {state.epoch + 1}/{state.epochs}) "
                          f"is checkpointed{minutes}; to take it back: rm {state.out_dir / STOP_REQUEST}")
@@ -186,6 +186,11 @@ def stop(campaign: str, wait_seconds: float = 60.0, after_epoch: bool = False) -
         lines.append(f"{path}: stopped the trainer (pid {tpid}){left}; it resumes at epoch "
                      f"{run_state(path).epoch}/{state.epochs}")
     return lines
+
+
+def _ask_to_stop(out_dir: Path) -> None:
+    """Write the run's ``stop_request`` (the trainer ends after its current epoch)."""
+    atomic_write(out_dir / STOP_REQUEST, lambda tmp: Path(tmp).write_text("stop after this epoch\n"))
 
 
 def run_state(config_path: Path) -> RunState:

@@ -89,7 +89,7 @@ class TrainConfig:
 
     def __post_init__(self):
         if isinstance(self.data, str):  # one dataset given as a plain path
-            self.data = [str(self.data)]
+            self.data = [self.data]
         try:
             if isinstance(self.split, (str, bytes)):
                 raise TypeError
