@@ -62,9 +62,10 @@ def _read_splits(path: Path):
         splits = json.loads(path.read_text())
     except json.JSONDecodeError as exc:
         raise ValueError(f"--splits {str(path)!r} is not valid JSON ({exc})") from None
-    if not isinstance(splits, dict) or not all(isinstance(v, list) for v in splits.values()):
+    if not isinstance(splits, dict) or not all(isinstance(v, list) for v in splits.values()) or any(
+            type(i) is not int or i < 0 for v in splits.values() for i in v):
         raise ValueError(f"--splits {str(path)!r} must map split names to lists of structure indices "
-                         f"(a training run's split.json)")
+                         f"(whole numbers >= 0; a training run's split.json)")
     return splits
 
 
@@ -72,7 +73,11 @@ def _check_whole_data(splits_path: Path, splits, n: int) -> None:
     """ValueError when a split.json cannot index DATASET as given: its run subsampled its data (the
     indices then name structures of the subsample), or it names structures beyond the data."""
     config = splits_path.parent / "config.json"
-    if config.is_file() and json.loads(config.read_text()).get("max_structures"):
+    try:
+        subsampled = config.is_file() and json.loads(config.read_text()).get("max_structures")
+    except (json.JSONDecodeError, AttributeError):
+        raise ValueError(f"{config} (beside --splits) is not a training run's config.json") from None
+    if subsampled:
         raise ValueError(f"--splits {splits_path}: that run trained on a random subsample of its data, so its "
                          f"indices do not name structures of the whole datasets; use --run {splits_path.parent}")
     largest = max((max(v) for v in splits.values() if v), default=-1)

@@ -126,7 +126,9 @@ def run(args) -> int:
         if summary[key]:
             print(f"{key.upper()}: {summary[key]}")
     if args.json:
+        from openmm_range.serialization import atomic_write
+
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(summary, indent=2) + "\n")
+        atomic_write(Path(args.json), lambda tmp: Path(tmp).write_text(json.dumps(summary, indent=2) + "\n"))
     sys.stdout.flush()
     return 0

@@ -20,7 +20,9 @@ git-ignored) so that a fresh machine resumes them.
 checkpointed (``OUT_DIR/stop_request``), so nothing is lost.
 
 The scheduler's log and pid are ``.campaigns/<campaign file stem>.{log,pid}`` below the
-directory the campaign was started from; a trainer writes its pid into its run's ``.lock``.
+directory the campaign was started from. The scheduler writes each trainer's pid and launch time
+into its run's ``.launched``, and the trainer writes its pid into the run's ``.lock`` once it
+holds it; ``stop`` reaches a trainer by either (one still importing holds no lock yet).
 """
 import fcntl
 import json
@@ -39,6 +41,9 @@ from ..serialization import atomic_write
 from .config import TrainConfig
 from .history import read_metrics
 from .trainer import LAUNCHED_AT, STOP_REQUEST
+
+#: written by the scheduler into a run directory: "PID LAUNCH_TIME" of the trainer it launched
+LAUNCHED_FILE = ".launched"
 
 
 @dataclass
@@ -111,6 +116,36 @@ def trainer_pid(out_dir: Path) -> Optional[int]:
         return None
 
 
+def launched_trainer(config_path: Path, out_dir: Path) -> Optional[int]:
+    """The pid of the trainer a scheduler launched for this run (``out_dir/.launched``) if it is
+    still alive, locked or not yet; None otherwise. On Linux the process must be that run's
+    ``openmm-range train`` (a pid the system has reused does not count)."""
+    try:
+        pid = int((out_dir / LAUNCHED_FILE).read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    if Path("/proc/self").exists():
+        try:
+            args = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
+        except OSError:
+            return None
+        return pid if "openmm_range.cli.main" in args and "train" in args and str(config_path) in args else None
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return None
+    return pid
+
+
+def _terminate(pid: int) -> bool:
+    """SIGTERM ``pid``; False if it has already ended."""
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return False
+    return True
+
+
 def scheduler_files(campaign: str) -> Tuple[Path, Path]:
     """The scheduler's log and pid file of ``campaign``."""
     stem = Path(".campaigns") / Path(campaign).stem
@@ -140,29 +175,30 @@ def scheduler_pid(campaign: str) -> Optional[int]:
 
 def stop(campaign: str, wait_seconds: float = 60.0, after_epoch: bool = False) -> List[str]:
     """Stop the scheduler of ``campaign`` (so it starts nothing more), then every run of it that is
-    training. Returns one line per process stopped (or asked to stop). Each run keeps its checkpoint
-    of the last finished epoch (checkpoints are written atomically, so a stop never leaves a torn one).
+    training, including one whose trainer the scheduler has just launched and that is still
+    importing (found by ``.launched``). Returns one line per process stopped (or asked to stop).
+    Each run keeps its checkpoint of the last finished epoch (checkpoints are written atomically,
+    so a stop never leaves a torn one).
 
     ``after_epoch``: instead of ending the trainers now (losing the epoch they are in), ask each to
-    end once its current epoch is checkpointed (a ``stop_request`` file in its run directory) and
-    return at once; ``campaign status`` shows them as stopping until they have ended. If the
-    scheduler was alive, runs that are not training are asked too (unreported): one may have
-    just been launched, its trainer still importing before it takes its lock. A request that a run
-    not launched then finds at its next start is older than its launch, and is discarded."""
+    end once its current epoch is checkpointed (a ``stop_request`` file in its run directory, which
+    holds the time it was asked) and return at once; ``campaign status`` shows them as stopping
+    until they have ended. A request that a trainer launched later finds is older than its launch,
+    and is discarded."""
     lines = []
     pid = scheduler_pid(campaign)
     if pid is not None:
-        os.kill(pid, signal.SIGTERM)
+        ended = not _terminate(pid)
         deadline = time.time() + 10.0  # after it has gone, it launches nothing more
         while scheduler_pid(campaign) is not None and time.time() < deadline:
             time.sleep(0.05)
-        lines.append(f"stopped the scheduler (pid {pid})")
+        lines.append(f"the scheduler (pid {pid}) had already ended" if ended else f"stopped the scheduler (pid {pid})")
     for path in read_campaign(campaign):
         state = run_state(path)
-        if not state.running:
-            if (after_epoch and pid is not None and not state.finished and state.epoch + 1 < state.epochs
-                    and state.out_dir.is_dir()):
-                _ask_to_stop(state.out_dir)
+        if state.finished:
+            continue
+        tpid = trainer_pid(state.out_dir) if state.running else launched_trainer(path, state.out_dir)
+        if not state.running and tpid is None:
             continue
         if after_epoch:
             if state.epoch + 1 >= state.epochs:
@@ -173,24 +209,27 @@ def stop(campaign: str, wait_seconds: float = 60.0, after_epoch: bool = False) -
             lines.append(f"{path}: asked to stop once the epoch in progress (about {state.epoch + 1}/{state.epochs}) "
                          f"is checkpointed{minutes}; to take it back: rm {state.out_dir / STOP_REQUEST}")
             continue
-        tpid = trainer_pid(state.out_dir)
         if tpid is None:
             lines.append(f"{path}: training, but its lock names no pid (a trainer of an older version): "
                          f"stop it with kill")
             continue
-        os.kill(tpid, signal.SIGTERM)
+        if not _terminate(tpid):
+            lines.append(f"{path}: its trainer (pid {tpid}) had already ended")
+            continue
         deadline = time.time() + wait_seconds
-        while run_dir_locked(state.out_dir) and time.time() < deadline:
+        while (run_dir_locked(state.out_dir) or launched_trainer(path, state.out_dir) == tpid) \
+                and time.time() < deadline:
             time.sleep(0.2)
-        left = " (still holding its lock; check it)" if run_dir_locked(state.out_dir) else ""
+        left = " (still alive; check it)" if launched_trainer(path, state.out_dir) == tpid else ""
         lines.append(f"{path}: stopped the trainer (pid {tpid}){left}; it resumes at epoch "
                      f"{run_state(path).epoch}/{state.epochs}")
     return lines
 
 
 def _ask_to_stop(out_dir: Path) -> None:
-    """Write the run's ``stop_request`` (the trainer ends after its current epoch)."""
-    atomic_write(out_dir / STOP_REQUEST, lambda tmp: Path(tmp).write_text("stop after this epoch\n"))
+    """Write the run's ``stop_request`` (the trainer ends after its current epoch), with the time
+    it was asked (compared with the trainer's launch time, from the same clock)."""
+    atomic_write(out_dir / STOP_REQUEST, lambda tmp: Path(tmp).write_text(f"{time.time()!r} stop after this epoch\n"))
 
 
 def run_state(config_path: Path) -> RunState:
@@ -221,11 +260,16 @@ def format_status(states: List[RunState]) -> str:
 
 
 def _launch(config_path: Path, out_dir: Path) -> subprocess.Popen:
+    """Start ``openmm-range train CONFIG --resume`` in its own session, one thread, its output in
+    ``out_dir/train.log``; record its pid and launch time in ``out_dir/.launched``."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    log = open(out_dir / "train.log", "a")
-    env = dict(os.environ, OMP_NUM_THREADS="1", **{LAUNCHED_AT: repr(time.time())})
-    return subprocess.Popen([sys.executable, "-m", "openmm_range.cli.main", "train", str(config_path), "--resume"],
-                            stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    launched = time.time()
+    env = dict(os.environ, OMP_NUM_THREADS="1", **{LAUNCHED_AT: repr(launched)})
+    with open(out_dir / "train.log", "a") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "openmm_range.cli.main", "train", str(config_path),
+                                 "--resume"], stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    atomic_write(out_dir / LAUNCHED_FILE, lambda tmp: Path(tmp).write_text(f"{proc.pid} {launched!r}\n"))
+    return proc
 
 
 def schedule(campaign: str, jobs: int, poll_seconds: float = 30.0, log=print) -> Dict[str, int]:

@@ -1,6 +1,7 @@
 """Training configuration: one dataclass, read from YAML, every field also a CLI flag."""
 import dataclasses
 import json
+import os
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple, Union
 
@@ -13,6 +14,11 @@ from ..validation import dataclass_from_dict
 _FLOAT_OPTIONS = ("lr", "weight_decay", "alpha_initial", "alpha_final", "reg_delta", "lr_gamma", "grad_clip",
                   "warmup_epochs", "lr_min_factor", "ema_decay", "energy_weight", "force_weight",
                   "divergence_factor")
+
+#: options that are whole numbers, >= 1 for these and >= 0 for the others (model_seed may also be None)
+_POSITIVE_INT_OPTIONS = ("epochs", "batch_size", "lr_step_network", "lr_step_lambda", "lr_step_ab")
+_INT_OPTIONS = _POSITIVE_INT_OPTIONS + ("seed", "model_seed", "alpha_switch_epoch", "early_stopping_patience",
+                                        "max_lr_halvings", "threads")
 
 
 @dataclass
@@ -90,8 +96,14 @@ class TrainConfig:
     def __post_init__(self):
         if isinstance(self.data, str):  # one dataset given as a plain path
             self.data = [self.data]
+        for key in ("data", "held_out_molecules"):
+            value = getattr(self, key)
+            if not isinstance(value, (list, tuple)) or not all(isinstance(x, (str, os.PathLike)) for x in value):
+                raise ValueError(f"{key} must be a list of {'dataset paths' if key == 'data' else 'molecule names'}, "
+                                 f"got {value!r}")
+            setattr(self, key, [os.fspath(x) for x in value])
         try:
-            if isinstance(self.split, (str, bytes)):
+            if isinstance(self.split, (str, bytes)) or len(self.split) != 3:
                 raise TypeError
             self.split = tuple(float(x) for x in self.split)
         except (TypeError, ValueError):
@@ -107,23 +119,24 @@ class TrainConfig:
                 raise ValueError(f"{key} must be a number, got {value!r}") from None
         if self.dtype not in ("float32", "float64"):
             raise ValueError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
-        for key in ("epochs", "batch_size", "lr_step_network", "lr_step_lambda", "lr_step_ab"):
+        for key in _INT_OPTIONS:
             value = getattr(self, key)
+            if value is None and key == "model_seed":
+                continue
+            least = 1 if key in _POSITIVE_INT_OPTIONS else 0
             try:
                 whole = int(value) if not isinstance(value, bool) and float(value) == int(value) else None
             except (TypeError, ValueError, OverflowError):
                 whole = None
-            if whole is None or whole < 1:
-                raise ValueError(f"{key} must be a positive integer, got {value!r}")
+            if whole is None or whole < least:
+                raise ValueError(f"{key} must be {'a positive' if least else 'a non-negative'} integer, got {value!r}")
             setattr(self, key, whole)
         choices = {"schedule": ("step", "cosine"), "loss": ("paper", "per-atom")}
         for key, allowed in choices.items():
             if getattr(self, key) not in allowed:
                 raise ValueError(f"{key} must be one of {list(allowed)}, got {getattr(self, key)!r}")
-        if not (float(self.divergence_factor) == 0.0 or float(self.divergence_factor) > 1.0) \
-                or int(self.max_lr_halvings) < 0:
-            raise ValueError(f"divergence_factor must be 0 (off) or > 1 and max_lr_halvings >= 0, got "
-                             f"{self.divergence_factor!r}, {self.max_lr_halvings!r}")
+        if not (self.divergence_factor == 0.0 or self.divergence_factor > 1.0):
+            raise ValueError(f"divergence_factor must be 0 (off) or > 1, got {self.divergence_factor!r}")
         if not 0.0 <= float(self.ema_decay) < 1.0:
             raise ValueError(f"ema_decay must be in [0, 1), got {self.ema_decay!r}")
         if not (0.0 <= float(self.warmup_epochs) < self.epochs and 0.0 <= float(self.lr_min_factor) <= 1.0):

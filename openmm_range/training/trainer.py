@@ -335,14 +335,21 @@ def _flushes_denormals() -> bool:
 
 def _discard_stale_stop_request(out: Path) -> None:
     """Delete ``out/stop_request`` if it was written before this trainer was launched (asked of a
-    trainer that has ended, not of this one)."""
+    trainer that has ended, not of this one). The time asked is the number the request starts with
+    (``campaign stop`` writes it, from the clock that set LAUNCHED_AT), else the file's mtime (a
+    request made by hand)."""
     try:
         launched = float(os.environ.get(LAUNCHED_AT, "inf"))
     except ValueError:
         launched = math.inf
+    request = out / STOP_REQUEST
     try:
-        if (out / STOP_REQUEST).stat().st_mtime < launched:
-            (out / STOP_REQUEST).unlink(missing_ok=True)
+        try:
+            asked = float(request.read_text().split()[0])
+        except (ValueError, IndexError):
+            asked = request.stat().st_mtime
+        if asked < launched:
+            request.unlink(missing_ok=True)
     except FileNotFoundError:
         pass
 

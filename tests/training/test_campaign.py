@@ -177,8 +177,10 @@ def test_a_request_after_the_launch_is_kept_and_an_older_one_discarded(tmp_path,
     path, out = _long_run(tmp_path, epochs=3)
     out.mkdir(parents=True)
     launched = time.time()
-    (out / STOP_REQUEST).write_text("")
-    os.utime(out / STOP_REQUEST, (launched - 60, launched - 60))  # asked of a trainer that has ended
+    # asked of a trainer that has ended, 60 s before this launch by the time it holds (its mtime,
+    # from the file system's clock, says later: the time written in it is what counts)
+    (out / STOP_REQUEST).write_text(f"{launched - 60!r} stop after this epoch\n")
+    os.utime(out / STOP_REQUEST, (launched + 1, launched + 1))
     monkeypatch.setenv(LAUNCHED_AT, repr(launched))
     assert train(TrainConfig.from_yaml(str(path)))["epochs_run"] == 3
     assert not (out / STOP_REQUEST).exists()
@@ -204,8 +206,8 @@ def test_status_shows_a_run_asked_to_stop():
 
 
 def test_campaign_stop_after_epoch_keeps_the_epoch_in_progress(tmp_path, monkeypatch):
-    """The training run stops after its epoch; a run not training yet whose directory exists (as
-    when the scheduler has just launched it) is asked too, without a line of its own."""
+    """The training run stops after its epoch; a run waiting its turn (never launched) is not
+    asked, so no request is left lying in its directory."""
     import time
 
     import torch
@@ -226,7 +228,7 @@ def test_campaign_stop_after_epoch_keeps_the_epoch_in_progress(tmp_path, monkeyp
             time.sleep(0.2)
         lines = stop(str(campaign), after_epoch=True)
         assert any("asked to stop once the epoch in progress" in line for line in lines)
-        assert (second_out / "stop_request").exists() and not any("second" in line for line in lines)
+        assert not (second_out / "stop_request").exists() and not any("second" in line for line in lines)
         while run_state(path).running:
             assert time.time() < deadline, "timed out"
             time.sleep(0.2)
@@ -238,6 +240,38 @@ def test_campaign_stop_after_epoch_keeps_the_epoch_in_progress(tmp_path, monkeyp
     assert torch.load(out / "checkpoint.pt", weights_only=True)["epoch"] == stopped - 1  # the last epoch is saved
     assert not (out / "summary.json").exists() and not (out / "stop_request").exists()
     assert "Traceback" not in log
+
+
+@pytest.mark.parametrize("after_epoch", [False, True])
+def test_campaign_stop_reaches_a_trainer_launched_a_moment_ago(tmp_path, monkeypatch, after_epoch):
+    """A trainer the scheduler has just launched may still be importing, holding no lock: ``stop``
+    finds it by the pid the scheduler recorded (``.launched``) and ends it, or asks it to stop
+    after its epoch, instead of leaving it to train on with no scheduler. (Had it taken its lock
+    by then, the running-run path stops it: either way it must not train to its end.)"""
+    import time
+
+    from openmm_range.training.campaign import LAUNCHED_FILE, _launch, stop
+
+    monkeypatch.chdir(tmp_path)
+    path, out = _long_run(tmp_path, epochs=50)
+    campaign = tmp_path / "c.yaml"
+    campaign.write_text(yaml.safe_dump({"name": "c", "runs": [str(path)]}))
+    proc = _launch(path, out)
+    try:
+        assert (out / LAUNCHED_FILE).read_text().split()[0] == str(proc.pid)
+        lines = stop(str(campaign), after_epoch=after_epoch)
+        assert len(lines) == 1 and str(path) in lines[0], lines
+        proc.wait(timeout=120)
+    finally:
+        proc.kill()
+        proc.wait()
+    state = run_state(path)
+    assert not state.finished and state.epoch < 50
+    assert not (out / "stop_request").exists()
+    if after_epoch:  # it trained one epoch, kept it, and ended
+        assert state.epoch == 1 and "stopped after epoch 1 as requested" in (out / "train.log").read_text()
+    else:
+        assert proc.returncode != 0
 
 
 def test_train_stopped_on_request_exits_with_its_own_status(tmp_path):

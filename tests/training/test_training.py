@@ -251,6 +251,9 @@ def test_per_dataset_subsample_and_test_metrics_per_dataset(dataset_path, tmp_pa
     assert main(["evaluate", model, "--run", str(tmp_path / "run"), "--out", str(tmp_path)]) == 2
     (tmp_path / "broken.json").write_text("{\"train\": [1, 2")
     assert main(["evaluate", model, str(dataset_path), "--splits", str(tmp_path / "broken.json")]) == 2
+    for indices in ("[null]", "[-1]", "[1.5]", "[true]"):  # each an index no split.json holds
+        (tmp_path / "broken.json").write_text(f'{{"train": [0], "test": {indices}}}')
+        assert main(["evaluate", model, str(dataset_path), "--splits", str(tmp_path / "broken.json")]) == 2, indices
 
     for bad in ([10], [10, -1]):
         with pytest.raises(ValueError, match="one count >= 0 per dataset"):
@@ -513,6 +516,12 @@ def test_numbers_written_as_text_are_read_as_numbers():
     ({"epochs": 2.5}, "epochs must be a positive integer, got 2.5"),
     ({"batch_size": [8]}, r"batch_size must be a positive integer, got \[8\]"),
     ({"split": "0.8,0.1,0.1"}, r"split must be a list of three fractions \[train, val, test\], got '0.8,0.1,0.1'"),
+    ({"split": [0.9, 0.1]}, r"split must be a list of three fractions \[train, val, test\], got \[0.9, 0.1\]"),
+    ({"early_stopping_patience": "five"}, "early_stopping_patience must be a non-negative integer, got 'five'"),
+    ({"threads": -1}, "threads must be a non-negative integer, got -1"),
+    ({"model_seed": 0.5}, "model_seed must be a non-negative integer, got 0.5"),
+    ({"data": [5]}, r"data must be a list of dataset paths, got \[5\]"),
+    ({"held_out_molecules": "water+nma"}, "held_out_molecules must be a list of molecule names, got 'water\\+nma'"),
 ])
 def test_config_values_of_the_wrong_kind_are_refused_by_name(options, message):
     from openmm_range.training import TrainConfig
@@ -540,9 +549,10 @@ def test_config_file_mistakes_are_named(tmp_path):
     with pytest.raises(ValueError, match="bad.yaml is not valid YAML"):
         TrainConfig.from_yaml(str(bad))
     good = tmp_path / "good.yaml"
-    good.write_text("data: data/dha-xtb\nepochs: '30'\nbatch_size: 8.0\n")
+    good.write_text("data: data/dha-xtb\nepochs: '30'\nbatch_size: 8.0\nseed: '2'\nearly_stopping_patience: '5'\n")
     config = TrainConfig.from_yaml(str(good))
     assert config.data == ["data/dha-xtb"] and config.epochs == 30 and config.batch_size == 8
+    assert config.seed == 2 and config.early_stopping_patience == 5 and config.model_seed is None
     assert isinstance(config.epochs, int) and isinstance(config.batch_size, int)
 
 
