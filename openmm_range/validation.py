@@ -1,4 +1,8 @@
 """Input checks shared by the public API (clear ValueErrors naming the problem)."""
+import dataclasses
+import math
+import typing
+
 import torch
 
 
@@ -26,3 +30,40 @@ def dataclass_from_dict(cls, d, what: str, hidden=()):
     if unknown:
         raise ValueError(f"unknown {what}(s) {unknown}; accepted: {sorted(known - set(hidden))}")
     return cls(**d)
+
+
+_KINDS = {int: "a whole number", float: "a number", str: "text", typing.List[float]: "a number or a list of numbers"}
+
+
+def coerce_fields(obj, where: str, skip=()) -> None:
+    """Bring dataclass ``obj``'s ``int``, ``float``, ``str`` and ``List[float]`` fields to their types
+    in place, as YAML gives them: it reads ``1e-2`` (no dot) as text, and a user may write ``'10'``
+    or one number for a list. ValueError ``"{where}.{field} must be ..."`` for a value that is not
+    one (booleans, NaN and inf are not numbers here). Fields in ``skip`` and of other types are left."""
+    def number(value):
+        if isinstance(value, bool) or not math.isfinite(float(value)):
+            raise ValueError
+        return float(value)
+
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        if f.name in skip or f.type not in _KINDS:
+            continue
+        try:
+            if f.type is int and isinstance(value, int) and not isinstance(value, bool):
+                new = value
+            elif f.type is int:
+                new = int(number(value)) if number(value) == int(number(value)) else None
+                if new is None:
+                    raise ValueError
+            elif f.type is float:
+                new = number(value)
+            elif f.type is str:
+                if not isinstance(value, str):
+                    raise ValueError
+                new = value
+            else:
+                new = [number(v) for v in (value if isinstance(value, (list, tuple)) else [value])]
+        except (TypeError, ValueError, OverflowError):
+            raise ValueError(f"{where}.{f.name} must be {_KINDS[f.type]}, got {value!r}") from None
+        setattr(obj, f.name, new)

@@ -13,6 +13,8 @@ ase-db      ASE database                                     .db / .json
 =========== ================================================ ===============================
 """
 import os
+import sqlite3
+import zipfile
 from typing import Callable, Dict, Optional
 
 import torch
@@ -69,7 +71,10 @@ def read_frames(path: str, format: Optional[str] = None, **options) -> Frames:
         raise ValueError(f"unknown dataset format {fmt!r}; accepted: {list(FORMATS)}")
     if not os.path.exists(path):
         raise FileNotFoundError(f"{path}: no such file or directory")
-    return READERS[fmt](path, **options)
+    try:
+        return READERS[fmt](path, **options)
+    except (EOFError, zipfile.BadZipFile, sqlite3.DatabaseError) as exc:  # empty, truncated or another kind of file
+        raise ValueError(f"{path}: not a readable {fmt} file ({type(exc).__name__}: {exc})") from None
 
 
 def load_dataset(path: str, format: Optional[str] = None, dtype: torch.dtype = torch.float64, **options) -> AtomsDataset:

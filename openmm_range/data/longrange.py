@@ -76,7 +76,12 @@ def far_field_force_change(
         xtb = XTBPotential(
             z, charge=int(frames.charge[s]), uhf=int(frames.spin[s]), method=method, accuracy=accuracy, reuse_wavefunction=False
         )
-        _, f_ref = xtb(pos)
+        try:
+            _, f_ref = xtb(pos)
+        except SCFError:  # no reference forces: the structure gives no probe
+            scf_failures += 1
+            continue
+        moved = None  # the last displaced copy of this structure (none if no probe had atoms beyond a radius)
         dist = np.sqrt(((pos[:, None, :] - pos[None, :, :]) ** 2).sum(-1))
         far_max = (dist > max(radii)).any(axis=1)
         candidates = np.flatnonzero(far_max) if far_max.any() else np.arange(len(z))
@@ -105,6 +110,8 @@ def far_field_force_change(
                         "change_meV_per_A": change * MEV_PER_EV,
                     }
                 )
+        if moved is None:
+            continue
         # same structure again, starting from the last displaced structure's wavefunction
         restarted = XTBPotential(z, charge=int(frames.charge[s]), uhf=int(frames.spin[s]), method=method, accuracy=accuracy)
         try:
@@ -253,9 +260,9 @@ def end_group_force_change(
     reference: Dict[int, np.ndarray] = {}
     for w in swaps:
         xtb = dict(charge=w["charge"], uhf=w["spin"], method=method, accuracy=accuracy, reuse_wavefunction=False)
-        if w["structure"] not in reference:
-            reference[w["structure"]] = XTBPotential(w["z"], **xtb)(w["pos"])[1]
         try:
+            if w["structure"] not in reference:
+                reference[w["structure"]] = XTBPotential(w["z"], **xtb)(w["pos"])[1]
             _, f_new = XTBPotential(w["z_new"], **xtb)(w["pos_new"])
         except SCFError:
             continue
@@ -307,11 +314,10 @@ def dimer_interaction_scan(
     from openmm_range.data.store import read_meta
 
     if directory.endswith((".yaml", ".yml")):
-        import yaml
+        from openmm_range.data.generate.spec import load_spec
 
-        with open(directory) as handle:
-            spec = yaml.safe_load(handle)
-        label = spec.get("label", {})
+        spec = load_spec(directory).raw  # validated: a broken file is named, not a traceback
+        label = spec.get("label") or {}
     else:
         meta = read_meta(directory)
         spec, label = meta.get("spec") or {}, dict(meta.get("label", {}))

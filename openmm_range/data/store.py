@@ -45,6 +45,7 @@ sampler settings, seeds, timings and failures).
 import glob
 import json
 import os
+import zipfile
 from typing import Dict, List, Optional
 
 import numpy as np
@@ -124,6 +125,8 @@ def _read_npz(path: str) -> Dict[str, np.ndarray]:
     try:
         with np.load(path, allow_pickle=False) as npz:
             return {key: npz[key] for key in npz.files}
+    except (EOFError, zipfile.BadZipFile):
+        raise ValueError(f"{path}: empty or truncated (not a complete .npz archive)") from None
     except ValueError as exc:
         raise ValueError(f"{path}: cannot be read without pickle ({exc}); only plain arrays are accepted") from None
 
@@ -176,7 +179,7 @@ def is_frames_npz(path: str) -> bool:
     try:
         with np.load(path, allow_pickle=False) as npz:
             return "format" in npz.files and str(npz["format"]) == FORMAT_TAG
-    except (OSError, ValueError):
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile):
         return False
 
 

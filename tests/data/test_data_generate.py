@@ -37,6 +37,9 @@ def test_generated_dataset_contents(tiny_generated):
     assert meta["content_hash"] == ds.content_hash and meta["stats"]["n_structures"] == len(ds)
     info = store.read_chunk_info(store.list_chunks(out_dir)[0])
     assert [t["kind"] for t in info["sampling"]] == ["md", "md", "displace"]
+    infos = [store.read_chunk_info(c) for c in store.list_chunks(out_dir)]  # which conformer started each task
+    assert all(i["conformer"] == i["replica"] % i["conformers_built"] for i in infos)
+    assert all(1 <= i["conformers_built"] <= 2 for i in infos)
 
 
 def test_spot_check_forces_match_finite_differences(tiny_generated):
@@ -138,7 +141,7 @@ def test_dimer_dataset(tiny_dimers):
     assert len(transfer) == len(gaps) and max(abs(q) for q in transfer) <= 0.02
 
 
-def test_spec_errors(tmp_path):
+def test_spec_errors(tmp_path, tiny_spec):
     with pytest.raises(ValueError, match=r"s\.yaml: missing key 'seed'"):
         parse_spec({"name": "x", "molecules": [{"name": "a", "smiles": "C"}]}, source="s.yaml")
     with pytest.raises(ValueError, match=r"unknown key\(s\) \['temperature'\]"):
@@ -148,6 +151,40 @@ def test_spec_errors(tmp_path):
             {"name": "x", "seed": 1, "molecules": [{"name": "a", "smiles": "C"}], "sampling": [{"kind": "md", "sampler": "ani"}]},
             source="s.yaml",
         )
+    # values of the wrong kind or range are named, never a TypeError later; YAML's 1e-2 (text) is a number
+    TINY_SPEC, _ = tiny_spec
+    TINY_DIMER_SPEC = {"name": "d", "seed": 1, "dimers": {
+        "monomers": [{"name": "water", "smiles": "O"}], "pairs": [["water", "water"]], "gap_min": 2.0, "gap_max": 9.0}}
+    parse_spec(TINY_DIMER_SPEC, source="s.yaml")
+    assert parse_spec(dict(TINY_SPEC, label={"accuracy": "1e-2"}), source="s.yaml").label.accuracy == 0.01
+    one = parse_spec(dict(TINY_SPEC, sampling=[{"kind": "md", "temperatures": 300, "frames": "4"}]), source="s.yaml")
+    assert one.sampling[0].temperatures == [300.0] and one.sampling[0].frames == 4
+    for change, message in [
+        ({"label": {"accuracy": "tight"}}, r"s\.yaml: label\.accuracy must be a number, got 'tight'"),
+        ({"sampling": [{"kind": "md", "temperatures": []}]}, "an md step needs at least one temperature"),
+        ({"sampling": [{"kind": "md", "frames": 2.5}]}, r"sampling\[0\]\.frames must be a whole number, got 2\.5"),
+        ({"sampling": [{"kind": "displace", "temperatures": [300]}]}, r"\['temperatures'\] belong\(s\) to md steps only"),
+        ({"sampling": [{"kind": "md", "sigma": 0.1}]}, r"\['sigma'\] belong\(s\) to displace, stretch and contact"),
+        ({"conformers": {"n": "four"}}, r"conformers\.n must be a whole number, got 'four'"),
+        ({"conformers": {"select": "rg"}}, r"conformers\.select 'rg' unknown; accepted: \['rg_stratified', 'first'\]"),
+        ({"seed": [1]}, r"seed must be a whole number >= 0, got \[1\]"),
+        ({"spot_check": {"structures": 0}}, "spot_check needs structures >= 1"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            parse_spec(dict(TINY_SPEC, **change), source="s.yaml")
+    dimers = TINY_DIMER_SPEC["dimers"]
+    for change, message in [
+        ({"dimers": dict(dimers, pairs=[5])}, r"dimers\.pairs entry 5 must name two monomers"),
+        ({"dimers": dict(dimers, monomers=None)}, r"dimers\.monomers must be a non-empty list, got None"),
+        ({"dimers": dict(dimers, gap_max="2O")}, r"dimers\.gap_max must be a number, got '2O'"),
+        ({"dimers": dict(dimers, replicas="4x")}, r"dimers\.replicas must be a whole number"),
+        ({"sampling": [{"kind": "displace"}]}, "a dimer spec samples by its 'dimers' options"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            parse_spec(dict(TINY_DIMER_SPEC, **change), source="s.yaml")
+    (tmp_path / "broken.yaml").write_text("name: [x\n")
+    with pytest.raises(ValueError, match="broken.yaml is not valid YAML"):
+        load_spec(str(tmp_path / "broken.yaml"))
     with pytest.raises(ValueError, match="RDKit cannot parse SMILES"):
         from openmm_range.data.generate.molecules import parse_smiles
 

@@ -1,5 +1,7 @@
 """Readers: small files written here in exactly the public layouts, unit conversion, and
 clear errors (file and key named) for missing keys, wrong shapes, NaN and mixed sizes."""
+import re
+
 import h5py
 import numpy as np
 import pytest
@@ -232,3 +234,31 @@ def test_unknown_format(tmp_path):
         load_dataset(str(path))
     with pytest.raises(ValueError, match="unknown dataset format 'csv'"):
         load_dataset(str(path), format="csv")
+
+
+def test_periodic_frames_are_refused(tmp_path):
+    """A periodic extxyz frame (a DFT box) is refused by name: Frames carry no cell, and training
+    on its forces as if it were a molecule in vacuum would be silently wrong."""
+    import ase.io
+
+    path = str(tmp_path / "box.xyz")
+    atoms, _, _ = _atoms(3)
+    atoms.set_cell([10.0, 10.0, 10.0])
+    atoms.pbc = True
+    ase.io.write(path, [_atoms(3)[0], atoms], format="extxyz")
+    with pytest.raises(ValueError, match=r"box\.xyz: frame 1: periodic \(pbc=\[True, True, True\]\)"):
+        read_frames(path)
+
+
+@pytest.mark.parametrize("name, content, fmt", [
+    ("empty.npz", b"", None),                              # sniffed: neither range-npz nor sgdml
+    ("md22_DHA.npz", b"PK\x03\x04truncated", "sgdml"),     # a half-downloaded archive
+    ("empty.npz", b"", "range-npz"),
+    ("meta.json", b'{"name": "dha-xtb"}', None),           # sniffed as an ASE database by its suffix
+    ("notes.db", b"not a database at all" * 10, None),
+])
+def test_empty_truncated_or_foreign_files_are_named(tmp_path, name, content, fmt):
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match=re.escape(str(path))):
+        read_frames(str(path), format=fmt)

@@ -91,9 +91,8 @@ def _worker_init() -> None:
 def _worker(args) -> Dict:
     """Run one task and store its chunk. A task that raises is reported, not fatal: it has no
     chunk, so the next run retries it."""
-    spec_path, out_dir, task = args
+    spec, out_dir, task = args  # the spec as read at the start (edits to the file during a run do not count)
     try:
-        spec = load_spec(spec_path)
         frames, info = run_task(spec, task)
     except Exception as exc:  # noqa: BLE001 - any failure of one molecule must not stop the others
         return {"task_id": task.task_id, "n": 0, "failures": 0, "error": f"{type(exc).__name__}: {exc}"}
@@ -142,7 +141,7 @@ def generate(
     t0 = time.perf_counter()
     produced = failures = 0
     errors: List[str] = []
-    jobs = [(os.path.abspath(spec_path), out_dir, t) for t in pending]
+    jobs = [(spec, out_dir, t) for t in pending]
 
     def account(res: Dict) -> None:
         nonlocal produced, failures
@@ -206,6 +205,7 @@ def finalize(out_dir: str, spot_check: bool = True, log=print) -> Dict:
             method=label["method"],
             accuracy=label["accuracy"],
             electronic_temperature=label["electronic_temperature_K"],
+            max_iter=int(label.get("max_iter", 250)),
             seed=0,
         )
         log(f"spot check: {json.dumps(meta['spot_check']['summary'])}")

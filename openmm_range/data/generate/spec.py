@@ -26,9 +26,14 @@ from typing import Any, Dict, List, Optional
 
 import yaml
 
+from ...validation import coerce_fields
+
 LABEL_METHODS = ("GFN2-xTB", "GFN1-xTB", "IPEA1-xTB")
 SAMPLERS = ("gfnff", "gfn2")
 SAMPLING_KINDS = ("md", "displace", "stretch", "contact")
+CONFORMER_SELECTIONS = ("rg_stratified", "first")
+#: sampling keys that only an md step uses, and those that only the other kinds use
+MD_ONLY_KEYS = ("sampler", "temperatures", "stride", "equilibration", "timestep", "friction")
 
 
 def _check_keys(where: str, data: Dict, allowed: List[str]) -> None:
@@ -176,27 +181,45 @@ def parse_spec(data: Dict, source: str = "<spec>") -> Spec:
     label_raw = data.get("label", {}) or {}
     _check_keys(f"{source}: label", label_raw, ["method", "accuracy", "electronic_temperature", "max_iter"])
     label = LabelSpec(**label_raw)
+    coerce_fields(label, f"{source}: label")
     if label.method not in LABEL_METHODS:
         raise ValueError(f"{source}: label.method {label.method!r} unknown; accepted: {list(LABEL_METHODS)}")
-    if not label.accuracy > 0:
-        raise ValueError(f"{source}: label.accuracy must be > 0, got {label.accuracy}")
+    if not label.accuracy > 0 or not label.electronic_temperature > 0 or label.max_iter < 1:
+        raise ValueError(f"{source}: label needs accuracy > 0, electronic_temperature > 0 K and max_iter >= 1, "
+                         f"got {label.accuracy}, {label.electronic_temperature}, {label.max_iter}")
     conf_raw = data.get("conformers", {}) or {}
     _check_keys(f"{source}: conformers", conf_raw, ["n", "candidates", "select"])
     conformers = ConformerSpec(**conf_raw)
-    if conformers.n < 1:
-        raise ValueError(f"{source}: conformers.n must be >= 1")
+    coerce_fields(conformers, f"{source}: conformers")
+    if conformers.n < 1 or conformers.candidates < 0:
+        raise ValueError(f"{source}: conformers needs n >= 1 and candidates >= 0, got {conformers.n}, "
+                         f"{conformers.candidates}")
+    if conformers.select not in CONFORMER_SELECTIONS:
+        raise ValueError(f"{source}: conformers.select {conformers.select!r} unknown; accepted: "
+                         f"{list(CONFORMER_SELECTIONS)}")
+    sampling = data.get("sampling", []) or []
+    if not isinstance(sampling, list):
+        raise ValueError(f"{source}: sampling must be a list of steps, got {type(sampling).__name__}")
     steps = []
-    for i, item in enumerate(data.get("sampling", []) or []):
+    for i, item in enumerate(sampling):
         where = f"{source}: sampling[{i}]"
         _check_keys(where, item, list(SamplingStep.__dataclass_fields__))
         if item.get("kind") not in SAMPLING_KINDS:
             raise ValueError(f"{where}: kind must be one of {list(SAMPLING_KINDS)}, got {item.get('kind')!r}")
         step = SamplingStep(**item)
-        step.temperatures = [float(t) for t in step.temperatures]
+        coerce_fields(step, where)
+        wrong = sorted(set(item) & set(MD_ONLY_KEYS)) if step.kind != "md" else (["sigma"] if "sigma" in item else [])
+        if wrong:
+            raise ValueError(f"{where}: {wrong} belong(s) to {'md' if step.kind != 'md' else 'displace, stretch and contact'} "
+                             f"steps only (this step is {step.kind!r})")
         if step.kind == "md" and step.sampler not in SAMPLERS:
             raise ValueError(f"{where}: sampler {step.sampler!r} unknown; accepted: {list(SAMPLERS)}")
-        if step.frames < 1 or step.stride < 1:
-            raise ValueError(f"{where}: frames and stride must be >= 1")
+        if step.frames < 1 or step.stride < 1 or step.equilibration < 0:
+            raise ValueError(f"{where}: frames and stride must be >= 1 and equilibration >= 0")
+        if step.kind == "md" and (not step.temperatures or min(step.temperatures) <= 0 or step.timestep <= 0
+                                  or step.friction <= 0):
+            raise ValueError(f"{where}: an md step needs at least one temperature, all > 0 K, and timestep > 0 fs "
+                             f"and friction > 0 1/fs; got {step.temperatures}, {step.timestep}, {step.friction}")
         if step.kind == "stretch" and not 1.5 <= step.max_length <= 10.0:
             raise ValueError(f"{where}: max_length must be between 1.5 and 10 Å, got {step.max_length}")
         if step.kind != "stretch" and "max_length" in item:
@@ -216,13 +239,21 @@ def parse_spec(data: Dict, source: str = "<spec>") -> Spec:
     if data.get("dimers") is not None:
         raw = data["dimers"]
         _check_keys(f"{source}: dimers", raw, list(DimerSpec.__dataclass_fields__))
-        monomers = [_molecule(f"{source}: dimers.monomers[{i}]", m) for i, m in enumerate(raw.get("monomers", []))]
+        for key in ("monomers", "pairs"):
+            if not isinstance(raw.get(key), list) or not raw[key]:
+                raise ValueError(f"{source}: dimers.{key} must be a non-empty list, got {raw.get(key)!r}")
+        monomers = [_molecule(f"{source}: dimers.monomers[{i}]", m) for i, m in enumerate(raw["monomers"])]
         known = {m.name for m in monomers}
-        pairs = [list(p) for p in raw.get("pairs", [])]
-        for p in pairs:
-            if len(p) != 2 or not set(p) <= known:
-                raise ValueError(f"{source}: dimers.pairs entry {p} must name two monomers from {sorted(known)}")
+        for p in raw["pairs"]:
+            if not isinstance(p, list) or len(p) != 2 or not set(map(str, p)) <= known:
+                raise ValueError(f"{source}: dimers.pairs entry {p!r} must name two monomers from {sorted(known)}")
+        pairs = [[str(a), str(b)] for a, b in raw["pairs"]]
         dimers = DimerSpec(**{**raw, "monomers": monomers, "pairs": pairs})
+        coerce_fields(dimers, f"{source}: dimers", skip=("monomers", "pairs"))
+        if dimers.replicas < 1 or dimers.frames < 1 or dimers.md_steps < 0:
+            raise ValueError(f"{source}: dimers needs replicas >= 1, frames >= 1 and md_steps >= 0")
+        if not (dimers.temperature > 0 and dimers.timestep > 0 and dimers.friction > 0 and dimers.max_charge_transfer > 0):
+            raise ValueError(f"{source}: dimers needs temperature, timestep, friction and max_charge_transfer > 0")
         if not 0 < dimers.gap_min < dimers.gap_max:
             raise ValueError(f"{source}: dimers needs 0 < gap_min < gap_max")
         if not 0 <= dimers.far_fraction <= 1 or (dimers.far_fraction > 0 and dimers.far_gap_max <= dimers.gap_max):
@@ -236,17 +267,27 @@ def parse_spec(data: Dict, source: str = "<spec>") -> Spec:
         raise ValueError(f"{source}: give either 'molecules' or 'dimers', not both")
     if molecules and not steps:
         raise ValueError(f"{source}: 'sampling' must list at least one md, displace, stretch or contact step")
+    if dimers is not None and steps:
+        raise ValueError(f"{source}: a dimer spec samples by its 'dimers' options (md_steps, temperature, ...); "
+                         f"its 'sampling' list would be ignored: remove it")
     spot_raw = data.get("spot_check", {}) or {}
     _check_keys(f"{source}: spot_check", spot_raw, ["structures", "components", "step", "relabel"])
+    spot_check = SpotCheckSpec(**spot_raw)
+    coerce_fields(spot_check, f"{source}: spot_check")
+    if spot_check.structures < 1 or spot_check.components < 1 or not spot_check.step > 0 or spot_check.relabel < 0:
+        raise ValueError(f"{source}: spot_check needs structures >= 1, components >= 1, step > 0 Å and relabel >= 0")
+    seed = data["seed"]
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"{source}: seed must be a whole number >= 0, got {seed!r}")
     return Spec(
         name=str(data["name"]),
-        seed=int(data["seed"]),
+        seed=seed,
         label=label,
         conformers=conformers,
         sampling=steps,
         molecules=molecules,
         dimers=dimers,
-        spot_check=SpotCheckSpec(**spot_raw),
+        spot_check=spot_check,
         description=str(data.get("description", "")),
         raw=data,
     )
@@ -255,5 +296,8 @@ def parse_spec(data: Dict, source: str = "<spec>") -> Spec:
 def load_spec(path: str) -> Spec:
     """Read and validate a YAML spec file."""
     with open(path) as handle:
-        data = yaml.safe_load(handle)
+        try:
+            data = yaml.safe_load(handle)
+        except yaml.YAMLError as exc:
+            raise ValueError(f"{path} is not valid YAML: {exc}") from None
     return parse_spec(data, source=path)

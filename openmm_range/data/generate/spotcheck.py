@@ -29,6 +29,7 @@ def spot_check_forces(
     method: str = "GFN2-xTB",
     accuracy: float = 0.01,
     electronic_temperature: float = 300.0,
+    max_iter: int = 250,
     seed: int = 0,
     n_relabel: int = 20,
 ) -> Dict:
@@ -46,7 +47,7 @@ def spot_check_forces(
         """Calculator for structure ``s`` that starts every SCF from the default guess."""
         return XTBPotential(frames.z[off[s] : off[s + 1]], charge=int(frames.charge[s]), uhf=int(frames.spin[s]),
                             method=method, accuracy=accuracy, electronic_temperature=electronic_temperature,
-                            reuse_wavefunction=False)
+                            max_iter=max_iter, reuse_wavefunction=False)
 
     for s in sorted(int(p) for p in picks):
         z = frames.z[off[s] : off[s + 1]]

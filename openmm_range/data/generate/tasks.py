@@ -275,6 +275,7 @@ def _sample_monomer(spec: Spec, task: Task, rng: np.random.Generator):
 def run_task(spec: Spec, task: Task) -> Tuple[Frames, Dict]:
     """Sample and label one task; returns its Frames and a JSON-able info record."""
     t0 = time.perf_counter()
+    started: Dict = {}
     if spec.is_dimer and task.group >= len(spec.dimers.pairs):
         rng = np.random.default_rng(_seed(spec.seed, _KIND_DIMER_TASK, task.group, task.replica))
         z, charge, uhf, frames = _sample_monomer(spec, task, rng)
@@ -298,6 +299,8 @@ def run_task(spec: Spec, task: Task) -> Tuple[Frames, Dict]:
         rng = np.random.default_rng(_seed(spec.seed, _KIND_MOLECULE_TASK, task.group, task.replica))
         mol, frames, tags = _sample_molecule(spec, task, rng)
         z, charge, uhf, per_frame, fragment = mol.z, mol.charge, mol.uhf, {}, None
+        # RMS pruning can leave fewer distinct conformers than asked (rigid molecules): say which one started it
+        started = {"conformer": task.replica % len(mol.conformers), "conformers_built": len(mol.conformers)}
     t1 = time.perf_counter()
     pos, energy, forces, kept, transfer, dropped = _label(spec, z, charge, uhf, frames, fragment)
     t2 = time.perf_counter()
@@ -320,6 +323,7 @@ def run_task(spec: Spec, task: Task) -> Tuple[Frames, Dict]:
         "task_id": task.task_id,
         "group": task.group,
         "replica": task.replica,
+        **started,
         "sampling": tags,
         "kept": kept if len(kept) != len(frames) else "all",
         "scf_failures": dropped["scf_failures"],

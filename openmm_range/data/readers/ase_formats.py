@@ -86,6 +86,9 @@ def _frames_from_atoms(
     for atoms, where, extra in items:
         if not np.all(np.isfinite(atoms.positions)):
             raise ValueError(f"{where}: positions contain NaN or inf; only finite values are accepted")
+        if np.any(atoms.pbc):
+            raise ValueError(f"{where}: periodic (pbc={atoms.pbc.tolist()}); training data here are molecules "
+                             f"without a cell (their labels would include periodic images the model never sees)")
         e, f = _energy_forces(atoms, where, energy_key, forces_key, extra)
         info = {**extra, **atoms.info}
         mol_name = next((str(info[k]) for k in MOLECULE_KEYS if k in info), None)
@@ -147,9 +150,14 @@ def read_ase_db(
     import ase.db
 
     items = []
-    with ase.db.connect(path) as db:
-        for row in db.select(selection) if selection else db.select():
-            extra = dict(row.key_value_pairs)
-            extra.update({k: v for k, v in (row.get("data") or {}).items()})
-            items.append((row.toatoms(), f"{path}: row id {row.id}", extra))
+    try:
+        with ase.db.connect(path) as db:
+            rows = list(db.select(selection) if selection else db.select())
+    except Exception as exc:  # ASE raises many types for a file that is no database, or a bad selection
+        raise ValueError(f"{path}: not a readable ASE database, or selection {selection!r} not valid for it "
+                         f"({type(exc).__name__}: {exc})") from None
+    for row in rows:
+        extra = dict(row.key_value_pairs)
+        extra.update({k: v for k, v in (row.get("data") or {}).items()})
+        items.append((row.toatoms(), f"{path}: row id {row.id}", extra))
     return _frames_from_atoms(items, path, "ase-db", energy_key, forces_key, energy_unit, length_unit)

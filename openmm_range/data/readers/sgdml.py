@@ -14,6 +14,8 @@ Revised MD17 (rMD17, Christensen & von Lilienfeld 2020) uses ``nuclear_charges``
 
 Files are opened with ``allow_pickle=False`` and only the keys above are read.
 """
+import zipfile
+
 import numpy as np
 
 from openmm_range.data.frames import Frames
@@ -39,7 +41,7 @@ def is_sgdml(path: str) -> bool:
     try:
         with np.load(path, allow_pickle=False) as npz:
             keys = set(npz.files)
-    except (OSError, ValueError):
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile):
         return False
     return set(SGDML_KEYS.values()) <= keys or set(RMD17_KEYS.values()) <= keys
 
