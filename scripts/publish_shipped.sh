@@ -21,7 +21,7 @@ mapfile -t runs < "$tmp/runs"
 published=0
 for line in "${runs[@]}"; do
     read -r name run mode <<<"$line"
-    if [ "$mode" = publish ]; then $cli publish "$run" --name "$name"; published=1; fi
+    if [ "$mode" = publish ]; then $cli publish "$run" --name "$name" --replace; published=1; fi
 done
 OMP_NUM_THREADS=1 $py benchmarks/dimer_longrange.py
 if [ "$published" = 1 ]; then  # the DHA bond benchmarks compare every shipped model: rerun them for the new ones (~4 min)

@@ -24,6 +24,8 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
+    import numpy as np
+
     from openmm_range.openmm.analysis import plot_rg, radius_of_gyration, write_rg_csv
 
     if args.frame_interval_ps is not None and not args.frame_interval_ps > 0:
@@ -42,7 +44,11 @@ def run(args) -> int:
         units.add(time_unit)
         print(f"{trajectory}: {len(rg)} frames; radius of gyration {rg.min() * 10:.2f}-{rg.max() * 10:.2f} Å "
               f"(mean {rg.mean() * 10:.2f} Å)")
-    time_unit = units.pop() if len(units) == 1 else "frame"
+    mixed = len(units) > 1
+    time_unit = "frame" if mixed else units.pop()
+    if mixed:  # some trajectories have frame times and some not: number every one's frames
+        series = {label: (np.arange(len(rg), dtype=float), rg) for label, (_, rg) in series.items()}
+        print("note: not every trajectory has frame times (give --frame-interval-ps): the time axis is frames")
     prefix = Path(args.out) if args.out else trajectories[0].with_suffix("")
     csv_path = prefix.parent / f"{prefix.name}_rg.csv"
     png_path = prefix.parent / f"{prefix.name}_rg.png"

@@ -22,7 +22,7 @@ def run(args) -> int:
 
     import openmm_range
     from openmm_range.data import concat_datasets, load_dataset
-    from openmm_range.training.evaluate import evaluate_model, format_table, run_splits
+    from openmm_range.training.evaluate import evaluate_model, format_table, read_split_file, run_splits
 
     if args.out and Path(args.out).is_dir():
         raise ValueError(f"--out {args.out!r} is a directory: give a file path for the JSON")
@@ -39,9 +39,7 @@ def run(args) -> int:
             raise ValueError("give DATASET path(s) or --run RUN_DIR")
         parts = [load_dataset(p, dtype=torch.float64) for p in args.dataset]
         data = parts[0] if len(parts) == 1 else concat_datasets(parts)
-        splits = _read_splits(Path(args.splits)) if args.splits else None
-        if splits is not None:
-            _check_whole_data(Path(args.splits), splits, len(data))
+        splits = read_split_file(args.splits, len(data)) if args.splits else None
         results = evaluate_model(model, data, splits, args.batch_size, args.device)
     print(format_table(results))
     for name, r in results.items():
@@ -54,32 +52,3 @@ def run(args) -> int:
 
         atomic_write(Path(args.out), lambda tmp: Path(tmp).write_text(json.dumps(results, indent=2) + "\n"))
     return 0
-
-
-def _read_splits(path: Path):
-    """A run's split.json: {"train": [...], "val": [...], "test": [...]}; ValueError naming the file."""
-    try:
-        splits = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"--splits {str(path)!r} is not valid JSON ({exc})") from None
-    if not isinstance(splits, dict) or not all(isinstance(v, list) for v in splits.values()) or any(
-            type(i) is not int or i < 0 for v in splits.values() for i in v):
-        raise ValueError(f"--splits {str(path)!r} must map split names to lists of structure indices "
-                         f"(whole numbers >= 0; a training run's split.json)")
-    return splits
-
-
-def _check_whole_data(splits_path: Path, splits, n: int) -> None:
-    """ValueError when a split.json cannot index DATASET as given: its run subsampled its data (the
-    indices then name structures of the subsample), or it names structures beyond the data."""
-    config = splits_path.parent / "config.json"
-    try:
-        subsampled = config.is_file() and json.loads(config.read_text()).get("max_structures")
-    except (json.JSONDecodeError, AttributeError):
-        raise ValueError(f"{config} (beside --splits) is not a training run's config.json") from None
-    if subsampled:
-        raise ValueError(f"--splits {splits_path}: that run trained on a random subsample of its data, so its "
-                         f"indices do not name structures of the whole datasets; use --run {splits_path.parent}")
-    largest = max((max(v) for v in splits.values() if v), default=-1)
-    if largest >= n:
-        raise ValueError(f"--splits {splits_path} names structure {largest}, but the datasets given hold {n}")

@@ -41,10 +41,15 @@ def run(args) -> int:
         parts = [load_dataset(p, dtype=torch.float64) for p in args.dataset]
         data = parts[0] if len(parts) == 1 else concat_datasets(parts)
     if args.splits:
-        splits = json.loads(Path(args.splits).read_text())
+        from openmm_range.training.evaluate import read_split_file
+
+        splits = read_split_file(args.splits, len(data))
         if args.split not in splits:
             raise ValueError(f"--split {args.split!r} is not in {args.splits}; it has {sorted(splits)}")
         data = data.subset(splits[args.split])
+    if len(data) == 0:
+        where = f"split {args.split!r} of {args.run or args.splits}" if (args.run or args.splits) else "the dataset"
+        raise ValueError(f"{where} holds no structures: nothing to inspect")
     if args.max_structures < 0:
         raise ValueError(f"--max-structures must be >= 0, got {args.max_structures}")
     if args.max_structures and len(data) > args.max_structures:

@@ -9,6 +9,8 @@ def register(sub) -> None:
     p.add_argument("--name", required=True, help="published name, e.g. range-schnet")
     p.add_argument("--out-dir", default="serialized_models")
     p.add_argument("--note", help="markdown file whose text is added to the card (e.g. quality-bar results)")
+    p.add_argument("--replace", action="store_true",
+                   help="replace OUT_DIR/NAME.pt (and its card) when it holds a model published from another run")
     p.add_argument("--card-only", action="store_true",
                    help="rewrite only the card of the model already published as OUT_DIR/NAME.pt, which must be "
                         "this run's best model (the run directory may have moved since)")
@@ -33,7 +35,7 @@ def run(args) -> int:
         print(f"wrote {dest.with_suffix('.md')} ({dest} unchanged)")
         return 0
     _check_run(Path(args.run_dir), summary)
-    dest = publish(args.run_dir, args.name, args.out_dir, test, note)
+    dest = publish(args.run_dir, args.name, args.out_dir, test, note, replace=args.replace)
     print(f"wrote {dest} and {dest.with_suffix('.md')}")
     return 0
 

@@ -78,13 +78,17 @@ def radius_of_gyration(trajectory: Path, topology: Path, selection: Optional[str
 
 def write_rg_csv(path: Path, series: Dict[str, Tuple[np.ndarray, np.ndarray]], time_unit: str) -> None:
     """CSV with columns ``trajectory, time_<unit>, rg_nm``; ``series`` maps a label to (times, rg_nm)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["trajectory", f"time_{time_unit}", "rg_nm"])
-        for label, (times, rg) in series.items():
-            for t, r in zip(times, rg):
-                writer.writerow([label, f"{t:.6g}", f"{r:.6f}"])
+    from ..serialization import atomic_write
+
+    def write(tmp):
+        with open(tmp, "w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["trajectory", f"time_{time_unit}", "rg_nm"])
+            for label, (times, rg) in series.items():
+                for t, r in zip(times, rg):
+                    writer.writerow([label, f"{t:.6g}", f"{r:.6f}"])
+
+    atomic_write(path, write)
 
 
 def plot_rg(path: Path, series: Dict[str, Tuple[np.ndarray, np.ndarray]], time_unit: str, title: str = "",
@@ -108,6 +112,7 @@ def plot_rg(path: Path, series: Dict[str, Tuple[np.ndarray, np.ndarray]], time_u
     if title:
         ax.set_title(title, fontsize=9)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
+    from ..serialization import atomic_write
+
+    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=120, format="png"))
     plt.close(fig)

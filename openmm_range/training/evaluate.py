@@ -70,6 +70,38 @@ def run_splits(run_dir) -> Dict[str, "AtomsDataset"]:
     return {"train": train, "val": val, "test": test}
 
 
+def read_split_file(path, n_structures: int) -> Dict[str, list]:
+    """A run's split.json (``{"train": [...], "val": [...], "test": [...]}``), checked against the
+    datasets it is to index (``n_structures`` in all, concatenated as in training). ValueError
+    naming the file when it is no such mapping of whole numbers >= 0, names a structure beyond the
+    data, or comes from a run that subsampled its data (its indices then name structures of the
+    subsample: use the run directory instead)."""
+    import json
+    from pathlib import Path
+
+    path = Path(path)
+    try:
+        splits = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"--splits {str(path)!r} is not valid JSON ({exc})") from None
+    if not isinstance(splits, dict) or not all(isinstance(v, list) for v in splits.values()) or any(
+            type(i) is not int or i < 0 for v in splits.values() for i in v):
+        raise ValueError(f"--splits {str(path)!r} must map split names to lists of structure indices "
+                         f"(whole numbers >= 0; a training run's split.json)")
+    config = path.parent / "config.json"
+    try:
+        subsampled = config.is_file() and json.loads(config.read_text()).get("max_structures")
+    except (json.JSONDecodeError, AttributeError):
+        raise ValueError(f"{config} (beside --splits) is not a training run's config.json") from None
+    if subsampled:
+        raise ValueError(f"--splits {path}: that run trained on a random subsample of its data, so its "
+                         f"indices do not name structures of the whole datasets; use --run {path.parent}")
+    largest = max((max(v) for v in splits.values() if v), default=-1)
+    if largest >= n_structures:
+        raise ValueError(f"--splits {path} names structure {largest}, but the datasets given hold {n_structures}")
+    return splits
+
+
 def evaluate_model(model, dataset, splits: Optional[Dict[str, Sequence[int]]] = None, batch_size: int = 16,
                    device="cpu") -> Dict[str, Dict]:
     """Metrics for each named split (indices into ``dataset``), or for the whole dataset."""

@@ -7,9 +7,11 @@ from ..elements import symbol
 from ..serialization import atomic_write, load_model, save_model
 from .history import convergence_gain, lr_halvings, read_metrics
 
-LIMITS = """\
+XTB_LIMIT = """\
 - Trained on gas-phase GFN2-xTB (tblite) labels, not DFT: it reproduces GFN2-xTB, including its
   errors, at best. Compare with the paper's DFT-trained numbers only qualitatively.
+"""
+LIMITS = """\
 - Elements outside the list above are refused. Spin is not an input.
 - Molecule sizes outside [N_min, N_max] are extrapolation (the master-node regulariser clamps).
 """
@@ -72,6 +74,27 @@ def _recipe_text(cfg: Dict) -> str:
     return text
 
 
+def _label_methods(cfg: Dict) -> List[str]:
+    """The reference method of each training dataset: a generated dataset's meta.json names it;
+    for any other file (or one not present here) it is not known."""
+    from ..data.store import is_dataset_dir, read_meta
+
+    methods = []
+    for path in cfg.get("data", []):
+        try:
+            methods.append(read_meta(path)["label"]["method"] if is_dataset_dir(path) else f"as stored in {path}")
+        except (OSError, ValueError, KeyError, TypeError):
+            methods.append(f"as stored in {path}")
+    return methods
+
+
+def _label_limit(methods: List[str]) -> str:
+    if methods and set(methods) == {"GFN2-xTB"}:
+        return XTB_LIMIT
+    return (f"- Trained on the labels of its datasets ({'; '.join(dict.fromkeys(methods)) or 'not recorded'}): it "
+            f"reproduces them, including their errors, at best.\n")
+
+
 def _curve_text(run_dir: Path, cfg: Dict) -> List[str]:
     rows = read_metrics(run_dir)
     val = [float(r["val_force_mae_mev_a"]) for r in rows]
@@ -81,7 +104,10 @@ def _curve_text(run_dir: Path, cfg: Dict) -> List[str]:
     guard = [] if not halved else [
         f"- divergence guard: the learning rate was first halved in epoch {halved[0][0]}; its scale "
         f"at the last epoch: x{halved[-1][1]:g} of the schedule above (docs/training.md)"]
-    epochs = int(cfg.get("epochs", len(val)))
+    try:  # the run's config as last resumed (best_model.pt holds the one of its best epoch)
+        epochs = int(json.loads((run_dir / "config.json").read_text())["epochs"])
+    except (OSError, ValueError, KeyError, TypeError):
+        epochs = int(cfg.get("epochs", len(val)))
     gain = convergence_gain(val, epochs)
     conv = ("" if gain != gain else f"; the best validation error improved by {gain:.2f} % over the last 20 % "
             f"of the {epochs} epochs ({'converged' if gain < 2 else 'not converged'} by the < 2 % criterion)")
@@ -124,6 +150,7 @@ def write_card(name: str, model_path: Path, run_dir: Path, test: Dict, extra: Op
     hidden = {"extra"} | (set() if meta["name"].startswith("range-") else RANGE_ONLY)
     rows = "\n".join(f"| {k} | {v} |" for k, v in sorted(hp.items()) if k not in hidden)
     a = test.get("all", {})
+    labels = _label_limit(_label_methods(cfg))
     per_el = ", ".join(f"{el}: {v['force_mae_mev_a']:.1f}" for el, v in test.get("per_element", {}).items())
     lines = [
         f"# Model card: `{name}`",
@@ -161,7 +188,7 @@ def write_card(name: str, model_path: Path, run_dir: Path, test: Dict, extra: Op
         "|---|---|",
         rows,
         "",
-        "## Test-set accuracy (held out, GFN2-xTB reference)",
+        f"## Test-set accuracy (held out, {'GFN2-xTB' if labels == XTB_LIMIT else 'dataset'} reference)",
         "",
         f"- structures: {a.get('structures')}",
         f"- energy MAE {a.get('energy_mae_mev', float('nan')):.2f} meV, RMSE {a.get('energy_rmse_mev', float('nan')):.2f} meV",
@@ -181,7 +208,7 @@ def write_card(name: str, model_path: Path, run_dir: Path, test: Dict, extra: Op
     elements = ", ".join(symbol(z) for z in meta["elements"])
     lines += ["## Intended use and known limits", "", f"Molecular dynamics of molecules made of {elements} "
               "like those of the training data, in the gas phase or as the ML region of ML/MM systems.", "",
-              LIMITS + _charge_text(meta, model.use_charge) + (_range_text(hp) if meta["name"].startswith("range-") else "")]
+              labels + LIMITS + _charge_text(meta, model.use_charge) + (_range_text(hp) if meta["name"].startswith("range-") else "")]
     return "\n".join(lines)
 
 
@@ -201,10 +228,13 @@ def published_from(model_path: Path, run_dir: Path) -> bool:
 
 
 def _write_card_files(name: str, dest: Path, run: Path, test: Optional[Dict], extra: Optional[str]) -> Path:
-    """The card of the model file ``dest`` (``<name>.md`` beside it) and the run's learning curve."""
+    """The card of the model file ``dest`` (``<name>.md`` beside it) and the run's learning curve
+    (a figure left from a model published there before is removed when this run has none)."""
     if (run / "learning_curves.png").exists():
         data = (run / "learning_curves.png").read_bytes()
         atomic_write(curve_file(dest), lambda tmp: Path(tmp).write_bytes(data))
+    else:
+        curve_file(dest).unlink(missing_ok=True)
     card = write_card(name, dest, run, test or {}, extra)
     atomic_write(dest.with_suffix(".md"), lambda tmp: Path(tmp).write_text(card))
     return dest
@@ -224,16 +254,27 @@ def refresh_card(run_dir: str, name: str, out_dir: str = "serialized_models", te
 
 
 def publish(run_dir: str, name: str, out_dir: str = "serialized_models", test: Optional[Dict] = None,
-            extra: Optional[str] = None) -> Path:
-    """Copy ``run_dir/best_model.pt`` to ``out_dir/<name>.pt`` and write ``out_dir/<name>.md``."""
+            extra: Optional[str] = None, replace: bool = False) -> Path:
+    """Copy ``run_dir/best_model.pt`` to ``out_dir/<name>.pt`` and write ``out_dir/<name>.md``.
+
+    ValueError if ``name`` is a potential name of another architecture (``MLPotential(name)`` would
+    refuse the file), or if ``out_dir/<name>.pt`` holds another run's model and ``replace`` is False."""
+    from ..registry import POTENTIAL_NAMES, architecture_of
+
     run = Path(run_dir)
     src = run / "best_model.pt"
     if not src.exists():
         raise FileNotFoundError(f"{src} does not exist: train first (openmm-range train ...)")
     model = load_model(src)
+    if name in POTENTIAL_NAMES and architecture_of(name) != model.metadata["name"]:
+        raise ValueError(f"--name {name!r} is the potential name of a {architecture_of(name)!r} model, but run "
+                         f"{run_dir} trained a {model.metadata['name']!r} model; choose another name")
+    dest = Path(out_dir) / f"{name}.pt"
+    if dest.exists() and not replace and not published_from(dest, run):
+        raise ValueError(f"{dest} already holds a model published from another run: give --replace to replace "
+                         f"it (and its card), or another --name")
     model.metadata["published_name"] = name
     if test is not None:
         model.metadata["test_metrics"] = test.get("all", {})
-    dest = Path(out_dir) / f"{name}.pt"
     save_model(model, dest)
     return _write_card_files(name, dest, run, test, extra)

@@ -132,6 +132,11 @@ def test_analyze_names_trajectories_apart_and_refuses_empty_ones(tmp_path, pepti
     with open(tmp_path / "both_rg.csv") as handle:
         labels = [row[0] for row in list(csv.reader(handle))[1:]]
     assert labels == [paths[0]] * 2 + [paths[1]] * 2
+    # a DCD (frame times in its header) beside a PDB (none): every series is numbered by frame
+    assert main(["analyze", paths[0], str(peptide_pdb), "--top", str(peptide_pdb), "--out", str(tmp_path / "mix")]) == 0
+    with open(tmp_path / "mix_rg.csv") as handle:
+        rows = list(csv.reader(handle))
+    assert rows[0][1] == "time_frame" and [row[1] for row in rows[1:]] == ["0", "1", "0"]
     (tmp_path / "empty.dcd").write_bytes(b"")
     capsys.readouterr()
     assert main(["analyze", str(tmp_path / "empty.dcd"), "--top", str(peptide_pdb)]) == 2

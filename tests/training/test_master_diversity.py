@@ -104,6 +104,13 @@ def test_inspect_command_writes_the_diagnostics(tmp_path, capsys):
     assert "brings its own data" in capsys.readouterr().err
     assert main(["inspect", "schnet", str(DHA), "--max-structures", "2"]) == 2  # not a RANGE model
     assert "needs a RANGE model" in capsys.readouterr().err
+    # the split file of a subsampled run does not index the whole data; an empty split is named
+    (run / "split.json").write_text(json.dumps({"train": [0], "val": [1], "test": [2]}))
+    assert main(["inspect", str(tmp_path / "m.pt"), str(DHA), "--splits", str(run / "split.json")]) == 2
+    assert "trained on a random subsample of its data" in capsys.readouterr().err
+    (run / "config.json").write_text(json.dumps({"data": [str(DHA)], "max_structures": 40, "split": [0.9, 0.1, 0.0]}))
+    assert main(["inspect", str(tmp_path / "m.pt"), "--run", str(run), "--split", "test"]) == 2
+    assert "split 'test' of " in capsys.readouterr().err
 
 
 def test_attention_svd_counts_the_patterns_of_master_node_attention(tmp_path, capsys):

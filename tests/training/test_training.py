@@ -133,6 +133,16 @@ def test_training_reduces_loss_and_writes_outputs(dataset_path, tmp_path, capsys
                      "--card-only"]) == 2, key
         assert "is not the best model of run" in capsys.readouterr().err
     assert "new bar table" in (tmp_path / "shipped" / "tiny.md").read_text()
+    # publishing never replaces another run's model unasked, nor ships a model under the potential
+    # name of another architecture (MLPotential('painn') would then refuse it)
+    from openmm_range.training.model_card import publish as publish_run
+
+    with pytest.raises(ValueError, match="already holds a model published from another run: give --replace"):
+        publish_run(str(moved), "tiny", str(tmp_path / "shipped"))
+    assert (tmp_path / "shipped" / "tiny.pt").read_bytes() == shipped_model
+    capsys.readouterr()
+    assert main(["publish", str(out), "--name", "painn", "--out-dir", str(tmp_path / "shipped")]) == 2
+    assert "is the potential name of a 'painn' model" in capsys.readouterr().err
     from openmm_range.training.trainer import _lock_run_dir
 
     held = _lock_run_dir(out)  # a trainer still writing the run is refused
