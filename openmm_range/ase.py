@@ -32,7 +32,7 @@ except ImportError as exc:  # pragma: no cover - ase is in requirements.txt
     raise ImportError(f"openmm_range.ase needs the ASE package (pip install ase): {exc}") from None
 
 from .elements import symbol
-from .openmm.topology import check_charge, molecule_charges
+from .openmm.topology import check_charge, molecule_charges, molecule_ids, open_shell_message, open_shells
 from .models.atomistic import AtomisticModel
 from .units import ANGSTROM_PER_NM, KJ_PER_MOL_PER_EV
 
@@ -168,10 +168,13 @@ class RangeCalculator(Calculator):
             if isinstance(self.molecules, str):
                 mol = perceive_molecules(numbers, positions, cell) if self.molecules == "auto" else [0] * len(numbers)
             else:
-                mol = [int(m) for m in self.molecules]
+                mol = molecule_ids(self.molecules)
                 if len(mol) != len(numbers):
                     raise ValueError(f"molecules gives {len(mol)} ids for {len(numbers)} atoms")
             charges = molecule_charges(numbers, mol, self.charge, self.molecule_charges)
+            for m, count in open_shells(numbers, mol, charges):
+                where = f"molecule {m} (from atom {mol.index(m)})" if len(charges) > 1 else "the structure"
+                raise ValueError(open_shell_message(where, count, charges[m], self.model_name, "moleculeCharges"))
             self._modules[key] = export(self.model, list(numbers), periodic=periodic, return_forces=True,
                                         dtype=self.dtype, molecules=mol, charges=charges).to(self.device)
         return self._modules[key]
@@ -210,14 +213,13 @@ class RangeCalculator(Calculator):
         positions = np.asarray(atoms.positions, dtype=np.float64)  # Å
         if not np.isfinite(positions).all():
             raise ValueError("atoms.positions contain NaN or inf")
+        box, rotation = self._box(atoms) if periodic else (None, None)  # a bad cell is named before anything else
         module = self._module(numbers, periodic, positions,
                               np.asarray(atoms.cell[:], dtype=np.float64) if periodic else None)
         if periodic:
-            box, rotation = self._box(atoms)
             pos_nm = torch.from_numpy(positions @ rotation.T / ANGSTROM_PER_NM).to(self.device)
             energy, forces = module(pos_nm, torch.from_numpy(box / ANGSTROM_PER_NM).to(self.device))
         else:
-            rotation = None
             energy, forces = module(torch.from_numpy(positions / ANGSTROM_PER_NM).to(self.device))
         forces = forces.detach().cpu().double().numpy() / (KJ_PER_MOL_PER_EV * ANGSTROM_PER_NM)  # kJ/mol/nm -> eV/Å
         if rotation is not None:

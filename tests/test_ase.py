@@ -243,6 +243,17 @@ def test_bad_cells_and_arguments_are_refused():
         water.get_potential_energy()
     water.set_cell([20.0, 20.0, 20.0])
     assert np.isfinite(water.get_forces()).all()
+    no_cell = Atoms("OH2", positions=water.positions, pbc=True)  # periodic, but no cell: named as such
+    no_cell.calc = RangeCalculator("range-schnet")
+    with pytest.raises(ValueError, match="is degenerate \\(zero volume\\); set a cell"):
+        no_cell.get_potential_energy()
+    hydroxyl = Atoms("OH", positions=water.positions[:2])  # 9 electrons at charge 0: an open shell
+    hydroxyl.calc = RangeCalculator("range-schnet")
+    with pytest.raises(ValueError, match="the structure has 9 electrons at total charge \\+0: an open shell"):
+        hydroxyl.get_potential_energy()
+    with pytest.raises(ValueError, match="molecules must be whole numbers >= 0"):
+        water.calc = RangeCalculator("range-schnet", molecules=[0, 0, -1])
+        water.get_potential_energy()
     with pytest.raises(ValueError, match="unknown RANGE potential 'ani2x'"):
         RangeCalculator("ani2x")
     with pytest.raises(ValueError, match="precision"):

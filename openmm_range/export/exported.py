@@ -65,7 +65,8 @@ class ExportedModel(nn.Module):
         dtype = model.master_init.dtype
         self.register_buffer("group_charge", torch.zeros(num_groups, dtype=dtype) if charges is None
                              else charges.to(dtype))
-        inter_src, inter_dst = intermolecular_pairs(self.batch, group)
+        inter_src, inter_dst = intermolecular_pairs(self.batch, group) if model.long_range is not None \
+            else (torch.zeros(0, dtype=torch.long), torch.zeros(0, dtype=torch.long))
         self.register_buffer("inter_src", inter_src)
         self.register_buffer("inter_dst", inter_dst)
         self.periodic = periodic
@@ -149,6 +150,11 @@ class ExportedModelWithForces(ExportedModel):
         return energy.detach(), -grad
 
 
+#: an exported module whose long-range head would evaluate more atom pairs of different molecules
+#: than this is refused (pair list and per-step vectors of several GB; about 4,500 atoms in small molecules)
+MAX_INTERMOLECULAR_PAIRS = 10_000_000
+
+
 def export(model: AtomisticModel, atomic_numbers: Sequence[int], periodic: bool = False,
            return_forces: bool = False, dtype: Optional[torch.dtype] = None,
            max_neighbors: Optional[int] = None, check_errors: bool = True,
@@ -160,8 +166,8 @@ def export(model: AtomisticModel, atomic_numbers: Sequence[int], periodic: bool 
         model: a model from :func:`openmm_range.create_model` / :func:`openmm_range.load_model`.
         atomic_numbers: (N,) elements of the atoms, in the order OpenMM will pass positions.
         periodic: the module takes ``(positions, box)`` and uses minimum-image neighbours;
-            RANGE's master node sits at the centre of the molecule made whole by minimum
-            image relative to atom 0 (translation- and wrap-invariant).
+            each molecule's master nodes sit at its centre, the molecule made whole by minimum
+            image relative to its first atom (translation- and wrap-invariant).
         return_forces: also return forces (kJ/mol/nm), for TorchForce ``setOutputsForces``.
         dtype: compute precision (default: the model's); inputs of either float dtype are accepted.
         max_neighbors: neighbour slots per atom (default :func:`default_max_neighbors`).
@@ -176,7 +182,8 @@ def export(model: AtomisticModel, atomic_numbers: Sequence[int], periodic: bool 
             ``CELL_LIST_MIN_ATOMS`` atoms on. Either gives static or exact pairs as above.
         molecules: (N,) molecule id (0..G-1) of each atom, fixed for the module's lifetime
             (OpenMM: the topology's bonded components). Default: all atoms one molecule.
-            Each molecule gets its own master nodes; the long-range head acts between them.
+            Each molecule gets its own master nodes; the long-range head acts between them, on
+            every atom pair of different molecules (more than ``MAX_INTERMOLECULAR_PAIRS`` refused).
         charges: (G,) total charge (e) of each molecule, by molecule id; default neutral.
             Only charges seen in training are accepted (``model.config.accepted_charges``).
     """
@@ -229,4 +236,11 @@ def _molecule_inputs(model: AtomisticModel, n: int, molecules: Optional[Sequence
     if charge.shape != (g,):
         raise ValueError(f"charges must give one total charge per molecule ({g}), got {tuple(charge.shape)}")
     model.check_charges(charge)
+    sizes = torch.bincount(mol)
+    pairs = (n * n - int((sizes * sizes).sum())) // 2
+    if model.long_range is not None and pairs > MAX_INTERMOLECULAR_PAIRS:
+        raise ValueError(f"the {g} molecules of these {n} atoms make {pairs:,} intermolecular atom pairs, which the "
+                         f"long-range head would evaluate every step (quadratic in the atoms of different "
+                         f"molecules; at most {MAX_INTERMOLECULAR_PAIRS:,}, several GB beyond that): make the ML "
+                         f"region smaller (ML/MM, with the solvent in the MM force field)")
     return mol, charge

@@ -37,8 +37,11 @@ from openmmml.mlpotential import MLPotentialImpl, MLPotentialImplFactory
 
 logger = logging.getLogger("openmm_range.openmm")
 
-#: createSystem arguments that openmm-ml's embeddings pass through to every potential.
-_OPENMMML_PASSTHROUGH = {"mlLongRange", "linkAtomDistances", "removeConstraints", "interpolate", "embedding"}
+#: createMixedSystem arguments that openmm-ml's embeddings pass on to every potential's addForces
+#: (its own parameters removeConstraints, interpolate and embedding never arrive here from
+#: createMixedSystem, and it refuses mlLongRange for a potential whose getMLLongRange() is known;
+#: given to createSystem, where they mean nothing, they are warned about like any unknown argument)
+_OPENMMML_PASSTHROUGH = {"linkAtomDistances"}
 _ACCEPTED_NAMES = ("backend", "precision", "device", "cudaGraphs", "cudaGraphWarmupSteps", "maxNeighbors", "charge",
                    "multiplicity", "moleculeCharges", "molecules")
 _ACCEPTED = ", ".join(_ACCEPTED_NAMES)
@@ -209,7 +212,7 @@ class RangePotentialImpl(MLPotentialImpl):
 
     def _molecules(self, topology, indices, numbers, charge, per_molecule, molecules):
         """``(molecule id per ML atom, total charge per molecule)``, checked against the model."""
-        from .topology import check_charge, ml_molecules, molecule_charges
+        from .topology import check_charge, ml_molecules, molecule_charges, user_molecules
 
         charge = check_charge(charge)
         hyper = self.metadata.get("hyperparameters", {})
@@ -224,9 +227,7 @@ class RangePotentialImpl(MLPotentialImpl):
                 raise ValueError(f"molecules must be None, 'single' or one molecule id per ML atom, got {molecules!r}")
             mol_ids = [0] * len(indices)
         else:
-            mol_ids = [int(m) for m in molecules]
-            if len(mol_ids) != len(indices):
-                raise ValueError(f"molecules must give one id per ML atom ({len(indices)}), got {len(mol_ids)}")
+            mol_ids = user_molecules(topology, indices, molecules)
         from ..models.config import check_molecule_charges
 
         charges = molecule_charges(numbers, mol_ids, charge, per_molecule)

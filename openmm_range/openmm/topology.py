@@ -4,7 +4,9 @@ The order of ``atoms`` as given by the caller (openmm-ml passes it unchanged, wi
 link-atom virtual sites appended at the end) is the atom order of the exported module:
 position ``k`` passed to the module is that of atom ``atoms[k]``.
 """
-from typing import Iterable, List, Optional, Sequence
+import math
+from numbers import Real
+from typing import Iterable, List, Optional, Sequence, Tuple
 
 import openmm.app
 
@@ -81,6 +83,57 @@ def atomic_numbers(topology: openmm.app.Topology, indices: Sequence[int], suppor
 _MONATOMIC = {2, 3, 9, 10, 11, 12, 17, 18, 19, 20, 25, 26, 27, 28, 29, 30, 35, 36, 37, 38, 53, 54, 55, 56}
 
 
+def link_sites(topology: openmm.app.Topology, indices: Sequence[int]) -> List[Tuple[int, int]]:
+    """The link-atom hydrogens openmm-ml appends to the ML atoms for ML/MM (``V<k>`` atoms, unbonded
+    in the topology, one per bond the ML region cuts): (position of the site in ``indices``,
+    position of the ML atom it caps), or [] when there are none."""
+    position = {atom: k for k, atom in enumerate(indices)}
+    bonded = {position[a.index] for bond in topology.bonds() for a in bond
+              if bond[0].index in position and bond[1].index in position}
+    atoms = list(topology.atoms())
+    sites = [k for k, i in enumerate(indices) if k not in bonded and atoms[i].name.startswith("V")
+             and atoms[i].name == atoms[i].residue.name and atoms[i].element is not None
+             and atoms[i].element.atomic_number == 1]
+    if not sites:
+        return []
+    from openmmml.embeddings.utilities import findLinkBonds
+
+    real = [i for k, i in enumerate(indices) if k not in set(sites)]
+    links = findLinkBonds(topology, real)
+    if len(links) != len(sites):  # openmm-ml adds one site per link bond, in this order
+        return []
+    return [(k, position[ml_atom]) for k, (ml_atom, _mm_atom) in zip(sites, links)]
+
+
+def user_molecules(topology: openmm.app.Topology, indices: Sequence[int], molecules: Sequence) -> List[int]:
+    """Molecule ids given by the user (``molecules=[...]``: one per ML atom, any non-negative
+    integers) as 0..G-1 in order of first appearance, the order ``moleculeCharges`` follows. For an
+    ML/MM region whose link-atom hydrogens openmm-ml appended, one id per ML atom the user chose
+    is enough: each cap takes the id of the atom it caps. ValueError naming ``molecules``."""
+    ids = molecule_ids(molecules)
+    if len(ids) != len(indices):
+        sites = link_sites(topology, indices)
+        if not sites or len(ids) != len(indices) - len(sites):
+            extra = f" (or {len(indices) - len(sites)}, without the link atoms)" if sites else ""
+            raise ValueError(f"molecules must give one id per ML atom ({len(indices)}{extra}), got {len(ids)}")
+        capped = dict(sites)
+        it = iter(ids)
+        full = [None if k in capped else next(it) for k in range(len(indices))]
+        ids = molecule_ids([full[capped[k]] if k in capped else full[k] for k in range(len(indices))])
+    return ids
+
+
+def molecule_ids(molecules: Sequence) -> List[int]:
+    """User-given molecule ids (any whole numbers >= 0, one per atom) as 0..G-1 in order of first
+    appearance: the order in which per-molecule charges are given. ValueError naming ``molecules``."""
+    given = list(molecules)
+    if not all(isinstance(m, Real) and not isinstance(m, bool) and math.isfinite(m) and float(m) == int(m)
+               and m >= 0 for m in given):
+        raise ValueError(f"molecules must be whole numbers >= 0 (one molecule id per atom), got {given!r}")
+    order: dict = {}
+    return [order.setdefault(int(m), len(order)) for m in given]
+
+
 def ml_molecules(topology: openmm.app.Topology, indices: Sequence[int]) -> List[int]:
     """Molecule id (0..G-1, in order of first appearance) of each ML atom: the connected
     components of the topology's bonds among the ML atoms. They are fixed for the System's
@@ -109,19 +162,10 @@ def ml_molecules(topology: openmm.app.Topology, indices: Sequence[int]) -> List[
         if a is not None and b is not None:
             union(a, b)
             bonded.update((a, b))
+    for k, capped in link_sites(topology, indices):
+        union(k, capped)
+        bonded.update((k, capped))  # an ML atom bonded only across the boundary has its cap
     atoms = list(topology.atoms())
-    sites = [k for k, i in enumerate(indices) if k not in bonded and atoms[i].name.startswith("V")
-             and atoms[i].name == atoms[i].residue.name and atoms[i].element is not None
-             and atoms[i].element.atomic_number == 1]
-    if sites:
-        from openmmml.embeddings.utilities import findLinkBonds
-
-        real = [i for k, i in enumerate(indices) if k not in set(sites)]
-        links = findLinkBonds(topology, real)
-        if len(links) == len(sites):  # openmm-ml adds one site per link bond, in this order
-            for k, (ml_atom, _mm_atom) in zip(sites, links):
-                union(k, position[ml_atom])
-                bonded.add(k)
     for k, i in enumerate(indices):
         z = atoms[i].element.atomic_number if atoms[i].element is not None else 0
         if len(indices) > 1 and k not in bonded and z not in _MONATOMIC:
@@ -148,21 +192,29 @@ def check_closed_shells(topology: openmm.app.Topology, indices: Sequence[int], n
     for a, b in topology.bonds():
         if (a.index in ml) != (b.index in ml):
             cut.add(group[a.index if a.index in ml else b.index])
-    electrons = [0] * len(charges)
     first = {}
-    for i, z, m in zip(indices, numbers, molecules):
-        electrons[m] += int(z)
+    for i, m in zip(indices, molecules):
         first.setdefault(m, i)
     atoms = list(topology.atoms())
-    for m, q in enumerate(charges):
-        count = electrons[m] - int(q)
-        if m not in cut and count % 2 == 1:
+    for m, count in open_shells(numbers, molecules, charges):
+        if m not in cut:
             where = f"molecule {m} of the ML region (from {describe_atom(atoms[first[m]])})" if len(charges) > 1 \
                 else "the ML region"
-            raise ValueError(f"{where} has {count} electrons at total charge {int(q):+d}: an open shell, but the "
-                             f"{model} model has no spin input and takes closed-shell molecules only (multiplicity "
-                             f"1); if it is an ion, give its charge (charge=..., or moleculeCharges=[one per "
-                             f"molecule]; a carboxylate is -1, an ammonium +1)")
+            raise ValueError(open_shell_message(where, count, charges[m], model, "moleculeCharges"))
+
+
+def open_shells(numbers: Sequence[int], molecules: Sequence[int], charges: Sequence[int]) -> List[Tuple[int, int]]:
+    """(molecule id, electron count) of each molecule with an odd number of electrons at its charge."""
+    electrons = [0] * len(charges)
+    for z, m in zip(numbers, molecules):
+        electrons[m] += int(z)
+    return [(m, electrons[m] - int(q)) for m, q in enumerate(charges) if (electrons[m] - int(q)) % 2 == 1]
+
+
+def open_shell_message(where: str, count: int, charge: int, model: str, per_molecule: str) -> str:
+    return (f"{where} has {count} electrons at total charge {int(charge):+d}: an open shell, but the {model} model "
+            f"has no spin input and takes closed-shell molecules only (multiplicity 1); if it is an ion, give its "
+            f"charge (charge=..., or {per_molecule}=[one per molecule]; a carboxylate is -1, an ammonium +1)")
 
 
 def check_charge(charge) -> int:

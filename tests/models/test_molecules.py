@@ -201,3 +201,18 @@ def test_switch_off_is_the_documented_fraction_of_the_box():
 
     assert float(default_switch_off(torch.tensor(40.0, dtype=torch.float64))) == pytest.approx(
         40.0 * SWITCH_OFF_BOX_FRACTION, rel=1e-12)
+
+
+def test_export_refuses_a_quadratic_pair_list_it_cannot_hold():
+    """The long-range head acts on every atom pair of different molecules: 1,500 ML waters make
+    10.1 million pairs, refused at export with advice; a model without the head builds none."""
+    from openmm_range.export.exported import MAX_INTERMOLECULAR_PAIRS
+
+    z = [8, 1, 1] * 1500
+    molecules = [k // 3 for k in range(len(z))]
+    assert (len(z) ** 2 - 1500 * 9) // 2 > MAX_INTERMOLECULAR_PAIRS
+    with pytest.raises(ValueError, match=r"1500 molecules of these 4500 atoms make 10,118,250 intermolecular"):
+        openmm_range.export(long_range_model(), z, molecules=molecules)
+    plain = long_range_model(long_range="none")
+    assert openmm_range.export(plain, z[:30], molecules=molecules[:30]).inter_src.numel() == 0
+    assert openmm_range.export(long_range_model(), z[:30], molecules=molecules[:30]).inter_src.numel() == (900 - 90) // 2

@@ -158,6 +158,14 @@ def test_several_charged_molecules_need_molecule_charges(model_dir, alanine_pdb)
     assert e_explicit != e_neutral
     with pytest.raises(ValueError, match="add up to"):
         potential.createSystem(topology, charge=2, moleculeCharges=[2, -2, 0])
+    # molecules given as any labels: moleculeCharges follow the order of each molecule's first atom
+    from openmm_range.openmm.topology import ml_molecules
+
+    ids = ml_molecules(topology, list(range(topology.getNumAtoms())))
+    assert ml_energy(charged, topology, positions, charge=0, moleculeCharges=[2, -2, 0],
+                     molecules=[10 - m for m in ids]) == e_explicit
+    with pytest.raises(ValueError, match=r"molecules must be whole numbers >= 0"):
+        potential.createSystem(topology, molecules=[-1] * topology.getNumAtoms())
 
 
 def test_open_shells_and_other_multiplicities_are_refused(model_dir, alanine_pdb):
@@ -181,6 +189,9 @@ def test_open_shells_and_other_multiplicities_are_refused(model_dir, alanine_pdb
     mm = app.ForceField(FORCEFIELD[0]).createSystem(peptide)
     cap = [a.index for a in peptide.atoms() if a.residue.name == "ACE"]
     assert potential.createMixedSystem(peptide, mm, cap, charge=1).getNumParticles() >= mm.getNumParticles()
+    # molecules for the atoms the user chose: openmm-ml's link hydrogen joins the atom it caps
+    assert potential.createMixedSystem(peptide, mm, cap, charge=1, molecules=[0] * len(cap)).getNumParticles() \
+        >= mm.getNumParticles()
 
 
 @pytest.mark.parametrize("periodic", [False, True])

@@ -78,6 +78,18 @@ def test_create_system_refuses_arguments_that_would_change_the_result_if_ignored
     assert potential.createSystem(topology, backend="python", implementation="torchani").getNumParticles() > 0
 
 
+def test_create_mixed_system_options_given_to_create_system_are_warned_about(model_files, peptide, caplog):
+    """interpolate / embedding / removeConstraints are createMixedSystem's own parameters: given to
+    createSystem they change nothing, so they are named in a warning rather than passed over."""
+    import logging
+
+    topology, _ = peptide
+    potential = MLPotential("range-schnet", modelPath=str(model_files["range-schnet"]))
+    with caplog.at_level(logging.WARNING, logger="openmm_range"):
+        potential.createSystem(topology, backend="python", interpolate=True, embedding="mechanical")
+    assert "ignoring unknown argument(s) ['embedding', 'interpolate']" in caplog.text
+
+
 def test_element_the_model_was_not_trained_on_names_atom_and_element(model_dir, peptide):
     topology, _ = peptide
     no_nitrogen = make_model_file(model_dir, "range-schnet", seed=3, elements=[1, 6, 8])
