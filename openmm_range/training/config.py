@@ -71,9 +71,9 @@ class TrainConfig:
     energy_weight: float = 1.0
     force_weight: float = 1.0
     early_stopping_patience: int = 0  # epochs without validation improvement; 0 = off
-    # divergence guard: an epoch whose mean training loss exceeds divergence_factor x the lowest
-    # earlier epoch's (or is not finite) is undone and redone at half the learning rate, at most
-    # max_lr_halvings times in a run; 0 = off
+    # divergence guard: an epoch whose median batch loss exceeds divergence_factor x the lowest
+    # earlier epoch's (or is not finite, or leaves non-finite weights) is undone and redone at half
+    # the learning rate, at most max_lr_halvings times in a run; 0 = off
     divergence_factor: float = 3.0
     max_lr_halvings: int = 4
     dtype: str = "float32"

@@ -1,5 +1,5 @@
 """The training loss and error metrics."""
-from typing import Dict, Tuple
+from typing import Dict, Optional, Tuple
 
 import torch
 
@@ -21,19 +21,25 @@ def molecule_inputs(batch) -> Dict[str, torch.Tensor]:
 
 
 def loss_terms(model, batch, alpha: float, per_atom: bool = False, energy_weight: float = 1.0,
-               force_weight: float = 1.0) -> Tuple[torch.Tensor, Dict[str, float]]:
+               force_weight: float = 1.0, totals: Optional[Tuple[int, int]] = None
+               ) -> Tuple[torch.Tensor, Dict[str, float]]:
     """Data loss of one batch (eV units) and its error sums.
 
     ``per_atom=False``: the paper's unnormalised ``alpha * sum_mol dE^2 + sum_atoms |dF|^2``.
     ``per_atom=True``: ``energy_weight * mean_mol (dE / N)^2 + force_weight * mean_components dF^2``,
-    independent of batch and molecule size.
+    independent of batch and molecule size. ``totals`` (molecules, force components): the
+    denominators of those means when this batch is one process's share of a larger one (torchrun:
+    the shares' losses then add up to the whole batch's).
     """
     energy, forces = predict(model, batch)
     de = energy - batch.energy.reshape(-1)
     df = forces - batch.forces
     if per_atom:
         de_atom = de / batch.n_atoms.reshape(-1).to(de.dtype)
-        data_loss = energy_weight * (de_atom * de_atom).mean() + force_weight * (df * df).mean()
+        if totals is None:
+            data_loss = energy_weight * (de_atom * de_atom).mean() + force_weight * (df * df).mean()
+        else:
+            data_loss = energy_weight * (de_atom * de_atom).sum() / totals[0] + force_weight * (df * df).sum() / totals[1]
     else:
         data_loss = alpha * (de * de).sum() + (df * df).sum()
     stats = {"e_abs": float(de.detach().abs().sum()), "f_abs": float(df.detach().abs().sum()),

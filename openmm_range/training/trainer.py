@@ -27,7 +27,7 @@ import platform
 import time
 import warnings
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -59,9 +59,10 @@ class _LossModule(torch.nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, batch, alpha: float, scale: float, delta: float, config: TrainConfig):
+    def forward(self, batch, alpha: float, scale: float, delta: float, config: TrainConfig,
+                totals: Optional[Tuple[int, int]] = None):
         data_loss, stats = loss_terms(self.model, batch, alpha, config.loss == "per-atom", config.energy_weight,
-                                      config.force_weight)
+                                      config.force_weight, totals)
         reg = self.model.regularization() if self.model.use_range else torch.zeros((), dtype=data_loss.dtype)
         return scale * data_loss + delta * reg, stats
 
@@ -214,10 +215,27 @@ def set_learning_rates(optimizer, config: TrainConfig, epoch: float, scale: floa
         group["lr"] = scale * learning_rate(config, epoch, group["step"])
 
 
+#: the training error sums of an epoch (loss.loss_terms's stats)
+_ACC_KEYS = ("e_abs", "f_abs", "e_sq", "f_sq", "n_mol", "n_comp")
+
+
 def _all_ranks_mean(value: float, device) -> float:
     t = torch.tensor([value], dtype=torch.float64, device=device)
     dist.all_reduce(t)
     return float(t) / dist.get_world_size()
+
+
+def _all_ranks_sum(values: List[float], device) -> List[float]:
+    t = torch.tensor(values, dtype=torch.float64, device=device)
+    dist.all_reduce(t)
+    return t.tolist()
+
+
+def _rank0_values(values: List[float], device) -> List[float]:
+    """``values`` as process 0 has them, on every process (torchrun; one decision for all)."""
+    t = torch.tensor(values, dtype=torch.float64, device=device)
+    dist.broadcast(t, 0)
+    return t.tolist()
 
 
 def diverged(median_loss: float, history: List[Dict], factor: float, finite_weights: bool = True) -> bool:
@@ -229,10 +247,12 @@ def diverged(median_loss: float, history: List[Dict], factor: float, finite_weig
     gradient clipped) can lift an epoch's mean loss tenfold while training goes on unharmed;
     a divergence lifts the typical batch. Epochs recorded before the median was kept compare
     with their mean, which is never below their median (so such a comparison trips less)."""
-    if factor == 0.0 or not history:
+    if factor == 0.0:
         return False
     if not finite_weights or not math.isfinite(median_loss):
         return True
+    if not history:
+        return False
     lowest = min(float(r.get("train_loss_median", r["train_loss"])) for r in history)
     return median_loss > factor * lowest
 
@@ -374,14 +394,26 @@ def _train(config: TrainConfig, resume: bool, log, held: contextlib.ExitStack) -
     missing = [p for p in config.data if not Path(p).exists()]
     if missing:  # before the run directory is made: a mistyped path leaves nothing behind
         raise FileNotFoundError(f"training data {', '.join(map(str, missing))}: no such file or directory")
+    finished, refused = None, None
     if is_main:
-        out.mkdir(parents=True, exist_ok=True)
-        held.enter_context(_lock_run_dir(out))
-        _discard_stale_stop_request(out)
-        finished = _existing_run(out, resume)
-        if finished is not None:
-            log(f"{out} holds a finished run (summary.json, no checkpoint to extend): nothing to do")
-            return finished
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+            held.enter_context(_lock_run_dir(out))
+            _discard_stale_stop_request(out)
+            finished = _existing_run(out, resume)
+        except Exception as exc:  # noqa: BLE001 - told to the other processes below, then raised
+            refused = exc
+    if world > 1:  # the other processes follow process 0's start-up decision instead of waiting on it
+        code = _rank0_values([2.0 if refused is not None else 1.0 if finished is not None else 0.0], device)[0]
+        if code == 2.0 and refused is None:
+            raise RuntimeError("process 0 refused to start this run (its error says why)")
+        if code == 1.0 and not is_main:
+            return {"finished": True, "out_dir": str(out)}
+    if refused is not None:
+        raise refused
+    if finished is not None:
+        log(f"{out} holds a finished run (summary.json, no checkpoint to extend): nothing to do")
+        return finished
     full, (train_set, val_set, test_set), spans = load_data(config)
     if len(train_set) == 0 or len(val_set) == 0:
         raise ValueError(f"split {config.split} of {len(full)} structures leaves an empty training or validation set")
@@ -433,6 +465,10 @@ def _train(config: TrainConfig, resume: bool, log, held: contextlib.ExitStack) -
     delta = regularization_weight(config, train_set)
     if world > 1:
         runner = torch.nn.parallel.DistributedDataParallel(runner)
+    if ckpt is None:  # the divergence guard's state to return to, should the first epoch leave NaN weights
+        ckpt = copy.deepcopy({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                              "rng": torch.get_rng_state(), **({"ema": ema.state} if ema is not None else {})})
+    undone_cpu = 0.0  # CPU seconds of epochs undone by the guard, counted in the next epoch's row
     stale = 0 if best_epoch < 0 else (start_epoch - 1 - best_epoch)
     # a run that had stopped early stays stopped on resume (unless the patience grew)
     epoch = config.epochs if config.early_stopping_patience and stale >= config.early_stopping_patience else start_epoch
@@ -451,20 +487,32 @@ def _train(config: TrainConfig, resume: bool, log, held: contextlib.ExitStack) -
             if config.schedule != "step":
                 set_learning_rates(optimizer, config, epoch + k / len(plan), lr_scale)
             mine = idx[rank::world]
-            batch = Batch.from_data_list([train_set[i] for i in mine]).to(device)
+            spare = not mine  # torchrun, a batch smaller than the processes: this one has no share
+            batch = Batch.from_data_list([train_set[i] for i in (mine or idx[:1])]).to(device)
             optimizer.zero_grad(set_to_none=True)
-            # DDP averages gradients over ranks; scaling the local data sum by the world size
-            # makes the update equal to one process summing the whole global batch.
-            # (per-atom losses are means: DDP's gradient average is then already the global one)
-            scale = float(world) if config.loss == "paper" else 1.0
-            loss, stats = runner(batch, alpha, scale, delta, config)
+            totals = None
+            if world == 1:
+                scale = 1.0
+            else:
+                # DDP averages gradients over processes: each process's data loss, scaled by the
+                # number of processes, is its share of the whole batch's (a sum for the paper's loss;
+                # for per-atom means, its sums over the whole batch's counts), so the update equals
+                # one process's on the whole batch. A process without a share runs one structure
+                # at weight 0, to join the gradient exchange.
+                scale = 0.0 if spare else float(world)
+                if config.loss == "per-atom":
+                    counts = _all_ranks_sum([0.0 if spare else float(batch.num_graphs),
+                                             0.0 if spare else float(batch.forces.numel())], device)
+                    totals = (int(counts[0]), int(counts[1]))
+            loss, stats = runner(batch, alpha, scale, delta, config, totals)
             loss.backward()
             # the norm before clipping (an infinite limit only measures it)
             norms.append(float(torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip or math.inf)))
             optimizer.step()
             if ema is not None:
                 ema.update(model)
-            accumulate(acc, stats)
+            if not spare:
+                accumulate(acc, stats)
             batch_losses.append(float(loss.detach()))
             total_loss += batch_losses[-1]
             progress.update(1)
@@ -473,10 +521,11 @@ def _train(config: TrainConfig, resume: bool, log, held: contextlib.ExitStack) -
         mean_loss = total_loss / len(plan)
         median_loss = float(np.median(batch_losses))
         finite = all(bool(torch.isfinite(p).all()) for p in model.parameters())
-        if world > 1:  # every rank takes the same decision
+        if world > 1:  # every rank takes the same decision; the training errors are the whole batches'
             mean_loss = _all_ranks_mean(mean_loss, device)
             median_loss = _all_ranks_mean(median_loss, device)
             finite = _all_ranks_mean(float(finite), device) == 1.0
+            acc = dict(zip(_ACC_KEYS, _all_ranks_sum([float(acc.get(k, 0.0)) for k in _ACC_KEYS], device)))
         worst = int(np.argmax(batch_losses))
         if is_main and batch_losses[worst] > 10 * max(median_loss, 1e-12):
             clip = f" (clipped to {config.grad_clip:g})" if config.grad_clip and norms[worst] > config.grad_clip else ""
@@ -485,10 +534,11 @@ def _train(config: TrainConfig, resume: bool, log, held: contextlib.ExitStack) -
                 f"concatenated data) {[int(train_set.parent_indices[i]) for i in plan[worst][rank::world]]}")
         if diverged(median_loss, history, config.divergence_factor, finite):
             if lr_scale <= 0.5 ** config.max_lr_halvings:
+                last_good = ckpt_path if "epoch" in ckpt else "the initial weights (no epoch was kept)"
                 raise RuntimeError(f"training diverged in epoch {epoch + 1} (median batch loss {median_loss:.4g}, "
                                    f"mean {mean_loss:.4g}) and the learning "
                                    f"rate was already halved {config.max_lr_halvings} times; the last good state "
-                                   f"is {ckpt_path}")
+                                   f"is {last_good}")
             lr_scale *= 0.5
             if is_main:
                 log(f"epoch {epoch + 1} diverged (median batch loss {median_loss:.4g}, mean {mean_loss:.4g}, "
@@ -500,9 +550,12 @@ def _train(config: TrainConfig, resume: bool, log, held: contextlib.ExitStack) -
                 ema.state = _on_device(ckpt["ema"], device)
             torch.set_rng_state(ckpt["rng"])
             wall += time.perf_counter() - t0  # the undone epoch's time counts in the run's cost
+            undone_cpu += time.process_time() - c0
             continue
         with ema.applied(model) if ema is not None else contextlib.nullcontext():
             val = evaluate_split(model, val_set, config.batch_size, device)
+            if world > 1:  # process 0's numbers for all (GPU sums may differ in the last bit): one decision
+                val = dict(zip(sorted(val), _rank0_values([val[k] for k in sorted(val)], device)))
             improved = val["force_mae_mev_a"] < best
             if improved:  # the weights validated (the averaged ones with EMA)
                 best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
@@ -510,9 +563,11 @@ def _train(config: TrainConfig, resume: bool, log, held: contextlib.ExitStack) -
         row = {"epoch": epoch + 1, "alpha": alpha, "lr": optimizer.param_groups[0]["lr"],
                "train_loss": mean_loss, "train_loss_median": median_loss, **{f"train_{k}": v for k, v in summarise(acc).items()},
                **{f"val_{k}": v for k, v in val.items()}, "epoch_s": time.perf_counter() - t0,
-               "epoch_cpu_s": time.process_time() - c0,  # this process's CPU time: comparable under load
+               # this process's CPU time (comparable under load), with that of epochs undone before it
+               "epoch_cpu_s": time.process_time() - c0 + undone_cpu,
                **_grad_norm_stats(norms, config.grad_clip), "lr_scale": lr_scale}
         history.append(row)
+        undone_cpu = 0.0
         metric = val["force_mae_mev_a"]
         if improved:
             best, best_epoch, stale = metric, epoch, 0

@@ -1,4 +1,5 @@
 """Training on a tiny real GFN2-xTB dataset: loss decreases, kill+resume is exact, DDP == one process."""
+import csv
 import json
 import math
 import os
@@ -190,9 +191,14 @@ def test_kill_and_resume_is_bit_for_bit(dataset_path, tmp_path):
         assert torch.equal(a[k], b[k]), k
 
 
-def test_ddp_two_processes_equal_one_process(dataset_path, tmp_path):
-    one = write_config(tmp_path / "one.yaml", config(dataset_path, tmp_path / "one", epochs=2))
-    two = write_config(tmp_path / "two.yaml", config(dataset_path, tmp_path / "two", epochs=2))
+@pytest.mark.parametrize("loss, batch_size", [("paper", 6), ("per-atom", 11)])
+def test_ddp_two_processes_equal_one_process(dataset_path, tmp_path, loss, batch_size):
+    """Also with the per-atom loss, whose means the two processes' shares (unequal in molecules
+    and atoms: methanol and water) must add up to, and with a last batch of one structure, which
+    leaves the second process no share (12 training structures in batches of 11)."""
+    options = dict(epochs=2, loss=loss, batch_size=batch_size)
+    one = write_config(tmp_path / "one.yaml", config(dataset_path, tmp_path / "one", **options))
+    two = write_config(tmp_path / "two.yaml", config(dataset_path, tmp_path / "two", **options))
     env = dict(os.environ, OMP_NUM_THREADS="1")
     subprocess.run([sys.executable, "-m", "openmm_range.cli.main", "train", one], check=True, capture_output=True, env=env)
     res = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", "29517",
@@ -203,6 +209,9 @@ def test_ddp_two_processes_equal_one_process(dataset_path, tmp_path):
         # float64; the only difference is the summation order of the gradient (rank sums then
         # all-reduce), which Adam turns into ~1e-11 differences on near-zero gradients.
         torch.testing.assert_close(b[k], a[k], rtol=1e-8, atol=1e-9, msg=k)
+    rows = [list(csv.DictReader(open(tmp_path / run / "metrics.csv"))) for run in ("one", "two")]
+    for key in ("train_force_mae_mev_a", "val_force_mae_mev_a"):  # the whole batches' errors, not one share's
+        assert [float(r[key]) for r in rows[1]] == pytest.approx([float(r[key]) for r in rows[0]], rel=1e-6), key
 
 
 def test_two_trainers_cannot_share_a_run_directory(dataset_path, tmp_path):
@@ -395,6 +404,8 @@ def test_the_guard_reads_the_median_batch_loss():
     assert diverged(0.035, history, 3.0, finite_weights=False) and diverged(math.nan, history, 3.0)
     assert not diverged(0.15, [{"train_loss": 0.06}], 3.0)  # older rows compare with their mean
     assert not diverged(1e9, [], 3.0) and not diverged(1e9, history, 0.0)  # first epoch; guard off
+    # the first epoch has nothing to compare with, but NaN weights or loss are undone there too
+    assert diverged(0.1, [], 3.0, finite_weights=False) and diverged(math.nan, [], 3.0)
 
 
 def test_init_from_starts_a_run_from_a_model_file(dataset_path, tmp_path):
