@@ -2,7 +2,7 @@
 # The one prepared GPU check of openmm-range (issue 10): the CUDA tests, the MD throughput
 # benchmark and the model-size scan on one NVIDIA GPU, end to end in <= 8 minutes, with
 # every result in one folder. `--dry-run` runs the same steps on the CPU with tiny sizes
-# (about 1-2 minutes on 2 cores); CI runs it through tests/test_device_check.py.
+# (about 40 s on 2 cores, longer beside other jobs); CI runs it through tests/test_device_check.py.
 #
 # Usage:
 #   bash scripts/device_check.sh [--out DIR] [--budget SECONDS] [--wheelhouse DIR] [--only STEP,...]
@@ -63,7 +63,8 @@
 # run. If a step failed for a reason you can fix at once, rerun only the missing steps in the
 # same session, e.g. `bash scripts/device_check.sh --only tests,md_w64 --budget 200`
 # (timeout_s 260; setup always runs, about 30 s), then give the machine back; otherwise give
-# it back at once and leave the rest to a later session.
+# it back at once and leave the rest to a later session. A rerun's results go to their own
+# folder, device_check_only/ (its summary covers the rerun steps), beside device_check/.
 #
 # Options:
 #   --dry-run            CPU, tiny sizes (3 MD steps, N <= 375 atoms), this checkout's .venv
@@ -175,7 +176,8 @@ fi
 # ---------------------------------------------------------------------------------------
 # The check
 # ---------------------------------------------------------------------------------------
-[ -n "$OUTDIR" ] || OUTDIR="${TMPDIR:-/tmp}/openmm-range-device-check/device_check"
+# a rerun of some steps (--only) writes beside the full run's results, never over them
+[ -n "$OUTDIR" ] || OUTDIR="${TMPDIR:-/tmp}/openmm-range-device-check/device_check${ONLY:+_only}"
 OUTDIR="$(realpath -m "$OUTDIR")"
 if [ -n "${OUT:-}" ] && [ -d "$OUT" ]; then
     case "$OUTDIR/" in "$(realpath "$OUT")/"*) die "--out $OUTDIR lies inside \$OUT ($OUT): give a folder outside it; the script packs the results into \$OUT/device_check.tar.gz" ;; esac

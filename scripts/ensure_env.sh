@@ -23,6 +23,14 @@ want="$( { cat "$root/requirements.txt" "$root/setup.py"; [ -z "$driver_cuda" ] 
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
     exit 0
 fi
+# one build at a time (main.sh and test.sh started together wait for each other); the stamp goes
+# first, so that an interrupted build is never taken for a finished one
+exec 9>"$venv.lock"
+flock 9
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+    exit 0
+fi
+rm -f "$stamp"
 echo "[openmm-range] building the environment in $venv (first run takes several minutes)" >&2
 python3 -m venv "$venv"
 "$venv/bin/python" -m pip install --quiet --upgrade pip setuptools wheel

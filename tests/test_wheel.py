@@ -22,10 +22,16 @@ import pytest
 from openmm_range.registry import POTENTIAL_NAMES
 
 REPO = Path(__file__).resolve().parent.parent
-#: Left out of the source copy: environment, VCS, build outputs, and the large folders that
-#: packaging never reads (datasets, training runs).
-COPY_IGNORE = shutil.ignore_patterns(".venv", ".git", "build", "dist", "*.egg-info", "__pycache__", "*.pyc",
-                                     ".pytest_cache", "output", "data", "runs")
+#: Left out of the source copy at any depth: environment, VCS, caches, build outputs.
+COPY_IGNORE_ANYWHERE = shutil.ignore_patterns(".venv", ".git", "*.egg-info", "__pycache__", "*.pyc", ".pytest_cache")
+#: Left out at the top of the checkout only: the large folders packaging never reads (datasets,
+#: training runs) and outputs (a package folder of the same name, openmm_range/data, is kept).
+COPY_IGNORE_TOP = {"build", "dist", "output", "data", "runs"}
+
+
+def _copy_ignore(directory, names):
+    top = COPY_IGNORE_TOP & set(names) if Path(directory).resolve() == REPO else set()
+    return set(COPY_IGNORE_ANYWHERE(directory, names)) | top
 #: Environment of the pip calls: no index, no prompts, no version check.
 PIP_ENV = {**os.environ, "PIP_NO_INDEX": "1", "PIP_NO_INPUT": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
 
@@ -62,7 +68,7 @@ print(json.dumps({
 
 
 def _copy_sources(dst: Path) -> Path:
-    shutil.copytree(REPO, dst, ignore=COPY_IGNORE)
+    shutil.copytree(REPO, dst, ignore=_copy_ignore)
     return dst
 
 
@@ -123,6 +129,8 @@ def test_wheel_contains_every_shipped_model(wheel):
     missing = [f for f in _shipped_names() if f"openmm_range/serialized_models/{f}" not in names]
     assert not missing, f"{wheel.name} lacks {missing}"
     assert "openmm_range/resources/dha.pdb" in names
+    assert {"openmm_range/data/__init__.py", "openmm_range/data/generate/spec.py",
+            "openmm_range/data/readers/sgdml.py"} <= names  # the data tools ship too
     assert not any(n.startswith("serialized_models/") for n in names), "models must live inside the package"
 
 
