@@ -45,12 +45,11 @@ _ASE_KWARGS = ("label", "atoms", "directory")
 _IONIC = (3, 11, 19, 37, 55, 87, 4, 12, 20, 38, 56, 88)
 
 
-def perceive_molecules(numbers: Sequence[int], positions: np.ndarray, cell: Optional[np.ndarray] = None) -> List[int]:
-    """Molecule id (0..G-1, by first atom) of each atom: connected components of covalent
-    bonds, a bond being a distance below 1.2x the sum of the covalent radii (ASE's covalent
-    radii); minimum-image distances in a periodic ``cell`` (3, 3) Å. Alkali and alkaline-earth
-    atoms bond to nothing: their contacts are ionic (Na+ to a water oxygen at 2.4 Å would
-    otherwise join the water), as OpenMM's topology has them."""
+def perceive_bonds(numbers: Sequence[int], positions: np.ndarray, cell: Optional[np.ndarray] = None) -> np.ndarray:
+    """(N, N) bool: covalent bonds, a bond being a distance below 1.2x the sum of the covalent
+    radii (ASE's covalent radii); minimum-image distances in a periodic ``cell`` (3, 3) Å. Alkali
+    and alkaline-earth atoms bond to nothing: their contacts are ionic (Na+ to a water oxygen at
+    2.4 Å would otherwise join the water), as OpenMM's topology has them."""
     from ase.data import covalent_radii
 
     numbers = np.asarray(numbers)
@@ -61,9 +60,17 @@ def perceive_molecules(numbers: Sequence[int], positions: np.ndarray, cell: Opti
         diff = (frac - np.round(frac)) @ cell
     dist = np.linalg.norm(diff, axis=-1)
     bonded = dist < 1.2 * (radii[:, None] + radii[None])
+    np.fill_diagonal(bonded, False)
     ionic = np.isin(numbers, _IONIC)
     bonded[ionic] = False
     bonded[:, ionic] = False
+    return bonded
+
+
+def perceive_molecules(numbers: Sequence[int], positions: np.ndarray, cell: Optional[np.ndarray] = None) -> List[int]:
+    """Molecule id (0..G-1, by first atom) of each atom: connected components of
+    :func:`perceive_bonds`."""
+    bonded = perceive_bonds(numbers, positions, cell)
     ids = [-1] * len(numbers)
     count = 0
     for start in range(len(numbers)):
@@ -175,8 +182,11 @@ class RangeCalculator(Calculator):
             for m, count in open_shells(numbers, mol, charges):
                 where = f"molecule {m} (from atom {mol.index(m)})" if len(charges) > 1 else "the structure"
                 raise ValueError(open_shell_message(where, count, charges[m], self.model_name, "moleculeCharges"))
+            # periodic: molecules are made whole along the bonds seen in this first structure
+            bonds = [(int(i), int(j)) for i, j in zip(*np.nonzero(np.triu(perceive_bonds(numbers, positions, cell))))] \
+                if periodic else None
             self._modules[key] = export(self.model, list(numbers), periodic=periodic, return_forces=True,
-                                        dtype=self.dtype, molecules=mol, charges=charges).to(self.device)
+                                        dtype=self.dtype, molecules=mol, charges=charges, bonds=bonds).to(self.device)
         return self._modules[key]
 
     def _periodic(self, atoms) -> bool:

@@ -36,6 +36,15 @@ def minimum_image(vec: torch.Tensor, box: torch.Tensor) -> torch.Tensor:
     return vec
 
 
+def fractional(vec: torch.Tensor, box: torch.Tensor) -> torch.Tensor:
+    """Coordinates (..., 3) of vectors (..., 3) Å in units of the rows of a reduced triclinic
+    ``box`` (3, 3) (lower triangular: a along x, b in the xy plane); no linear solve, no host sync."""
+    f2 = vec[..., 2] / box[2, 2]
+    f1 = (vec[..., 1] - f2 * box[2, 1]) / box[1, 1]
+    f0 = (vec[..., 0] - f1 * box[1, 0] - f2 * box[2, 0]) / box[0, 0]
+    return torch.stack([f0, f1, f2], dim=-1)
+
+
 def box_widths(box: torch.Tensor) -> torch.Tensor:
     """Perpendicular widths (3,) of the box spanned by the rows of ``box`` (3, 3)."""
     volume = torch.abs(torch.det(box))

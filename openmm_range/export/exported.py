@@ -28,7 +28,8 @@ import torch
 from torch import nn
 
 from ..models.atomistic import AtomisticModel, default_switch_off, intermolecular_pairs, molecule_groups
-from ..neighbors import box_widths, cell_list_neighbors, exact_pairs_single, minimum_image, padded_neighbors
+from ..neighbors import (box_widths, cell_list_neighbors, exact_pairs_single, fractional, minimum_image,
+                         padded_neighbors)
 from ..units import ANGSTROM_PER_NM, KJ_PER_MOL_PER_EV
 
 #: Atom number density (atoms/Å^3) assumed when sizing the neighbour capacity: 1.5x liquid water.
@@ -51,7 +52,7 @@ class ExportedModel(nn.Module):
     def __init__(self, model: AtomisticModel, types: torch.Tensor, periodic: bool, max_neighbors: int,
                  check_errors: bool, metadata_json: str, static_shapes: Optional[bool] = None,
                  cell_list: bool = False, molecules: Optional[torch.Tensor] = None,
-                 charges: Optional[torch.Tensor] = None):
+                 charges: Optional[torch.Tensor] = None, bonds: Sequence[Tuple[int, int]] = ()):
         super().__init__()
         self.model = model
         self.register_buffer("types", types)
@@ -65,6 +66,14 @@ class ExportedModel(nn.Module):
         dtype = model.master_init.dtype
         self.register_buffer("group_charge", torch.zeros(num_groups, dtype=dtype) if charges is None
                              else charges.to(dtype))
+        # periodic boxes: how each RANGE unit (a molecule, or the whole set) is made whole, along its
+        # bonds (see unwrap_paths); the anchor is the unit's first atom
+        unit_anchor = first[group] if model.per_molecule else first[:1].expand(types.shape[0])
+        root, tree_child, tree_parent, path_atom, path_edge = unwrap_paths(
+            unit_anchor.tolist(), [(int(a), int(b)) for a, b in bonds])
+        for name, value in (("unit_anchor", unit_anchor.clone()), ("root", root), ("tree_child", tree_child),
+                            ("tree_parent", tree_parent), ("path_atom", path_atom), ("path_edge", path_edge)):
+            self.register_buffer(name, value)
         inter_src, inter_dst = intermolecular_pairs(self.batch, group) if model.long_range is not None \
             else (torch.zeros(0, dtype=torch.long), torch.zeros(0, dtype=torch.long))
         self.register_buffer("inter_src", inter_src)
@@ -118,17 +127,29 @@ class ExportedModel(nn.Module):
         centre = pos
         inter_vec = pos.index_select(0, self.inter_src) - pos.index_select(0, self.inter_dst)
         switch_off: Optional[torch.Tensor] = None
+        too_wide = torch.zeros((), dtype=torch.bool, device=pos.device)
         if cell is not None:
-            # each molecule made whole around its first atom (RANGE per molecule), or the whole set
-            anchors = pos.index_select(0, self.first if self.model.per_molecule else self.first[:1])
-            anchor = anchors[self.group] if self.model.per_molecule else anchors[0]
-            centre = anchor + minimum_image(pos - anchor, cell)
+            # each unit made whole: every atom is its tree root's minimum image relative to the
+            # unit's first atom plus the minimum-image bond vectors on its path from that root
+            anchor = pos.index_select(0, self.unit_anchor)
+            to_root = minimum_image(pos.index_select(0, self.root) - anchor, cell)
+            centre = anchor + to_root
+            if self.tree_child.numel() > 0:
+                bond = minimum_image(pos.index_select(0, self.tree_child) - pos.index_select(0, self.tree_parent), cell)
+                centre = centre.index_add(0, self.path_atom, bond.index_select(0, self.path_edge))
+            # a root more than 0.45 box widths from its anchor is near the half-box jump of the
+            # minimum image: refused (NaN without error checks) rather than a silent energy jump
+            too_wide = (fractional(to_root, cell).abs() > 0.45).any()
+            if self.check_errors and bool(too_wide):
+                raise RuntimeError("a molecule of the ML region spans more than 0.45 box widths from its first "
+                                   "atom along no bonds, so it cannot be made whole by minimum image; export "
+                                   "with bonds= (the OpenMM plugin passes the topology's), or use a larger box")
             inter_vec = minimum_image(inter_vec, cell)
             switch_off = default_switch_off(box_widths(cell).min())
         energy = self.model.energy_from_edges(self.types, pos, self.batch, 1, src, dst, vec, centre, self.group,
                                               self.num_groups, self.group_charge, self.inter_src, self.inter_dst,
                                               inter_vec, switch_off, both_ways=not static)[0]
-        bad = lost > 0
+        bad = (lost > 0) | too_wide
         if cell is not None:  # a box narrower than two cutoffs (an NPT run shrinking it): no silent error either
             bad = bad | (box_widths(cell).min() < 2.0 * self.cutoff)
         energy = torch.where(bad, torch.full_like(energy, float("nan")), energy)
@@ -150,6 +171,50 @@ class ExportedModelWithForces(ExportedModel):
         return energy.detach(), -grad
 
 
+def unwrap_paths(anchor: Sequence[int], bonds: Sequence[Tuple[int, int]]):
+    """How a periodic module makes each RANGE unit whole along its bonds.
+
+    ``anchor``: (N,) the first atom of each atom's unit; ``bonds``: atom pairs (bonds across units
+    are ignored). A breadth-first tree over each unit's bonds, from its first atom (atoms the bonds
+    do not reach start trees of their own). Returns tensors ``root`` (N,): each atom's tree root;
+    ``tree_child``, ``tree_parent`` (E,): the tree's bonds; ``path_atom``, ``path_edge`` (P,): atom
+    ``path_atom[k]`` has bond ``path_edge[k]`` on its path from its root. An atom's whole position
+    is then ``x_anchor + mic(x_root - x_anchor) + sum over its path of mic(x_child - x_parent)``,
+    exact however far the unit reaches across the box (bonds are shorter than half a box). With
+    no bonds every atom is its own root: the minimum image relative to the anchor."""
+    n = len(anchor)
+    neighbours = [[] for _ in range(n)]
+    for a, b in bonds:
+        if not (0 <= a < n and 0 <= b < n) or a == b:
+            raise ValueError(f"bonds must join two different atoms among the {n}, got ({a}, {b})")
+        if anchor[a] == anchor[b]:
+            neighbours[a].append(b)
+            neighbours[b].append(a)
+    root, parent_edge, parent = list(range(n)), [-1] * n, [-1] * n
+    child, par = [], []
+    seen = [False] * n
+    for start in sorted(set(anchor)) + list(range(n)):  # units' first atoms first, then what is left
+        if seen[start]:
+            continue
+        seen[start], queue = True, [start]
+        for i in queue:
+            for j in neighbours[i]:
+                if not seen[j]:
+                    seen[j], root[j], parent[j], parent_edge[j] = True, start, i, len(child)
+                    child.append(j)
+                    par.append(i)
+                    queue.append(j)
+    path_atom, path_edge = [], []
+    for i in range(n):
+        j = i
+        while parent[j] >= 0:
+            path_atom.append(i)
+            path_edge.append(parent_edge[j])
+            j = parent[j]
+    as_long = lambda values: torch.tensor(values, dtype=torch.long)  # noqa: E731
+    return as_long(root), as_long(child), as_long(par), as_long(path_atom), as_long(path_edge)
+
+
 #: an exported module whose long-range head would evaluate more atom pairs of different molecules
 #: than this is refused (pair list and per-step vectors of several GB; about 4,500 atoms in small molecules)
 MAX_INTERMOLECULAR_PAIRS = 10_000_000
@@ -159,15 +224,16 @@ def export(model: AtomisticModel, atomic_numbers: Sequence[int], periodic: bool 
            return_forces: bool = False, dtype: Optional[torch.dtype] = None,
            max_neighbors: Optional[int] = None, check_errors: bool = True,
            static_shapes: Optional[bool] = None, neighbor_search: str = "auto",
-           molecules: Optional[Sequence[int]] = None, charges: Optional[Sequence[int]] = None) -> torch.jit.ScriptModule:
+           molecules: Optional[Sequence[int]] = None, charges: Optional[Sequence[int]] = None,
+           bonds: Optional[Sequence[Tuple[int, int]]] = None) -> torch.jit.ScriptModule:
     """Build the positions-only TorchScript module for ``atomic_numbers`` (atoms fixed here).
 
     Args:
         model: a model from :func:`openmm_range.create_model` / :func:`openmm_range.load_model`.
         atomic_numbers: (N,) elements of the atoms, in the order OpenMM will pass positions.
         periodic: the module takes ``(positions, box)`` and uses minimum-image neighbours;
-            each molecule's master nodes sit at its centre, the molecule made whole by minimum
-            image relative to its first atom (translation- and wrap-invariant).
+            each molecule's master nodes sit at its centre, the molecule made whole along
+            ``bonds`` (translation- and wrap-invariant).
         return_forces: also return forces (kJ/mol/nm), for TorchForce ``setOutputsForces``.
         dtype: compute precision (default: the model's); inputs of either float dtype are accepted.
         max_neighbors: neighbour slots per atom (default :func:`default_max_neighbors`).
@@ -186,6 +252,10 @@ def export(model: AtomisticModel, atomic_numbers: Sequence[int], periodic: bool 
             every atom pair of different molecules (more than ``MAX_INTERMOLECULAR_PAIRS`` refused).
         charges: (G,) total charge (e) of each molecule, by molecule id; default neutral.
             Only charges seen in training are accepted (``model.config.accepted_charges``).
+        bonds: atom pairs (indices into ``atomic_numbers``) bonded in the topology. Periodic
+            modules make each molecule whole along them (:func:`unwrap_paths`), so a molecule may
+            reach across more than half the box; without them a molecule must stay within 0.45
+            box widths of its first atom (checked each call).
     """
     if not isinstance(model, AtomisticModel):
         raise ValueError(f"export expects a model from openmm_range.create_model, got {type(model).__name__}")
@@ -218,7 +288,7 @@ def export(model: AtomisticModel, atomic_numbers: Sequence[int], periodic: bool 
     meta["molecule_charges"] = charge.tolist()
     cls = ExportedModelWithForces if return_forces else ExportedModel
     module = cls(frozen, types, periodic, k, check_errors, json.dumps(meta, sort_keys=True), static_shapes, cell_list,
-                 mol, charge)
+                 mol, charge, list(bonds or ()) if periodic else [])
     return torch.jit.script(module)
 
 

@@ -147,7 +147,7 @@ class RangePotentialImpl(MLPotentialImpl):
 
         from .backends import check_backend, choose_backend
         from .pythonforce_backend import RangeComputation, build_python_force
-        from .topology import atomic_numbers, check_closed_shells, ml_atom_indices
+        from .topology import atomic_numbers, check_closed_shells, ml_atom_indices, ml_bonds
 
         unknown = sorted(set(args) - _OPENMMML_PASSTHROUGH)
         _refuse_misplaced(self.name, unknown)
@@ -177,15 +177,16 @@ class RangePotentialImpl(MLPotentialImpl):
         logger.info("RANGE %s on %d atoms: using the %s backend (%s)", self.name, len(indices), chosen, reason)
 
         model = self._load()
+        bonds = ml_bonds(topology, indices) if periodic else None  # molecules are made whole along them
         if chosen == "torchforce":
             system.addForce(self._torch_force(model, numbers, indices, periodic, dtype, forceGroup, cuda_graphs,
-                                              cudaGraphWarmupSteps, maxNeighbors, mol_ids, charges))
+                                              cudaGraphWarmupSteps, maxNeighbors, mol_ids, charges, bonds))
         else:
             if device is None:
                 device = "cuda" if torch.cuda.is_available() else "cpu"
             computation = RangeComputation(self._model_bytes, numbers, periodic, dtype, str(device), cuda_graphs,
                                            cudaGraphWarmupSteps, max_neighbors=maxNeighbors, molecules=mol_ids,
-                                           charges=charges, model=model)
+                                           charges=charges, model=model, bonds=bonds)
             system.addForce(build_python_force(computation, indices, periodic, forceGroup))
         if periodic and not will_be_copied:
             _keep_molecules_whole(topology, system, indices, forceGroup)
@@ -196,7 +197,7 @@ class RangePotentialImpl(MLPotentialImpl):
 
     @staticmethod
     def _torch_force(model, numbers, indices, periodic, dtype, force_group, cuda_graphs, warmup_steps,
-                     max_neighbors, molecules, charges):
+                     max_neighbors, molecules, charges, bonds):
         """The opt-in openmm-torch TorchForce (``backend='torchforce'``)."""
         import torch
 
@@ -207,7 +208,8 @@ class RangePotentialImpl(MLPotentialImpl):
         # capture it. Otherwise the exporter picks per call (exact pairs on CPUs).
         module = export(model, numbers, periodic=periodic, return_forces=False, dtype=getattr(torch, dtype),
                         max_neighbors=max_neighbors, check_errors=not cuda_graphs,
-                        static_shapes=True if cuda_graphs else None, molecules=molecules, charges=charges)
+                        static_shapes=True if cuda_graphs else None, molecules=molecules, charges=charges,
+                        bonds=bonds)
         return build_torch_force(module, indices, periodic, force_group, cuda_graphs, warmup_steps)
 
     def _molecules(self, topology, indices, numbers, charge, per_molecule, molecules):

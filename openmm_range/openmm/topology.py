@@ -83,6 +83,15 @@ def atomic_numbers(topology: openmm.app.Topology, indices: Sequence[int], suppor
 _MONATOMIC = {2, 3, 9, 10, 11, 12, 17, 18, 19, 20, 25, 26, 27, 28, 29, 30, 35, 36, 37, 38, 53, 54, 55, 56}
 
 
+def ml_bonds(topology: openmm.app.Topology, indices: Sequence[int]) -> List[Tuple[int, int]]:
+    """The bonds among the ML atoms, as pairs of positions in ``indices``, with each link-atom
+    hydrogen openmm-ml appended bonded to the atom it caps."""
+    position = {atom: k for k, atom in enumerate(indices)}
+    bonds = [(position[a.index], position[b.index]) for a, b in topology.bonds()
+             if a.index in position and b.index in position]
+    return bonds + link_sites(topology, indices)
+
+
 def link_sites(topology: openmm.app.Topology, indices: Sequence[int]) -> List[Tuple[int, int]]:
     """The link-atom hydrogens openmm-ml appends to the ML atoms for ML/MM (``V<k>`` atoms, unbonded
     in the topology, one per bond the ML region cuts): (position of the site in ``indices``,

@@ -114,3 +114,24 @@ def test_cell_list_export_equals_all_pairs(periodic):
             cells(pos / 10.0, torch.eye(3, dtype=torch.float64) * 1.2)
     with pytest.raises(ValueError, match="neighbor_search must be one of"):
         openmm_range.export(model, z.tolist(), neighbor_search="cells")
+
+
+def test_periodic_molecules_are_made_whole_along_bonds_or_refused():
+    """A carbon chain 13.9 Å long in a 25 Å box: its end lies beyond half a box from atom 0. Made
+    whole along its bonds the periodic energy is the open one; without bonds it cannot be made
+    whole by minimum image, which is refused instead of a silent jump of the energy."""
+    model = small_model("range-schnet")
+    z = [6] * 11
+    pos = torch.tensor([[1.39 * k, 0.3 * (k % 2), 0.0] for k in range(11)], dtype=torch.float64) + 5.0
+    box = torch.eye(3, dtype=torch.float64) * 25.0
+    bonds = [(k, k + 1) for k in range(10)]
+    open_energy = openmm_range.export(model, z)(pos / 10)
+    whole = openmm_range.export(model, z, periodic=True, bonds=bonds)
+    for shift in (0.0, 12.0):  # the chain inside the box, then across its boundary
+        moved = pos + torch.tensor([shift, 0.0, 0.0], dtype=torch.float64)
+        wrapped = moved - box[0] * torch.floor(moved[:, :1] / 25.0)
+        torch.testing.assert_close(whole(wrapped / 10, box / 10), open_energy, rtol=1e-10, atol=1e-9)
+    with pytest.raises(Exception, match="spans more than 0.45 box widths from its first atom"):  # torch.jit.Error
+        openmm_range.export(model, z, periodic=True)(pos / 10, box / 10)
+    unchecked = openmm_range.export(model, z, periodic=True, check_errors=False, static_shapes=True)
+    assert torch.isnan(unchecked(pos / 10, box / 10))

@@ -1,9 +1,9 @@
 """Periodic systems: the energy ignores wrapping into other images and global translation.
 
-RANGE's master node is placed at the centre of the molecule made whole by minimum image
-relative to atom 0, and the local part uses minimum-image neighbours; so a molecule
-split across the boundary has the energy of the whole one, and a box large enough for
-the molecule gives the non-periodic energy.
+RANGE's master nodes are placed at the centre of the molecule made whole along its bonds,
+and the local part uses minimum-image neighbours; so a molecule split across the boundary
+has the energy of the whole one, and a box in which the molecule does not meet its own image
+within the cutoff gives the non-periodic energy.
 """
 import numpy as np
 import openmm
@@ -91,3 +91,24 @@ def test_periodic_output_keeps_the_ml_molecule_whole(model_files, alanine_pdb):
     lengths = np.linalg.norm(corner[bonds[:, 0]] - corner[bonds[:, 1]], axis=1)
     assert np.allclose(np.linalg.norm(out[bonds[:, 0]] - out[bonds[:, 1]], axis=1), lengths, atol=1e-6)
     assert not np.allclose(out, corner)  # it was moved into the box, as one piece
+
+
+def test_a_molecule_longer_than_half_the_box_is_made_whole_along_its_bonds(model_files, alanine_pdb, vacuum_energy):
+    """The peptide reaches 0.88 nm from atom 0 along y; in a box 1.45 nm high (0.57 nm clear of its
+    own image, more than the cutoff) its far atoms lie beyond half a box width from atom 0, where
+    the minimum image relative to atom 0 would put them on the wrong side. Made whole along the
+    topology's bonds it keeps its vacuum energy, wrapped or not."""
+    box = np.diag([3.0, 1.45, 3.0])
+    topology, _ = peptide_only(alanine_pdb, periodic=True)
+    topology.setPeriodicBoxVectors([openmm.Vec3(*row) for row in box])
+    system = MLPotential("range-schnet", modelPath=str(model_files["range-schnet"])).createSystem(
+        topology, backend="python", precision="double")
+    context = openmm.Context(system, openmm.VerletIntegrator(0.001), openmm.Platform.getPlatformByName("Reference"))
+    context.setPeriodicBoxVectors(*[openmm.Vec3(*row) for row in box])
+    positions, e_vacuum = vacuum_energy
+    centred = positions - positions.mean(axis=0) + box.sum(axis=0) / 2
+    assert (np.abs(centred - centred[0]) @ np.linalg.inv(box)).max() > 0.55  # beyond half a box from atom 0
+    for placed in (centred, wrap_into_box(centred - centred.mean(axis=0), box)):
+        context.setPositions(placed)
+        energy = context.getState(getEnergy=True).getPotentialEnergy().value_in_unit(openmm.unit.kilojoule_per_mole)
+        assert energy == pytest.approx(e_vacuum, rel=1e-8, abs=1e-8)
