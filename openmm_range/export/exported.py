@@ -5,8 +5,10 @@ export) and follows openmm-torch's conventions:
 
 * ``forward(positions)`` or ``forward(positions, box)``: positions (N, 3) in **nm**,
   float32 or float64; box (3, 3) in nm, rows = box vectors (OpenMM reduced form).
-* returns the potential energy in **kJ/mol** (0-d tensor, dtype of ``positions``), or
-  ``(energy, forces)`` with forces in kJ/mol/nm when exported with ``return_forces=True``.
+* returns the potential energy in **kJ/mol** (0-d float64 tensor: the per-element shifts are
+  summed in float64, so a float32 model keeps its energy differences in large ML regions), or
+  ``(energy, forces)`` with forces in kJ/mol/nm (dtype of ``positions``) when exported with
+  ``return_forces=True``.
 
 The module converts nm -> Å and eV -> kJ/mol at its boundary (``openmm_range.units``)
 and, on CUDA devices, uses static-shape neighbour lists, so it has no
@@ -54,6 +56,12 @@ class ExportedModel(nn.Module):
                  cell_list: bool = False, molecules: Optional[torch.Tensor] = None,
                  charges: Optional[torch.Tensor] = None, bonds: Sequence[Tuple[int, int]] = ()):
         super().__init__()
+        # the per-element energy shifts of these fixed atoms, summed once in float64 (in float32 a
+        # total of 1e5 eV, 1,000 waters, would be resolved only to 0.016 eV): the model then adds
+        # only its residual atomic energies, of order 1 eV each
+        self.shift_total = float(model.readout.shift.detach().double()[types].sum())
+        with torch.no_grad():
+            model.readout.shift.zero_()
         self.model = model
         self.register_buffer("types", types)
         self.register_buffer("batch", torch.zeros_like(types))
@@ -128,9 +136,10 @@ class ExportedModel(nn.Module):
         inter_vec = pos.index_select(0, self.inter_src) - pos.index_select(0, self.inter_dst)
         switch_off: Optional[torch.Tensor] = None
         too_wide = torch.zeros((), dtype=torch.bool, device=pos.device)
-        if cell is not None:
-            # each unit made whole: every atom is its tree root's minimum image relative to the
-            # unit's first atom plus the minimum-image bond vectors on its path from that root
+        if cell is not None and self.model.use_range:
+            # each unit made whole (for the master nodes' positions): every atom is its tree root's
+            # minimum image relative to the unit's first atom plus the minimum-image bond vectors
+            # on its path from that root
             anchor = pos.index_select(0, self.unit_anchor)
             to_root = minimum_image(pos.index_select(0, self.root) - anchor, cell)
             centre = anchor + to_root
@@ -144,6 +153,7 @@ class ExportedModel(nn.Module):
                 raise RuntimeError("a molecule of the ML region spans more than 0.45 box widths from its first "
                                    "atom along no bonds, so it cannot be made whole by minimum image; export "
                                    "with bonds= (the OpenMM plugin passes the topology's), or use a larger box")
+        if cell is not None:
             inter_vec = minimum_image(inter_vec, cell)
             switch_off = default_switch_off(box_widths(cell).min())
         energy = self.model.energy_from_edges(self.types, pos, self.batch, 1, src, dst, vec, centre, self.group,
@@ -153,7 +163,7 @@ class ExportedModel(nn.Module):
         if cell is not None:  # a box narrower than two cutoffs (an NPT run shrinking it): no silent error either
             bad = bad | (box_widths(cell).min() < 2.0 * self.cutoff)
         energy = torch.where(bad, torch.full_like(energy, float("nan")), energy)
-        return (energy * self.energy_scale).to(positions.dtype)
+        return (energy.to(torch.float64) + self.shift_total) * self.energy_scale  # float64 kJ/mol
 
     def forward(self, positions: torch.Tensor, box: Optional[torch.Tensor] = None) -> torch.Tensor:
         return self.energy(positions, box)

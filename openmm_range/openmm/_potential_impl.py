@@ -162,8 +162,7 @@ class RangePotentialImpl(MLPotentialImpl):
         mol_ids, charges = self._molecules(topology, indices, numbers, charge, moleculeCharges, molecules)
         check_closed_shells(topology, indices, numbers, mol_ids, charges, self.name)
         periodic = topology.getPeriodicBoxVectors() is not None or system.usesPeriodicBoundaryConditions()
-        if periodic:
-            self._check_box(topology, system)
+        search = self._check_box(topology, system) if periodic else "auto"
         dtype = self._dtype(precision)
         cuda_graphs = torch.cuda.is_available() if cudaGraphs is None else bool(cudaGraphs)
         if int(cudaGraphWarmupSteps) < 1:
@@ -180,13 +179,13 @@ class RangePotentialImpl(MLPotentialImpl):
         bonds = ml_bonds(topology, indices) if periodic else None  # molecules are made whole along them
         if chosen == "torchforce":
             system.addForce(self._torch_force(model, numbers, indices, periodic, dtype, forceGroup, cuda_graphs,
-                                              cudaGraphWarmupSteps, maxNeighbors, mol_ids, charges, bonds))
+                                              cudaGraphWarmupSteps, maxNeighbors, mol_ids, charges, bonds, search))
         else:
             if device is None:
                 device = "cuda" if torch.cuda.is_available() else "cpu"
             computation = RangeComputation(self._model_bytes, numbers, periodic, dtype, str(device), cuda_graphs,
                                            cudaGraphWarmupSteps, max_neighbors=maxNeighbors, molecules=mol_ids,
-                                           charges=charges, model=model, bonds=bonds)
+                                           charges=charges, model=model, bonds=bonds, neighbor_search=search)
             system.addForce(build_python_force(computation, indices, periodic, forceGroup))
         if periodic and not will_be_copied:
             _keep_molecules_whole(topology, system, indices, forceGroup)
@@ -197,7 +196,7 @@ class RangePotentialImpl(MLPotentialImpl):
 
     @staticmethod
     def _torch_force(model, numbers, indices, periodic, dtype, force_group, cuda_graphs, warmup_steps,
-                     max_neighbors, molecules, charges, bonds):
+                     max_neighbors, molecules, charges, bonds, neighbor_search):
         """The opt-in openmm-torch TorchForce (``backend='torchforce'``)."""
         import torch
 
@@ -209,7 +208,7 @@ class RangePotentialImpl(MLPotentialImpl):
         module = export(model, numbers, periodic=periodic, return_forces=False, dtype=getattr(torch, dtype),
                         max_neighbors=max_neighbors, check_errors=not cuda_graphs,
                         static_shapes=True if cuda_graphs else None, molecules=molecules, charges=charges,
-                        bonds=bonds)
+                        bonds=bonds, neighbor_search=neighbor_search)
         return build_torch_force(module, indices, periodic, force_group, cuda_graphs, warmup_steps)
 
     def _molecules(self, topology, indices, numbers, charge, per_molecule, molecules):
@@ -246,8 +245,10 @@ class RangePotentialImpl(MLPotentialImpl):
                              f"(or None for the model's own dtype)")
         return _PRECISIONS[precision]
 
-    def _check_box(self, topology: openmm.app.Topology, system: openmm.System) -> None:
-        """The cutoff must not exceed half the smallest box width (minimum image)."""
+    def _check_box(self, topology: openmm.app.Topology, system: openmm.System) -> str:
+        """The cutoff must not exceed half the smallest box width (minimum image). Returns the
+        exporter's neighbour search: 'all-pairs' in a box narrower than 3.3 cutoffs (the cell
+        list needs 3, and a barostat may shrink the box), else 'auto'."""
         import numpy as np
 
         vectors = topology.getPeriodicBoxVectors()
@@ -260,3 +261,4 @@ class RangePotentialImpl(MLPotentialImpl):
         if 2.0 * cutoff > widths.min():
             raise ValueError(f"the periodic box is too small for the {self.name} model: its cutoff {cutoff:g} Å "
                              f"must not exceed half the smallest box width ({widths.min() / 2:.3f} Å)")
+        return "all-pairs" if widths.min() < 3.3 * cutoff else "auto"

@@ -33,11 +33,12 @@ _MODULE_CACHE_SIZE = 8
 def _cached_export(model_bytes: bytes, atomic_numbers: Sequence[int], periodic: bool, dtype: torch.dtype,
                    device: str, check_errors: bool, max_neighbors: Optional[int],
                    molecules: Optional[Sequence[int]] = None, charges: Optional[Sequence[int]] = None,
-                   model=None, bonds: Optional[Sequence[Tuple[int, int]]] = None) -> torch.jit.ScriptModule:
+                   model=None, bonds: Optional[Sequence[Tuple[int, int]]] = None,
+                   neighbor_search: str = "auto") -> torch.jit.ScriptModule:
     """The exported module (``return_forces=True``) for these settings, built once per process."""
     key = (hashlib.sha256(model_bytes).hexdigest(), tuple(atomic_numbers), periodic, str(dtype), device, check_errors,
            max_neighbors, None if molecules is None else tuple(molecules), None if charges is None else tuple(charges),
-           None if bonds is None else tuple(map(tuple, bonds)))
+           None if bonds is None else tuple(map(tuple, bonds)), neighbor_search)
     module = _MODULE_CACHE.get(key)
     if module is None:
         from ..export import export
@@ -48,7 +49,7 @@ def _cached_export(model_bytes: bytes, atomic_numbers: Sequence[int], periodic: 
         module = export(model, atomic_numbers, periodic=periodic, return_forces=True, dtype=dtype,
                         max_neighbors=max_neighbors, check_errors=check_errors,
                         static_shapes=None if check_errors else True, molecules=molecules,
-                        charges=charges, bonds=bonds).to(device)
+                        charges=charges, bonds=bonds, neighbor_search=neighbor_search).to(device)
         _MODULE_CACHE[key] = module
         while len(_MODULE_CACHE) > _MODULE_CACHE_SIZE:
             _MODULE_CACHE.popitem(last=False)
@@ -91,12 +92,13 @@ class RangeComputation:
         model: the already-loaded model (optional, saves re-reading ``model_bytes``).
         bonds: bonded pairs of ML atoms (positions in ``atomic_numbers``), along which periodic
             molecules are made whole; see ``export``.
+        neighbor_search: the exporter's ``neighbor_search``.
     """
 
     def __init__(self, model_bytes: bytes, atomic_numbers: Sequence[int], periodic: bool, dtype: str, device: str,
                  cuda_graphs: bool = True, warmup_steps: int = 10, max_neighbors: Optional[int] = None,
                  molecules: Optional[Sequence[int]] = None, charges: Optional[Sequence[int]] = None, model=None,
-                 bonds: Optional[Sequence[Tuple[int, int]]] = None):
+                 bonds: Optional[Sequence[Tuple[int, int]]] = None, neighbor_search: str = "auto"):
         if dtype not in ("float32", "float64"):
             raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
         self.model_bytes = bytes(model_bytes)
@@ -110,6 +112,7 @@ class RangeComputation:
         self.molecules = None if molecules is None else [int(m) for m in molecules]
         self.charges = None if charges is None else [int(q) for q in charges]
         self.bonds = None if bonds is None else [(int(a), int(b)) for a, b in bonds]
+        self.neighbor_search = str(neighbor_search)
         self._reset()
         if model is not None:
             self._module = self._export(True, model=model)
@@ -117,7 +120,7 @@ class RangeComputation:
     def _export(self, check_errors: bool, model=None) -> torch.jit.ScriptModule:
         return _cached_export(self.model_bytes, self.atomic_numbers, self.periodic, self._torch_dtype, self.device,
                               check_errors, self.max_neighbors, self.molecules, self.charges, model=model,
-                              bonds=self.bonds)
+                              bonds=self.bonds, neighbor_search=self.neighbor_search)
 
     def _reset(self) -> None:
         self._module: Optional[torch.jit.ScriptModule] = None
@@ -134,10 +137,11 @@ class RangeComputation:
     def __getstate__(self) -> Dict[str, Any]:
         return {key: getattr(self, key) for key in
                 ("model_bytes", "atomic_numbers", "periodic", "dtype", "device", "cuda_graphs", "warmup_steps",
-                 "max_neighbors", "molecules", "charges", "bonds")}
+                 "max_neighbors", "molecules", "charges", "bonds", "neighbor_search")}
 
     def __setstate__(self, state: Dict[str, Any]) -> None:
-        self.__dict__.update({"max_neighbors": None, "molecules": None, "charges": None, "bonds": None, **state})
+        self.__dict__.update({"max_neighbors": None, "molecules": None, "charges": None, "bonds": None,
+                              "neighbor_search": "auto", **state})
         if torch.device(self.device).type == "cuda" and not torch.cuda.is_available():
             # a System saved on a GPU machine and loaded on one without: run where it now is
             logger.warning("RANGE force saved for device %s: no CUDA device here, running on the CPU", self.device)

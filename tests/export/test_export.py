@@ -135,3 +135,28 @@ def test_periodic_molecules_are_made_whole_along_bonds_or_refused():
         openmm_range.export(model, z, periodic=True)(pos / 10, box / 10)
     unchecked = openmm_range.export(model, z, periodic=True, check_errors=False, static_shapes=True)
     assert torch.isnan(unchecked(pos / 10, box / 10))
+
+
+def test_float32_modules_resolve_energy_differences_in_large_regions():
+    """1,000 waters with realistic per-element shifts total -1.3e7 kJ/mol, where float32 steps by
+    1 kJ/mol: the shifts are summed in float64 and the energy comes back in float64, so a float32
+    module still resolves an energy change of a fraction of a kJ/mol (as a barostat needs)."""
+    import numpy as np
+
+    model = small_model("schnet")
+    hydrogen, oxygen = model.types_from_z(torch.tensor([1, 8])).tolist()
+    with torch.no_grad():
+        model.readout.shift[hydrogen], model.readout.shift[oxygen] = -14.0, -110.0
+    rng = np.random.default_rng(0)
+    water = np.array([[0.0, 0.0, 0.0], [0.9572, 0.0, 0.0], [-0.24, 0.9266, 0.0]])
+    pos = torch.tensor((rng.uniform(0, 31, size=(1000, 1, 3)) + water).reshape(-1, 3), dtype=torch.float64)
+    moved = pos.clone()
+    moved[0, 0] += 0.1  # one oxygen moved by 0.1 Å
+    z = [8, 1, 1] * 1000
+    single, double = (openmm_range.export(model, z, dtype=dtype) for dtype in (torch.float32, torch.float64))
+    e32 = [single((x / 10).float()) for x in (pos, moved)]
+    e64 = [double(x / 10) for x in (pos, moved)]
+    assert e32[0].dtype == torch.float64 and abs(float(e64[0])) > 1e7
+    change = float(e64[1] - e64[0])
+    assert 0.02 < abs(change) < 5.0
+    assert abs(float(e32[1] - e32[0]) - change) < 0.05  # float32 would step by 1 kJ/mol

@@ -112,3 +112,27 @@ def test_a_molecule_longer_than_half_the_box_is_made_whole_along_its_bonds(model
         context.setPositions(placed)
         energy = context.getState(getEnergy=True).getPotentialEnergy().value_in_unit(openmm.unit.kilojoule_per_mole)
         assert energy == pytest.approx(e_vacuum, rel=1e-8, abs=1e-8)
+
+
+def test_a_large_region_in_a_box_narrower_than_three_cutoffs(model_files):
+    """From 2,000 atoms on the exporter's cell list would be chosen, which needs a box 3 cutoffs
+    wide; in a narrower one (here 2.8 cutoffs) the plugin uses the all-pairs search instead of a
+    neighbour-search error at the first step."""
+    from openmm import app
+
+    n_waters, width = 667, 1.4  # 2,001 atoms in a 1.4 nm box; the model's cutoff is 0.5 nm
+    topology = app.Topology()
+    chain = topology.addChain()
+    for _ in range(n_waters):
+        residue = topology.addResidue("HOH", chain)
+        o = topology.addAtom("O", app.element.oxygen, residue)
+        for name in ("H1", "H2"):
+            topology.addBond(o, topology.addAtom(name, app.element.hydrogen, residue))
+    topology.setPeriodicBoxVectors([openmm.Vec3(width, 0, 0), openmm.Vec3(0, width, 0), openmm.Vec3(0, 0, width)])
+    rng = np.random.default_rng(0)
+    water = np.array([[0.0, 0.0, 0.0], [0.09572, 0.0, 0.0], [-0.024, 0.09266, 0.0]])
+    positions = (rng.uniform(0, width, size=(n_waters, 1, 3)) + water).reshape(-1, 3)
+    system = MLPotential("schnet", modelPath=str(model_files["schnet"])).createSystem(topology, backend="python")
+    context = openmm.Context(system, openmm.VerletIntegrator(0.001), openmm.Platform.getPlatformByName("Reference"))
+    context.setPositions(positions)
+    assert np.isfinite(context.getState(getEnergy=True).getPotentialEnergy()._value)
