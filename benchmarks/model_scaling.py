@@ -48,14 +48,22 @@ MODELS = ("schnet", "range-schnet")
 
 
 def build(name, args, device, z=None, periodic=False, neighbor_search=None):
-    """The model (eager path, or ``z`` None), or its exported module for atoms ``z``."""
+    """The model (eager path, or ``z`` None), or its exported module for atoms ``z``.
+
+    Periodic water box: every water is a molecule with its own master nodes, made whole along
+    its O-H bonds (one RANGE unit spanning the box has no centre and is refused), and the
+    long-range head is off (its intermolecular pairs grow as N^2: docs/openmm.md). Open cluster:
+    the whole cluster is one RANGE unit (the paper's global attention), head off as well."""
     torch.manual_seed(0)
     model = openmm_range.create_model(name, cutoff=args.cutoff, hidden_channels=args.width,
-                                      num_interactions=3, num_heads=args.heads, num_master_nodes=3)
+                                      num_interactions=3, num_heads=args.heads, num_master_nodes=3,
+                                      long_range="none")
     if args.path == "eager" or z is None:
         return model.to(device)
+    waters = None if not periodic else dict(molecules=[k // 3 for k in range(len(z))],
+                                            bonds=[(k, k + j) for k in range(0, len(z), 3) for j in (1, 2)])
     return openmm_range.export(model.float(), z.tolist(), periodic=periodic, return_forces=True,
-                               neighbor_search=neighbor_search or args.neighbor_search).to(device)
+                               neighbor_search=neighbor_search or args.neighbor_search, **(waters or {})).to(device)
 
 
 def make_system(n, args, device):

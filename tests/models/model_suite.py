@@ -150,5 +150,5 @@ class ModelTestSuite:
         module = openmm_range.export(model.float(), z.tolist())
         e64 = module(pos / 10.0)
         e32 = module((pos / 10.0).float())
-        assert e64.dtype == torch.float64 and e32.dtype == torch.float32
+        assert e64.dtype == e32.dtype == torch.float64  # energies come back in float64 (shifts summed there)
         torch.testing.assert_close(e32.double(), e64, rtol=1e-5, atol=1e-4)
