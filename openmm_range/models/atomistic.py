@@ -269,7 +269,10 @@ class AtomisticModel(nn.Module):
             for b in range(num_graphs):  # minimum images of the intermolecular pairs, structure by structure
                 sel = batch[inter_src] == b
                 inter_vec[sel] = minimum_image(inter_vec[sel], boxes[b])
-            switch_off = default_switch_off(torch.stack([box_widths(b).min() for b in boxes]).min())
+            # each pair switched off by its own structure's box (one structure's energy must not
+            # depend on what else is in the batch)
+            widths = torch.stack([box_widths(b).min() for b in boxes])
+            switch_off = default_switch_off(widths)[batch[inter_src]]
         return self.energy_from_edges(types, pos, batch, num_graphs, edge_index[0], edge_index[1], vec, centre,
                                       group, num_groups, group_charge, inter_src, inter_dst, inter_vec, switch_off,
                                       both_ways=True)

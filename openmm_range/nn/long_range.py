@@ -62,7 +62,8 @@ class LongRangeHead(nn.Module):
                     inter_vec: torch.Tensor, switch_off: Optional[torch.Tensor]) -> torch.Tensor:
         """Energies (P,) eV of the intermolecular pairs; ``inter_vec`` (P, 3) Å.
 
-        ``switch_off``: None (open boundaries, no switch) or the smooth cut-off radius, a 0-d tensor (Å).
+        ``switch_off``: None (open boundaries, no switch) or the smooth cut-off radius (Å), a 0-d
+            tensor or one per pair (P,).
         """
         r2 = (inter_vec * inter_vec).sum(-1)
         c6 = nn.functional.softplus(self.c6_net(s).squeeze(-1))
@@ -82,6 +83,6 @@ class LongRangeHead(nn.Module):
 
 
 def smooth_switch(r: torch.Tensor, r_on: torch.Tensor, r_off: torch.Tensor) -> torch.Tensor:
-    """1 below ``r_on``, 0 above ``r_off`` (0-d tensors, Å), quintic smooth-step between (C2)."""
+    """1 below ``r_on``, 0 above ``r_off`` (Å; 0-d, or one per ``r``), quintic smooth-step between (C2)."""
     x = torch.clamp((r - r_on) / (r_off - r_on), 0.0, 1.0)
     return 1.0 - x * x * x * (10.0 - 15.0 * x + 6.0 * x * x)

@@ -193,6 +193,14 @@ def test_periodic_head_switches_off_smoothly_before_half_the_box():
         alone = float(model(za, pa) + model(zb, pb))
     assert far[0] == pytest.approx(alone, abs=1e-12) and far[2] == pytest.approx(alone, abs=1e-12)
     assert abs(near - alone) > 1e-6
+    # batched with a structure in a smaller box, a structure keeps its own switch radius
+    pair = torch.cat([pa, pb + 8.0 * u])
+    with torch.no_grad():
+        batched = model(torch.cat([z, z]), torch.cat([pair, pair]), torch.repeat_interleave(torch.arange(2), 6),
+                        box=torch.stack([box, torch.eye(3, dtype=torch.float64) * 17.0]),
+                        molecules=torch.cat([mol, mol + 2]))
+    assert float(batched[0]) == pytest.approx(near, abs=1e-10)  # 8 Å apart: switched off by 0.45 x 17 = 7.65 Å
+    assert abs(float(batched[1]) - near) > 1e-6                 # only in the 17 Å box
 
 
 def test_switch_off_is_the_documented_fraction_of_the_box():
