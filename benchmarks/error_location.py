@@ -32,7 +32,14 @@ def landmark_distances(frames, smiles: Dict[str, str], groups: Dict[str, str], f
     """Per atom of ``frames``: distance (Å) to the farther (or nearer) matched group of its molecule; NaN if none."""
     from openmm_range.data.longrange import terminal_groups
 
-    sites = {name: terminal_groups(smi, groups)[1] for name, smi in smiles.items()}
+    matched = {name: terminal_groups(smi, groups) for name, smi in smiles.items()}
+    sites = {name: found for name, (_, found) in matched.items()}
+    for s in range(len(frames)):  # the data's atom order must be the generator's (RDKit's, from the SMILES)
+        name = frames.molecules[frames.mol_id[s]]
+        if name in matched:
+            if frames.z[frames.offsets[s]:frames.offsets[s + 1]].tolist() != list(matched[name][0]):
+                raise ValueError(f"structure {s} ({name}): its atoms are not in the order of its SMILES with "
+                                 f"hydrogens, so the matched groups would name the wrong atoms")
     off = frames.offsets
     out = np.full(len(frames.z), np.nan)
     for s in range(len(frames)):
@@ -54,12 +61,18 @@ def analyse(study: str) -> List[Dict]:
     from openmm_range.training.trainer import load_data
 
     rows = []
-    distances = None
+    distances, first_test = None, None
     for run in sorted((ROOT / "runs" / "study" / study).iterdir()):
         if not (run / "summary.json").exists():
             continue
         config = TrainConfig.from_dict({**json.loads((run / "config.json").read_text()), "dtype": "float64"})
         _, (_, _, test), _ = load_data(config)
+        # one set of distances serves every run: their test splits must be the same structures
+        if first_test is None:
+            first_test = test.parent_indices.tolist()
+        elif test.parent_indices.tolist() != first_test:
+            raise ValueError(f"{run}: its test split differs from the study's other runs; the per-distance bins "
+                             f"and the paired bootstrap need the same test structures")
         if distances is None:
             meta = json.loads((ROOT / config.data[0] / "meta.json").read_text())
             smiles = {m["name"]: m["smiles"] for m in meta["spec"]["molecules"]}
