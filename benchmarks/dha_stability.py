@@ -56,12 +56,15 @@ def _finished(out: Path, k: int, settings) -> bool:
 
 def other_runs(out: Path, settings) -> list:
     """Indices of the runs in ``out`` made with other settings (another model file, step, length...):
-    finished ones (run<k>.json) and ones in progress (run<k>.chk, compared on model file and step)."""
+    finished ones (run<k>.json) and ones in progress (run<k>.chk: compared on model file, step,
+    constraints, temperature and report interval, and refused when already past this length)."""
     found = {int(path.stem[3:]) for path in out.glob("run*.json") if not _finished(out, int(path.stem[3:]), settings)}
+    keys = ("model_file_sha256", "timestep_fs", "constraints", "temperature_k", "report_interval")
+    steps = int(round(settings["ps"] * 1000.0 / settings["timestep_fs"]))
     for path in out.glob("run*.chk"):
-        saved = read_checkpoint(path)["meta"].get("settings", {})
-        if (saved.get("model_file_sha256"), saved.get("timestep_fs"), saved.get("constraints")) != (
-                settings["model_file_sha256"], settings["timestep_fs"], settings.get("constraints")):
+        meta = read_checkpoint(path)["meta"]
+        saved = meta.get("settings", {})
+        if tuple(saved.get(key) for key in keys) != tuple(settings.get(key) for key in keys) or meta["step"] > steps:
             found.add(int(path.stem[3:]))
     return sorted(found)
 

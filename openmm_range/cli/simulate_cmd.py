@@ -105,6 +105,9 @@ def run(args) -> int:
         overwrite=args.overwrite)
     if args.json and Path(args.json).is_dir():
         raise ValueError(f"--json {args.json!r} is a directory: give a file path")
+    for name, path in (("--dcd", args.dcd), ("--csv", args.csv)):
+        if args.json and path and Path(path).resolve() == Path(args.json).resolve():
+            raise ValueError(f"--json {args.json!r} is the same file as {name}: give each a path of its own")
     if config.checkpoint is not None and args.json:
         config.check_checkpoint_path(json=Path(args.json))
     import openmm

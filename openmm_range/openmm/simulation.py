@@ -151,6 +151,8 @@ class SimulationConfig:
         ``report_interval``), that is a directory, or that exists, is not empty and would be
         replaced (a fresh start without ``overwrite``; a resumed run appends instead)."""
         outputs = [(name, Path(path)) for name, path in (("dcd", self.dcd), ("csv", self.csv)) if path is not None]
+        if len(outputs) == 2 and outputs[0][1].resolve() == outputs[1][1].resolve():
+            raise ValueError(f"dcd and csv are the same file ({str(self.dcd)!r}): give each a path of its own")
         if outputs and self.steps < self.report_interval:
             raise ValueError(f"steps ({self.steps}) is below report_interval ({self.report_interval}): the "
                              f"{' and '.join(n.upper() for n, _ in outputs)} would get no frame; lower "
@@ -290,9 +292,12 @@ class ProgressReporter:
     """An OpenMM reporter that drives a tqdm bar showing ns/day and keeps running statistics."""
 
     def __init__(self, interval: int, total_steps: int, timestep_fs: float, dof: int, show: bool,
-                 bond_watch: Optional[Tuple[app.Topology, np.ndarray, np.ndarray, float]] = None):
-        """``bond_watch``: (topology, bonds (B, 2), reference lengths (B,) nm, limit nm) or None."""
+                 bond_watch: Optional[Tuple[app.Topology, np.ndarray, np.ndarray, float]] = None,
+                 start_step: int = 0):
+        """``total_steps``: the steps of this call, from ``start_step`` (a resumed run's checkpoint);
+        ``bond_watch``: (topology, bonds (B, 2), reference lengths (B,) nm, limit nm) or None."""
         self.interval = interval
+        self.first_step = start_step
         self.bond_watch = bond_watch
         self._stop: Optional[BondBrokenError] = None
         self.timestep_fs = timestep_fs
@@ -300,7 +305,6 @@ class ProgressReporter:
         self.temperatures: List[float] = []
         self.last_energy = float("nan")
         self._start_wall = time.perf_counter()
-        self._start_step: Optional[int] = None
         self._bar = None
         if show:
             from tqdm import tqdm
@@ -327,13 +331,11 @@ class ProgressReporter:
         return self._stop
 
     def ns_per_day(self, step: int) -> float:
-        done = step - (self._start_step or 0)
+        done = step - self.first_step
         wall = time.perf_counter() - self._start_wall
         return done * self.timestep_fs * 1e-6 / (wall / 86400.0) if wall > 0 else float("nan")
 
     def report(self, simulation: app.Simulation, state: openmm.State) -> None:
-        if self._start_step is None:
-            self._start_step = 0
         kinetic = state.getKineticEnergy().value_in_unit(unit.kilojoule_per_mole)
         kelvin = 2.0 * kinetic / (self.dof * unit.MOLAR_GAS_CONSTANT_R.value_in_unit(
             unit.kilojoule_per_mole / unit.kelvin))
@@ -345,7 +347,7 @@ class ProgressReporter:
         if self.bond_watch is not None:
             self._check_bonds(simulation, state)
         if self._bar is not None:
-            self._bar.n = simulation.currentStep
+            self._bar.n = simulation.currentStep - self.first_step
             self._bar.set_postfix({"ns/day": f"{self.ns_per_day(simulation.currentStep):.2f}",
                                    "T/K": f"{kelvin:.0f}"}, refresh=True)
 
@@ -472,11 +474,13 @@ def run_simulation(config: SimulationConfig) -> Dict[str, object]:
                     "platform or OpenMM version, so the thermostat's random numbers differ from an uninterrupted run")
         frames = start_step // config.report_interval
         for path, cut in ((config.dcd, md_checkpoint.truncate_dcd), (config.csv, md_checkpoint.truncate_csv)):
-            if path and not Path(path).exists():
+            if path and frames == 0:  # nothing written before the checkpoint: the files start again
+                Path(path).unlink(missing_ok=True)
+            elif path and not Path(path).exists():
                 raise ValueError(f"cannot resume: {path} does not exist, and a resumed run appends to the file "
                                  f"that the run wrote up to step {start_step}; give that file, or start a new run "
                                  f"with another checkpoint file")
-            if path:
+            elif path:
                 cut(Path(path), frames)
     else:
         if config.resume:
@@ -492,7 +496,7 @@ def run_simulation(config: SimulationConfig) -> Dict[str, object]:
             simulation.context.setVelocitiesToTemperature(config.temperature * unit.kelvin, int(config.seed))
         else:
             simulation.context.setVelocitiesToTemperature(config.temperature * unit.kelvin)
-    append = saved is not None
+    append = saved is not None and start_step // config.report_interval > 0
     if config.dcd:
         Path(config.dcd).parent.mkdir(parents=True, exist_ok=True)
         simulation.reporters.append(app.DCDReporter(str(config.dcd), config.report_interval, append=append))
@@ -501,26 +505,33 @@ def run_simulation(config: SimulationConfig) -> Dict[str, object]:
         simulation.reporters.append(app.StateDataReporter(
             str(config.csv), config.report_interval, step=True, time=True, potentialEnergy=True,
             kineticEnergy=True, totalEnergy=True, temperature=True, speed=True, append=append))
+    # the ML bonds' lengths at the start of the run (after minimisation), kept in every checkpoint
+    # whether or not the guard is on, so that a resumed run measures stretches from them
     bond_watch, reference = None, None
-    if config.max_bond_stretch:
-        bonds = ml_bonds(pdb.topology, ml_chain_atoms(pdb.topology, config.ml_chain))
-        if len(bonds):
-            if saved is not None and saved["meta"].get("bond_reference_nm") is not None:
-                reference = np.asarray(saved["meta"]["bond_reference_nm"], dtype=float)
-            else:
-                start_pos = simulation.context.getState(getPositions=True).getPositions(asNumpy=True).value_in_unit(
-                    unit.nanometer)
-                reference = np.linalg.norm(start_pos[bonds[:, 0]] - start_pos[bonds[:, 1]], axis=1)
+    bonds = ml_bonds(pdb.topology, ml_chain_atoms(pdb.topology, config.ml_chain))
+    if len(bonds):
+        if saved is not None and saved["meta"].get("bond_reference_nm") is not None:
+            reference = np.asarray(saved["meta"]["bond_reference_nm"], dtype=float)
+        else:
+            if saved is not None and config.max_bond_stretch:
+                logger.warning("checkpoint %s holds no bond lengths of the run's start (an older version wrote "
+                               "it): the bond guard measures from the resumed geometry", config.checkpoint)
+            start_pos = simulation.context.getState(getPositions=True).getPositions(asNumpy=True).value_in_unit(
+                unit.nanometer)
+            reference = np.linalg.norm(start_pos[bonds[:, 0]] - start_pos[bonds[:, 1]], axis=1)
+        if config.max_bond_stretch:
             bond_watch = (pdb.topology, bonds, reference, config.max_bond_stretch / 10.0)
     steps = max(config.steps - start_step, 0)
     progress = ProgressReporter(config.report_interval, steps, config.timestep_fs,
-                                degrees_of_freedom(system), config.progress, bond_watch)
+                                degrees_of_freedom(system), config.progress, bond_watch, start_step)
     simulation.reporters.append(progress)
     writer = None
     if config.checkpoint:
         writer = CheckpointWriter(Path(config.checkpoint), config.checkpoint_interval, settings, reference, progress,
                                   constrained)
         simulation.reporters.append(writer)
+        if saved is None:  # the start state (minimised, thermalised): a job killed before the first
+            writer.write(simulation)  # interval is resumed from it, not refused for its output files
     start = time.perf_counter()
     try:
         simulation.step(steps)

@@ -59,7 +59,11 @@ def _kill_after_checkpoint(argv, checkpoint, dcd, min_step):
         while time.time() < deadline and child.poll() is None:
             if checkpoint.exists():
                 step = md_checkpoint.read_checkpoint(checkpoint)["meta"]["step"]
-                header, frame, _, _ = md_checkpoint._dcd_layout(dcd)
+                try:  # (the start state is checkpointed before the DCD has its first frame)
+                    header, frame, _, _ = md_checkpoint._dcd_layout(dcd)
+                except (OSError, ValueError):
+                    time.sleep(0.02)
+                    continue
                 if step >= min_step and (dcd.stat().st_size - header) // frame > step // REPORT:
                     child.send_signal(signal.SIGKILL)
                     child.wait()
@@ -113,6 +117,29 @@ def test_killed_run_resumes_to_the_uninterrupted_trajectory(tmp_path, peptide_pd
     assert main(_argv(peptide_pdb, model, cut, STEPS + 40, "--checkpoint", str(checkpoint), "--checkpoint-interval",
                       str(INTERVAL), "--resume")) == 0
     assert len(mdtraj.load(str(cut / "run.dcd"), top=str(peptide_pdb))) == (STEPS + 40) // REPORT
+
+
+def test_a_run_killed_before_its_first_interval_resumes_from_its_start(tmp_path, peptide_pdb, model_files):
+    """The start state (minimised, thermalised) is checkpointed before the first step: a job killed
+    before its first checkpoint interval, with frames already on disk, is resubmitted with the same
+    command (not refused for its output files) and gives the uninterrupted trajectory."""
+    model = model_files["range-schnet"]
+    whole, cut = tmp_path / "whole", tmp_path / "cut"
+    whole.mkdir(), cut.mkdir()
+    _run(_argv(peptide_pdb, model, whole, STEPS))
+    checkpoint, long_interval = cut / "run.chk", str(100 * STEPS)
+    step = _kill_after_checkpoint(_argv(peptide_pdb, model, cut, 100 * STEPS, "--checkpoint", str(checkpoint),
+                                        "--checkpoint-interval", long_interval), checkpoint, cut / "run.dcd", 0)
+    assert step == 0
+    summary = tmp_path / "resumed.json"
+    _run(_argv(peptide_pdb, model, cut, STEPS, "--checkpoint", str(checkpoint), "--checkpoint-interval",
+               long_interval, "--resume", "--json", str(summary)))
+    assert json.loads(summary.read_text())["resumed_from_step"] == 0
+    a = mdtraj.load(str(whole / "run.dcd"), top=str(peptide_pdb))
+    b = mdtraj.load(str(cut / "run.dcd"), top=str(peptide_pdb))
+    assert len(a) == len(b) == STEPS // REPORT
+    np.testing.assert_allclose(a.xyz, b.xyz, rtol=0, atol=1e-6)
+    assert len(_rows(cut / "run.csv")) == STEPS // REPORT
 
 
 def test_checkpoint_refuses_what_would_lose_or_mix_runs(tmp_path, peptide_pdb, model_files, capsys):

@@ -153,6 +153,8 @@ def test_simulate_report_interval_is_free_without_a_checkpoint(tmp_path, peptide
             "--backend", "python", "--max-bond-stretch", "0", "--no-progress"]
     assert main(args) == 0  # 3 does not divide the default checkpoint interval (10000)
     assert main(args + ["--checkpoint", str(tmp_path / "run.chk")]) == 2
+    same = str(tmp_path / "out.dat")  # one file for both outputs would be written by two handles
+    assert main(args + ["--dcd", same, "--csv", same]) == 2
 
 
 def test_platform_auto_prefers_cuda_then_cpu():
@@ -192,3 +194,15 @@ def test_an_ml_chain_bonded_to_another_chain_is_refused_clearly(peptide, model_f
                               ml_chain=0, backend="python", mm_forcefield=("amber14-all.xml",))
     with pytest.raises(ValueError, match=r"ml_chain 0 is bonded to atoms outside it \(1 bond"):
         build_system(config, topology)
+
+
+def test_progress_of_a_resumed_run_counts_from_its_checkpoint():
+    """ns/day of a run resumed at step 90 counts the steps it ran, not the 90 before."""
+    from openmm_range.openmm.simulation import ProgressReporter
+
+    import time
+
+    progress = ProgressReporter(5, 10, 1.0, 3, show=False, start_step=90)
+    progress._start_wall = time.perf_counter() - 100.0  # started 100 s ago: the two calls share the wall time
+    ratio = progress.ns_per_day(100) / progress.ns_per_day(95)
+    assert ratio == pytest.approx(2.0, rel=0.05)  # 10 steps against 5 (counted from 0: 100 against 95)
