@@ -73,17 +73,22 @@ def test_energy_is_wrap_and_translation_invariant(box_name, backend, platform, m
     assert energy(split) == pytest.approx(e_whole, rel=1e-8, abs=1e-8)
 
 
-def test_periodic_output_keeps_the_ml_molecule_whole(model_files, alanine_pdb):
-    """OpenMM wraps output positions (enforcePeriodicBox, DCD) molecule by molecule, finding the
-    molecules through the bonds that forces report: the plugin reports the ML region's bonds, so a
-    molecule across the boundary comes out whole, with every bond at its length."""
-    box = BOXES["cubic"]
+def _peptide_in_box(model_files, alanine_pdb, box):
+    """(topology, positions nm, Reference context in float64) of the peptide alone in ``box`` (nm)."""
     topology, positions = peptide_only(alanine_pdb, periodic=True)
     topology.setPeriodicBoxVectors([openmm.Vec3(*row) for row in box])
     system = MLPotential("range-schnet", modelPath=str(model_files["range-schnet"])).createSystem(
         topology, backend="python", precision="double")
     context = openmm.Context(system, openmm.VerletIntegrator(0.001), openmm.Platform.getPlatformByName("Reference"))
     context.setPeriodicBoxVectors(*[openmm.Vec3(*row) for row in box])
+    return topology, positions, context
+
+
+def test_periodic_output_keeps_the_ml_molecule_whole(model_files, alanine_pdb):
+    """OpenMM wraps output positions (enforcePeriodicBox, DCD) molecule by molecule, finding the
+    molecules through the bonds that forces report: the plugin reports the ML region's bonds, so a
+    molecule across the boundary comes out whole, with every bond at its length."""
+    topology, positions, context = _peptide_in_box(model_files, alanine_pdb, BOXES["cubic"])
     corner = positions - positions.mean(axis=0)  # centred on a box corner: the molecule straddles it
     context.setPositions(corner)
     out = context.getState(getPositions=True, enforcePeriodicBox=True).getPositions(asNumpy=True)._value
@@ -99,12 +104,7 @@ def test_a_molecule_longer_than_half_the_box_is_made_whole_along_its_bonds(model
     the minimum image relative to atom 0 would put them on the wrong side. Made whole along the
     topology's bonds it keeps its vacuum energy, wrapped or not."""
     box = np.diag([3.0, 1.45, 3.0])
-    topology, _ = peptide_only(alanine_pdb, periodic=True)
-    topology.setPeriodicBoxVectors([openmm.Vec3(*row) for row in box])
-    system = MLPotential("range-schnet", modelPath=str(model_files["range-schnet"])).createSystem(
-        topology, backend="python", precision="double")
-    context = openmm.Context(system, openmm.VerletIntegrator(0.001), openmm.Platform.getPlatformByName("Reference"))
-    context.setPeriodicBoxVectors(*[openmm.Vec3(*row) for row in box])
+    _, _, context = _peptide_in_box(model_files, alanine_pdb, box)
     positions, e_vacuum = vacuum_energy
     centred = positions - positions.mean(axis=0) + box.sum(axis=0) / 2
     assert (np.abs(centred - centred[0]) @ np.linalg.inv(box)).max() > 0.55  # beyond half a box from atom 0
