@@ -147,7 +147,7 @@ class RangePotentialImpl(MLPotentialImpl):
 
         from .backends import check_backend, choose_backend
         from .pythonforce_backend import RangeComputation, build_python_force
-        from .topology import atomic_numbers, check_closed_shells, ml_atom_indices, ml_bonds
+        from .topology import atomic_numbers, check_closed_shells, ml_atom_indices, region_bonds
 
         unknown = sorted(set(args) - _OPENMMML_PASSTHROUGH)
         _refuse_misplaced(self.name, unknown)
@@ -176,7 +176,7 @@ class RangePotentialImpl(MLPotentialImpl):
         logger.info("RANGE %s on %d atoms: using the %s backend (%s)", self.name, len(indices), chosen, reason)
 
         model = self._load()
-        bonds = ml_bonds(topology, indices) if periodic else None  # molecules are made whole along them
+        bonds = region_bonds(topology, indices) if periodic else None  # molecules are made whole along them
         if chosen == "torchforce":
             system.addForce(self._torch_force(model, numbers, indices, periodic, dtype, forceGroup, cuda_graphs,
                                               cudaGraphWarmupSteps, maxNeighbors, mol_ids, charges, bonds, search))

@@ -83,7 +83,7 @@ def atomic_numbers(topology: openmm.app.Topology, indices: Sequence[int], suppor
 _MONATOMIC = {2, 3, 9, 10, 11, 12, 17, 18, 19, 20, 25, 26, 27, 28, 29, 30, 35, 36, 37, 38, 53, 54, 55, 56}
 
 
-def ml_bonds(topology: openmm.app.Topology, indices: Sequence[int]) -> List[Tuple[int, int]]:
+def region_bonds(topology: openmm.app.Topology, indices: Sequence[int]) -> List[Tuple[int, int]]:
     """The bonds among the ML atoms, as pairs of positions in ``indices``, with each link-atom
     hydrogen openmm-ml appended bonded to the atom it caps."""
     position = {atom: k for k, atom in enumerate(indices)}
@@ -153,7 +153,6 @@ def ml_molecules(topology: openmm.app.Topology, indices: Sequence[int]) -> List[
     cannot be a molecule on its own (not an ion or noble gas) has no bond: the topology then
     lacks bonds (add CONECT records or ``topology.createStandardBonds()``, or pass ``molecules``).
     """
-    position = {atom: k for k, atom in enumerate(indices)}
     parent = list(range(len(indices)))
 
     def find(k: int) -> int:
@@ -166,14 +165,9 @@ def ml_molecules(topology: openmm.app.Topology, indices: Sequence[int]) -> List[
         parent[find(a)] = find(b)
 
     bonded = set()
-    for bond in topology.bonds():
-        a, b = position.get(bond[0].index), position.get(bond[1].index)
-        if a is not None and b is not None:
-            union(a, b)
-            bonded.update((a, b))
-    for k, capped in link_sites(topology, indices):
-        union(k, capped)
-        bonded.update((k, capped))  # an ML atom bonded only across the boundary has its cap
+    for a, b in region_bonds(topology, indices):  # (an ML atom bonded only across the boundary has its cap)
+        union(a, b)
+        bonded.update((a, b))
     atoms = list(topology.atoms())
     for k, i in enumerate(indices):
         z = atoms[i].element.atomic_number if atoms[i].element is not None else 0
