@@ -124,15 +124,10 @@ def launched_trainer(config_path: Path, out_dir: Path) -> Optional[int]:
         pid = int((out_dir / LAUNCHED_FILE).read_text().split()[0])
     except (OSError, ValueError, IndexError):
         return None
-    if Path("/proc/self").exists():
-        try:
-            args = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
-        except OSError:
-            return None
-        return pid if "openmm_range.cli.main" in args and "train" in args and str(config_path) in args else None
-    try:
-        os.kill(pid, 0)
-    except OSError:
+    args = _process_args(pid)
+    if args is None:
+        return None
+    if args and not ("openmm_range.cli.main" in args and "train" in args and str(config_path) in args):
         return None
     return pid
 
@@ -159,18 +154,42 @@ def scheduler_pid(campaign: str) -> Optional[int]:
         pid = int(scheduler_files(campaign)[1].read_text().split()[0])
     except (OSError, ValueError, IndexError):
         return None
-    if Path("/proc/self").exists():  # Linux: check that the process is this campaign's scheduler
-        try:
-            text = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
-        except OSError:
-            return None
-        ours = "training.campaign import schedule" in text and json.dumps(str(Path(campaign).resolve())) in text
-        return pid if ours else None
-    try:
-        os.kill(pid, 0)
-    except OSError:
+    args = _process_args(pid)
+    if args is None:
+        return None
+    text = "\0".join(args)
+    if args and not ("training.campaign import schedule" in text
+                     and json.dumps(str(Path(campaign).resolve())) in text):
         return None
     return pid
+
+
+def _process_args(pid: int, wait_seconds: float = 2.0) -> Optional[List[str]]:
+    """The command line of the live process ``pid``; None if it has ended (or is a zombie); ``[]``
+    where the system does not tell (no ``/proc``: then only that it is alive is known).
+
+    A process that a ``Popen`` has just returned may be a moment short of showing its arguments
+    (the kernel closes the exec pipe that ``Popen`` waits on before it lays out the new program's
+    arguments): an empty command line of a live process is read again until it shows, for up to
+    ``wait_seconds``."""
+    if not Path("/proc/self").exists():
+        try:
+            os.kill(pid, 0)
+        except OSError:
+            return None
+        return []
+    deadline = time.time() + wait_seconds
+    while True:
+        try:
+            raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            return None
+        if stat[stat.rfind(")") + 2:].startswith(("Z", "X")):  # ended, not yet reaped
+            return None
+        if raw or time.time() > deadline:
+            return raw.decode(errors="replace").split("\0") if raw else None
+        time.sleep(0.01)
 
 
 def stop(campaign: str, wait_seconds: float = 60.0, after_epoch: bool = False) -> List[str]:

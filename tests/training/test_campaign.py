@@ -260,7 +260,8 @@ def test_campaign_stop_reaches_a_trainer_launched_a_moment_ago(tmp_path, monkeyp
     try:
         assert (out / LAUNCHED_FILE).read_text().split()[0] == str(proc.pid)
         lines = stop(str(campaign), after_epoch=after_epoch)
-        assert len(lines) == 1 and str(path) in lines[0], lines
+        log = (out / "train.log").read_text() if (out / "train.log").exists() else ""
+        assert len(lines) == 1 and str(path) in lines[0], (lines, proc.poll(), log[-2000:])
         proc.wait(timeout=120)
     finally:
         proc.kill()
@@ -296,3 +297,28 @@ def test_train_stopped_on_request_exits_with_its_own_status(tmp_path):
     finally:
         proc.kill()
     assert not (out / "summary.json").exists()
+
+
+def test_process_args_of_a_process_popen_has_just_returned():
+    """``Popen`` returns before the kernel shows the new program's arguments (an empty
+    ``/proc/PID/cmdline`` for a moment): the campaign's pid checks wait that out instead of
+    taking a trainer launched an instant ago for some other process. An ended (zombie) process
+    counts as gone."""
+    import subprocess
+    import sys
+    import time
+
+    from openmm_range.training.campaign import _process_args
+
+    for _ in range(20):
+        proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(5)", "marker"])
+        try:
+            args = _process_args(proc.pid)
+        finally:
+            proc.kill()
+        assert args is not None and "marker" in args, args
+        deadline = time.time() + 10
+        while _process_args(proc.pid, wait_seconds=0) is not None and time.time() < deadline:
+            time.sleep(0.01)
+        assert _process_args(proc.pid, wait_seconds=0) is None  # killed, not yet reaped
+        proc.wait()
