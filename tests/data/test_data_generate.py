@@ -247,9 +247,9 @@ def test_stretch_sampling_reaches_the_dissociation_side(tmp_path, tiny_spec):
     for f in stretched_xh_bonds(line, np.array([8, 1, 8]), np.array([[0, 1, 0], [1, 0, 0], [0, 0, 0]]), 30, 4.0,
                                 0.0, np.random.default_rng(1)):
         assert np.linalg.norm(f[1] - f[2]) >= 0.9 and np.linalg.norm(f[1] - f[0]) >= 2.9
-    with pytest.raises(ValueError, match="kept its hydrogen 0.9 Å from the other atoms"):  # no room: 1.1-1.3 Å
-        stretched_xh_bonds(line, np.array([8, 1, 8]), np.array([[0, 1, 0], [1, 0, 0], [0, 0, 0]]), 1, 1.3, 0.0,
-                           np.random.default_rng(1))
+    # no room (every draw ends 0.7-0.9 Å from the other O): the frame is left out, not the task failed
+    assert stretched_xh_bonds(line, np.array([8, 1, 8]), np.array([[0, 1, 0], [1, 0, 0], [0, 0, 0]]), 3, 1.3, 0.0,
+                              np.random.default_rng(1)) == []
     with pytest.raises(ValueError, match="needs a molecule with an X-H bond"):
         stretched_xh_bonds(start[:2], np.array([6, 8]), np.array([[0, 1], [1, 0]]), 1, 2.5, 0.0,
                            np.random.default_rng(0))

@@ -185,8 +185,10 @@ def _sample_molecule(spec: Spec, task: Task, rng: np.random.Generator) -> Tuple[
             tags.append({"kind": "displace", "sigma": step.sigma, "count": step.frames})
             continue
         if step.kind == "stretch":
-            frames += stretched_xh_bonds(start, mol.z, mol.bonds, step.frames, step.max_length, step.sigma, rng)
-            tags.append({"kind": "stretch", "sigma": step.sigma, "max_length": step.max_length, "count": step.frames})
+            stretched = stretched_xh_bonds(start, mol.z, mol.bonds, step.frames, step.max_length, step.sigma, rng)
+            frames += stretched
+            tags.append({"kind": "stretch", "sigma": step.sigma, "max_length": step.max_length, "count": len(stretched),
+                         "collisions_left_out": step.frames - len(stretched)})
             continue
         if step.kind == "contact":
             frames += close_contacts(start, mol.z, mol.bonds, step.frames, step.min_distance, step.sigma, rng)
