@@ -74,7 +74,8 @@ def build(system_name: str, name: str, path: Path, backend: str, cuda_graphs=Non
     mm = app.ForceField("amber19-all.xml", "amber19/tip3pfb.xml").createSystem(
         pdb.topology, nonbondedMethod=app.PME, constraints=app.HBonds)
     ml_atoms = [a.index for a in pdb.topology.atoms() if a.residue.chain.index == 0]
-    return pdb, potential.createMixedSystem(pdb.topology, mm, ml_atoms, backend=backend, **options), len(ml_atoms)
+    system = potential.createMixedSystem(pdb.topology, mm, ml_atoms, removeConstraints=False, backend=backend, **options)
+    return pdb, system, len(ml_atoms)
 
 
 class Run:

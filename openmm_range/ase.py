@@ -22,6 +22,7 @@ This module is ``openmm_range.ase``; ``import ase`` inside it is the ASE package
 (absolute import).
 """
 import os
+import warnings
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -170,6 +171,7 @@ class RangeCalculator(Calculator):
         key = (numbers, periodic)
         if key not in self._modules:
             from .export import export
+            from .neighbors import neighbor_search_for_box
 
             self._check_elements(numbers)
             if isinstance(self.molecules, str):
@@ -179,14 +181,21 @@ class RangeCalculator(Calculator):
                 if len(mol) != len(numbers):
                     raise ValueError(f"molecules gives {len(mol)} ids for {len(numbers)} atoms")
             charges = molecule_charges(numbers, mol, self.charge, self.molecule_charges)
+            if any(charges) and not self.model.reads_charge:
+                warnings.warn(f"the {self.model_name} model does not read total charge: charge "
+                              f"{charges if len(charges) > 1 else charges[0]} changes nothing (its energy is that "
+                              f"of the same atoms at any charge); a RANGE model reads it", stacklevel=3)
             for m, count in open_shells(numbers, mol, charges):
                 where = f"molecule {m} (from atom {mol.index(m)})" if len(charges) > 1 else "the structure"
                 raise ValueError(open_shell_message(where, count, charges[m], self.model_name, "moleculeCharges"))
             # periodic: molecules are made whole along the bonds seen in this first structure
             bonds = [(int(i), int(j)) for i, j in zip(*np.nonzero(np.triu(perceive_bonds(numbers, positions, cell))))] \
                 if periodic else None
+            # the cell list needs a cell several cutoffs wide: all pairs in a narrower one (as the plugin)
+            search = neighbor_search_for_box(torch.from_numpy(cell), self.cutoff) if periodic else "auto"
             self._modules[key] = export(self.model, list(numbers), periodic=periodic, return_forces=True,
-                                        dtype=self.dtype, molecules=mol, charges=charges, bonds=bonds).to(self.device)
+                                        dtype=self.dtype, molecules=mol, charges=charges, bonds=bonds,
+                                        neighbor_search=search).to(self.device)
         return self._modules[key]
 
     def _periodic(self, atoms) -> bool:

@@ -53,6 +53,18 @@ def box_widths(box: torch.Tensor) -> torch.Tensor:
     return volume / torch.linalg.norm(crosses, dim=1)
 
 
+#: an exported model searches neighbours with its cell list only in boxes at least this many cutoffs
+#: wide (the cell list needs 3; the margin lets a barostat shrink the box), else all pairs
+CELL_LIST_MIN_WIDTH_CUTOFFS = 3.3
+
+
+def neighbor_search_for_box(box: torch.Tensor, cutoff: float) -> str:
+    """The exporter's ``neighbor_search`` for a periodic ``box`` (3, 3) Å and ``cutoff`` Å:
+    'all-pairs' in a box narrower than CELL_LIST_MIN_WIDTH_CUTOFFS cutoffs, else 'auto'."""
+    narrow = float(box_widths(box.double()).min()) < CELL_LIST_MIN_WIDTH_CUTOFFS * cutoff
+    return "all-pairs" if narrow else "auto"
+
+
 def check_box(box: torch.Tensor, cutoff: float) -> None:
     """Raise ValueError unless ``box`` (3, 3) is a valid reduced box with half-width >= cutoff."""
     if box.shape != (3, 3):

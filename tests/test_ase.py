@@ -159,6 +159,27 @@ def test_periodic_water_box_matches_openmm():
     assert_agree(left.get_potential_energy(), left.get_forces(), ref_energy, ref_forces)
 
 
+def test_large_cell_narrower_than_the_cell_lists_needs_searches_all_pairs():
+    """2,100 atoms (the exporter's cell list from 2,000) in a 30 Å cell with a 12 Å cutoff: legal
+    (half-width 15 Å), but under the 3 cutoffs the cell list needs. The calculator searches all
+    pairs there, as the plugin does (it failed with the cell list's overflow error), and the
+    cell repeated twice along z gives twice the energy (a local model: a check that the pairs
+    across the cell's faces are found)."""
+    torch.manual_seed(0)
+    model = openmm_range.create_model("schnet", cutoff=12.0, hidden_channels=8, num_interactions=1, num_rbf=8,
+                                      readout_layers=[8], elements=[1, 8])
+    rng = np.random.default_rng(0)
+    n, width = 2100, 30.0
+    numbers = [8] * (n // 3) + [1] * (n - n // 3)
+    atoms = Atoms(numbers=numbers, positions=rng.uniform(0, width, size=(n, 3)), cell=[width] * 3, pbc=True)
+    atoms.calc = RangeCalculator(model, molecules="single")
+    energy = atoms.get_potential_energy()
+    double = atoms.repeat((1, 1, 2))  # 4,200 atoms, 30 x 30 x 60 Å
+    double.calc = RangeCalculator(model, molecules="single")
+    assert np.isfinite(energy)
+    assert double.get_potential_energy() == pytest.approx(2 * energy, rel=1e-4)
+
+
 def test_reduced_frame_keeps_the_lattice():
     cell = np.random.default_rng(1).normal(size=(3, 3)) * 6.0
     box, rotation = reduced_frame(cell)

@@ -15,7 +15,8 @@ mechanical embedding.
 X-H bonds move freely by default, and the time step is then 1 fs: with 2 fs, the shipped
 default lost a hydrogen in 5 of 8 DHA runs of 100 ps. ``--constraints hbonds`` holds every
 X-H bond at its minimised length (as OpenMM's ``constraints=HBonds``) and the default step
-becomes 2 fs. ML/MM runs always constrain X-H bonds (the MM force field's HBonds), at 2 fs.
+becomes 2 fs. ML/MM runs always constrain X-H bonds, the ML region's included (the MM force
+field's HBonds), at 2 fs.
 
 A long run survives interruption with ``--checkpoint FILE``: the state is written there
 (atomically) every ``--checkpoint-interval`` steps and at the end. The same command with

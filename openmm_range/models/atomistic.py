@@ -213,6 +213,12 @@ class AtomisticModel(nn.Module):
         return energy
 
     @torch.jit.unused
+    @property
+    def reads_charge(self) -> bool:
+        """Whether a molecule's total charge changes the energy (RANGE's per-molecule master nodes,
+        or the long-range head's charges); a model without either ignores it."""
+        return bool(self.use_charge or self.use_long_range)
+
     def check_charges(self, charges: torch.Tensor) -> None:
         """ValueError unless every molecular charge (e) was seen in training (``config.charges``)."""
         from .config import check_molecule_charges

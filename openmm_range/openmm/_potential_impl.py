@@ -176,6 +176,10 @@ class RangePotentialImpl(MLPotentialImpl):
         logger.info("RANGE %s on %d atoms: using the %s backend (%s)", self.name, len(indices), chosen, reason)
 
         model = self._load()
+        if any(charges) and not model.reads_charge:
+            logger.warning("RANGE %s: total charge is not an input of this model, so charge=%s changes nothing "
+                           "(its energy is that of the same atoms at any charge); a RANGE model reads it",
+                           self.name, charges if len(charges) > 1 else charges[0])
         bonds = region_bonds(topology, indices) if periodic else None  # molecules are made whole along them
         if chosen == "torchforce":
             system.addForce(self._torch_force(model, numbers, indices, periodic, dtype, forceGroup, cuda_graphs,
@@ -247,9 +251,11 @@ class RangePotentialImpl(MLPotentialImpl):
 
     def _check_box(self, topology: openmm.app.Topology, system: openmm.System) -> str:
         """The cutoff must not exceed half the smallest box width (minimum image). Returns the
-        exporter's neighbour search: 'all-pairs' in a box narrower than 3.3 cutoffs (the cell
-        list needs 3, and a barostat may shrink the box), else 'auto'."""
+        exporter's neighbour search (:func:`~openmm_range.neighbors.neighbor_search_for_box`)."""
         import numpy as np
+        import torch
+
+        from ..neighbors import neighbor_search_for_box
 
         vectors = topology.getPeriodicBoxVectors()
         if vectors is None:
@@ -259,6 +265,10 @@ class RangePotentialImpl(MLPotentialImpl):
         widths = volume / np.linalg.norm(np.cross(box[[1, 2, 0]], box[[2, 0, 1]]), axis=1)
         cutoff = float(self.metadata["cutoff"])
         if 2.0 * cutoff > widths.min():
+            source = ("the System's default box" if topology.getPeriodicBoxVectors() is None else
+                      "the topology's box (a PDB's CRYST1 record: some tools write a 1 Å placeholder there); for "
+                      "a molecule in vacuum, call topology.setPeriodicBoxVectors(None) first")
             raise ValueError(f"the periodic box is too small for the {self.name} model: its cutoff {cutoff:g} Å "
-                             f"must not exceed half the smallest box width ({widths.min() / 2:.3f} Å)")
-        return "all-pairs" if widths.min() < 3.3 * cutoff else "auto"
+                             f"must not exceed half the smallest box width ({widths.min() / 2:.3f} Å). The box is "
+                             f"{source}")
+        return neighbor_search_for_box(torch.from_numpy(box), cutoff)

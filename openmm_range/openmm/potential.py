@@ -8,7 +8,8 @@ Registered through the ``openmmml.potentials`` entry point for every name in
     potential = MLPotential('range-schnet')                        # shipped model
     potential = MLPotential('range-schnet', modelPath='model.pt')  # your own file
     system = potential.createSystem(topology)                      # whole molecule
-    system = potential.createMixedSystem(topology, mm_system, ml_atoms)  # ML/MM
+    system = potential.createMixedSystem(topology, mm_system, ml_atoms,
+                                         removeConstraints=False)  # ML/MM, X-H bonds held
 
 The classes live in :mod:`openmm_range.openmm._potential_impl` and are resolved lazily
 (PEP 562) so that either import order works: ``import openmmml`` loads every plugin's

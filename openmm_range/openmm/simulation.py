@@ -99,7 +99,8 @@ class SimulationConfig:
     # continue from ``checkpoint`` if it exists (else start afresh); ``steps`` counts from the run's start
     resume: bool = False
     # "hbonds": X-H bonds of an all-ML system held at their minimised lengths; None/"none": free. ML/MM
-    # runs always constrain X-H bonds (the MM force field's HBonds), so "none" is refused for them
+    # runs always constrain X-H bonds, the ML region's included (the MM force field's HBonds, kept by
+    # createMixedSystem(removeConstraints=False)), so "none" is refused for them and "hbonds" adds nothing
     constraints: Optional[str] = None
     # replace an existing, non-empty DCD or CSV when the run starts afresh (else that is refused)
     overwrite: bool = False
@@ -108,6 +109,12 @@ class SimulationConfig:
     def constrains_hbonds(self) -> bool:
         """Whether the run's X-H bonds are constrained (ML/MM runs always are)."""
         return self.constraints == "hbonds" or self.ml_chain is not None
+
+    @property
+    def adds_hbond_constraints(self) -> bool:
+        """Whether the run adds X-H constraints at the minimised lengths itself (all-ML runs with
+        constraints="hbonds"; an ML/MM System has them from the MM force field already)."""
+        return self.constraints == "hbonds" and self.ml_chain is None
 
     def check(self) -> None:
         """Raise ValueError naming the first bad setting; fills in the default time step."""
@@ -264,7 +271,9 @@ def build_system(config: SimulationConfig, topology: app.Topology) -> openmm.Sys
     periodic = topology.getPeriodicBoxVectors() is not None
     mm_system = forcefield.createSystem(topology, nonbondedMethod=app.PME if periodic else app.NoCutoff,
                                         constraints=app.HBonds)
-    system = potential.createMixedSystem(topology, mm_system, ml_atoms, **options)
+    # keep the force field's X-H constraints inside the ML region too (openmm-ml removes them by
+    # default): the default 2 fs step of an ML/MM run needs them (free X-H bonds at 2 fs lose hydrogens)
+    system = potential.createMixedSystem(topology, mm_system, ml_atoms, removeConstraints=False, **options)
     added = system.getNumParticles() - topology.getNumAtoms()
     if added:  # openmm-ml caps bonds that cross the ML/MM boundary with link atoms
         ml = set(ml_atoms)
@@ -454,7 +463,7 @@ def run_simulation(config: SimulationConfig) -> Dict[str, object]:
         saved = md_checkpoint.read_checkpoint(Path(config.checkpoint))
         md_checkpoint.check_settings(Path(config.checkpoint), saved["meta"]["settings"], settings)
     constrained = None  # {"pairs": (B, 2), "lengths_nm": (B,)} of constraints="hbonds", once known
-    if config.constraints == "hbonds" and saved is not None:
+    if config.adds_hbond_constraints and saved is not None:
         constrained = saved["meta"].get("constraints")
         pairs, lengths = _checked_constraints(constrained, system.getNumParticles(), Path(config.checkpoint))
         add_constraints(system, pairs, lengths)
@@ -488,7 +497,7 @@ def run_simulation(config: SimulationConfig) -> Dict[str, object]:
         simulation.context.setPositions(pdb.positions)
         if config.minimize:
             simulation.minimizeEnergy()
-        if config.constraints == "hbonds":  # X-H bonds held at their minimised lengths from here on
+        if config.adds_hbond_constraints:  # X-H bonds held at their minimised lengths from here on
             xyz = simulation.context.getState(getPositions=True).getPositions(asNumpy=True)
             constrained = constrain_hbonds(system, pdb.topology, xyz)
             simulation.context.reinitialize(preserveState=True)

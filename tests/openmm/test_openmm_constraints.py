@@ -116,3 +116,24 @@ def test_constrain_hbonds_in_a_users_script(peptide, model_files):
     assert np.abs(now - np.array(held["lengths_nm"])).max() < 1e-5
     with pytest.raises(ValueError, match="no bonds to hydrogen"):
         constrain_hbonds(openmm.System(), app.Topology(), np.zeros((0, 3)))
+
+
+@pytest.mark.parametrize("constraints", [None, "hbonds"])
+def test_ml_mm_run_holds_the_ml_regions_xh_bonds(tmp_path, model_files, constraints):
+    """An ML/MM run (``ml_chain``) keeps the MM force field's X-H constraints inside the ML region
+    (openmm-ml's createMixedSystem removes them by default, which left its default 2 fs step with
+    free X-H bonds), and ``constraints='hbonds'`` adds no second copy of them (OpenMM refuses a
+    System with two constraints between the same atoms)."""
+    from openmm_helpers import ALANINE_PDB
+
+    run = config(ALANINE_PDB, model_files["range-schnet"], tmp_path, ml_chain=0, constraints=constraints, steps=20,
+                 minimize=False)
+    summary = run_simulation(run)
+    assert run.timestep_fs == 2.0 and summary["steps_run"] == 20
+    traj = mdtraj.load(str(run.dcd), top=str(ALANINE_PDB))
+    ml = {a.index for a in traj.topology.chain(0).atoms}
+    pairs = np.array([(a.index, b.index) for a, b in traj.topology.bonds
+                      if a.index in ml and b.index in ml and (a.element.symbol == "H") != (b.element.symbol == "H")])
+    assert len(pairs) == 12  # alanine dipeptide
+    lengths = mdtraj.compute_distances(traj, pairs)
+    assert np.abs(lengths - lengths[0]).max() < 1e-5

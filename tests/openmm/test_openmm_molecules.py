@@ -70,8 +70,8 @@ def nearest_waters(pdb, count):
     return list(np.argsort(gaps)[:count])
 
 
-def ml_energy(path, topology, positions, **kwargs):
-    system = MLPotential("range-schnet", modelPath=str(path)).createSystem(topology, precision="double", **kwargs)
+def ml_energy(path, topology, positions, name="range-schnet", **kwargs):
+    system = MLPotential(name, modelPath=str(path)).createSystem(topology, precision="double", **kwargs)
     return energy_forces(system, positions, "Reference")[0]
 
 
@@ -279,3 +279,23 @@ def test_nve_with_a_water_crossing_the_cutoff(model_dir, alanine_pdb):
     assert exchanged > 5.0
     assert deviation <= 0.05 * exchanged
     assert deviation <= 4 * dt_ps**2 / 12 * max(force_term)
+
+
+def test_charge_given_to_a_model_that_does_not_read_it_is_warned(model_dir, alanine_pdb, caplog):
+    """A plain SchNet trained on charged molecules accepts their charges but has no charge input:
+    the energy is the same at any charge, and the user is told so instead of left to believe it
+    mattered. A RANGE model reads it: no warning."""
+    import logging
+
+    from openmm_helpers import make_model_file
+
+    plain = make_model_file(model_dir, "schnet", charges=[-2, 0, 2])
+    topology, positions = subsystem(alanine_pdb, [])
+    with caplog.at_level(logging.WARNING, logger="openmm_range"):
+        energies = {q: ml_energy(plain, topology, positions, "schnet", charge=q) for q in (-2, 2)}
+    assert energies[-2] == energies[2]
+    assert "total charge is not an input of this model, so charge=-2 changes nothing" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="openmm_range"):
+        ml_energy(head_model_file(model_dir, charges=(-2, 0, 2)), topology, positions, charge=2)
+    assert "not an input" not in caplog.text

@@ -136,3 +136,18 @@ def test_a_large_region_in_a_box_narrower_than_three_cutoffs(model_files):
     context = openmm.Context(system, openmm.VerletIntegrator(0.001), openmm.Platform.getPlatformByName("Reference"))
     context.setPositions(positions)
     assert np.isfinite(context.getState(getEnergy=True).getPotentialEnergy()._value)
+
+
+
+def test_a_placeholder_box_is_refused_naming_where_it_came_from(model_files, alanine_pdb):
+    """Docking and conversion tools often write ``CRYST1 1.000 1.000 1.000``, which OpenMM reads as
+    a 1 Å periodic box: the error says the box is the topology's and how to drop it."""
+    import openmm.unit as unit
+
+    topology, _ = peptide_only(alanine_pdb)  # a topology of its own (the box is set on it)
+    topology.setPeriodicBoxVectors([openmm.Vec3(0.1, 0, 0), openmm.Vec3(0, 0.1, 0), openmm.Vec3(0, 0, 0.1)]
+                                   * unit.nanometer)
+    with pytest.raises(ValueError, match=r"too small for the range-schnet model.*half the smallest box width "
+                                         r"\(0\.500 Å\)\. The box is the topology's box \(a PDB's CRYST1.*"
+                                         r"setPeriodicBoxVectors\(None\)"):
+        MLPotential("range-schnet", modelPath=str(model_files["range-schnet"])).createSystem(topology)
