@@ -14,7 +14,6 @@ import json
 import os
 import pickle
 import re
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any, Dict, Union
@@ -22,6 +21,7 @@ from typing import Any, Dict, Union
 import torch
 
 from . import __version__
+from .files import atomic_write  # noqa: F401 (imported from here by callers)
 from .models.atomistic import AtomisticModel
 from .models.config import ModelConfig
 from .units import INTERNAL_UNITS
@@ -50,24 +50,6 @@ def model_metadata(model: AtomisticModel) -> Dict[str, Any]:
     })
     meta.setdefault("training_data_hash", None)
     return meta
-
-
-def atomic_write(path: PathLike, write) -> None:
-    """Call ``write(tmp_path)`` then atomically rename the result to ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the file the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def save_model(model: AtomisticModel, path: PathLike) -> None:

@@ -10,12 +10,14 @@ See :mod:`openmm_range.training.campaign`.
 """
 import os
 
+from openmm_range.cli import positive_int
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("campaign", help="start/resume a set of training runs in the background; status; stop")
     p.add_argument("action", choices=("start", "status", "checkpoints", "stop"))
     p.add_argument("campaign", help="YAML file with 'runs': a list of training configs")
-    p.add_argument("--jobs", type=int, default=None, help="runs at a time (default: the CPU cores this process may use)")
+    p.add_argument("--jobs", type=positive_int, default=None, help="runs at a time (default: the CPU cores this process may use)")
     p.add_argument("--after-epoch", action="store_true",
                    help="stop: let each run finish and checkpoint the epoch it is in, then end (returns at once; "
                         "follow with 'status')")

@@ -12,6 +12,7 @@ import json
 import os
 import sys
 
+from openmm_range.cli import positive_int
 from openmm_range.elements import symbol
 
 
@@ -24,8 +25,8 @@ def register(subparsers) -> None:
     gen = sub.add_parser("generate", help="generate (or resume) a GFN2-xTB dataset from a YAML spec")
     gen.add_argument("spec", help="spec file, e.g. data/specs/dha-xtb.yaml")
     gen.add_argument("--out", default=None, help="output directory (default: data/<name>/ beside specs/)")
-    gen.add_argument("--workers", type=int, default=1, help="worker processes (one tblite thread each)")
-    gen.add_argument("--max-tasks", type=int, default=None, help="run at most this many unfinished tasks, then stop")
+    gen.add_argument("--workers", type=positive_int, default=1, help="worker processes (one tblite thread each)")
+    gen.add_argument("--max-tasks", type=positive_int, default=None, help="run at most this many unfinished tasks, then stop")
     gen.add_argument("--no-progress", action="store_true", help="no progress bar")
     gen.add_argument("--no-finalize", action="store_true", help="skip statistics and spot check when all tasks are done")
     gen.set_defaults(func=_generate)
@@ -52,8 +53,8 @@ def register(subparsers) -> None:
     lr.add_argument("file")
     lr.add_argument("--format", default=None)
     lr.add_argument("--radii", type=float, nargs="+", default=[5.0, 15.0], help="Å")
-    lr.add_argument("--structures", type=int, default=8)
-    lr.add_argument("--probes", type=int, default=6, help="probe atoms per structure")
+    lr.add_argument("--structures", type=positive_int, default=8)
+    lr.add_argument("--probes", type=positive_int, default=6, help="probe atoms per structure")
     lr.add_argument("--sigma", type=float, default=0.1, help="displacement of the distant atoms, Å")
     lr.add_argument("--seed", type=int, default=0)
     lr.add_argument("--json", default=None, help="also write the full result here")
@@ -63,7 +64,7 @@ def register(subparsers) -> None:
                                             "by H (generated datasets of the push-pull polyene kind)")
     end.add_argument("directory", help="a generated dataset (its meta.json holds the molecules' SMILES)")
     end.add_argument("--radii", type=float, nargs="+", default=[5.0, 9.0, 12.0, 15.0], help="Å")
-    end.add_argument("--structures", type=int, default=24)
+    end.add_argument("--structures", type=positive_int, default=24)
     end.add_argument("--seed", type=int, default=0)
     end.add_argument("--json", default=None, help="also write the full result here")
     end.set_defaults(func=_end_signal)
@@ -72,7 +73,7 @@ def register(subparsers) -> None:
     scan.add_argument("directory", help="a dimer dataset directory (data/dimers-xtb) or its spec file")
     scan.add_argument("--pairs", nargs="*", default=None, help="pair names (default: a few of each kind)")
     scan.add_argument("--gaps", type=float, nargs="+", default=[2.5, 4.0, 6.0, 10.0, 15.0, 20.0], help="Å")
-    scan.add_argument("--orientations", type=int, default=32, help="random orientations tried at 4 A; the most attractive is scanned")
+    scan.add_argument("--orientations", type=positive_int, default=32, help="random orientations tried at 4 A; the most attractive is scanned")
     scan.add_argument("--json", default=None)
     scan.set_defaults(func=_dimer_scan)
 

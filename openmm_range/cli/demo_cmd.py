@@ -3,12 +3,14 @@ import time
 
 import torch
 
+from openmm_range.cli import positive_int
+
 
 def register(sub) -> None:
     p = sub.add_parser("demo", help="evaluate energy and forces of bundled DHA (56 atoms) and print timings")
     p.add_argument("--model", default="range-schnet", help="architecture name (default: range-schnet)")
     p.add_argument("--model-path", default=None, help="a saved model file; default: an untrained model")
-    p.add_argument("--repeats", type=int, default=20, help="timed evaluations (default 20)")
+    p.add_argument("--repeats", type=positive_int, default=20, help="timed evaluations (default 20)")
     p.set_defaults(func=run)
 
 

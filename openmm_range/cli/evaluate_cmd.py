@@ -2,6 +2,8 @@
 import json
 from pathlib import Path
 
+from openmm_range.cli import positive_int
+
 
 def register(sub) -> None:
     p = sub.add_parser("evaluate", help="energy and force errors of a model on a dataset")
@@ -12,7 +14,7 @@ def register(sub) -> None:
     p.add_argument("--run", help="a training run directory instead of DATASET and --splits: its train/val/test "
                                  "structures, rebuilt from its config.json as the trainer built them")
     p.add_argument("--out", help="write the full results as JSON here")
-    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--batch-size", type=positive_int, default=16)
     p.add_argument("--device", default="cpu")
     p.set_defaults(func=run)
 

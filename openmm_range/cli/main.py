@@ -43,6 +43,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     except (ValueError, OSError) as exc:  # bad input, a missing file, a path that is a directory, no permission
         print(f"openmm-range {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except RuntimeError as exc:
+        from openmm_range.training.trainer import TrainingDiverged
+
+        if not isinstance(exc, TrainingDiverged):
+            raise
+        print(f"openmm-range {args.command}: error: {exc}", file=sys.stderr)  # an outcome, not a bug
+        return 1
 
 
 if __name__ == "__main__":

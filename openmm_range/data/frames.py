@@ -133,21 +133,25 @@ class Frames:
         source: str = "<memory>",
         metadata: Optional[Dict] = None,
     ) -> "Frames":
-        """Build and validate Frames from array-likes already in Å / eV / eV/Å (copies to canonical dtypes)."""
-        n_atoms = np.asarray(n_atoms, dtype=np.int64).reshape(-1)
+        """Build and validate Frames from array-likes already in Å / eV / eV/Å (copies to canonical
+        dtypes). Integer fields (atomic numbers, counts, ids, charges, spins) must hold whole
+        numbers: 8.7 is refused, not read as oxygen."""
+        n_atoms = _whole_numbers(n_atoms, "n_atoms", source)
         s = n_atoms.shape[0]
-        mol_id = np.zeros(s, dtype=np.int64) if mol_id is None else np.asarray(mol_id, dtype=np.int64)
+        mol_id = np.zeros(s, dtype=np.int64) if mol_id is None else _whole_numbers(mol_id, "mol_id", source)
+        charge = None if charge is None else _whole_numbers(charge, "charge", source)
+        spin = None if spin is None else _whole_numbers(spin, "spin", source)
         if molecules is None:
             molecules = [f"mol{i}" for i in range(int(mol_id.max()) + 1 if s else 0)]
         frames = Frames(
-            z=np.asarray(z, dtype=np.int64).reshape(-1),
+            z=_whole_numbers(z, "z (atomic numbers)", source),
             pos=np.asarray(pos, dtype=np.float64),
             energy=np.asarray(energy, dtype=np.float64).reshape(-1),
             forces=np.asarray(forces, dtype=np.float64),
             n_atoms=n_atoms,
             mol_id=mol_id,
-            charge=np.zeros(s, dtype=np.int64) if charge is None else np.asarray(charge, dtype=np.int64).reshape(-1),
-            spin=np.zeros(s, dtype=np.int64) if spin is None else np.asarray(spin, dtype=np.int64).reshape(-1),
+            charge=np.zeros(s, dtype=np.int64) if charge is None else charge,
+            spin=np.zeros(s, dtype=np.int64) if spin is None else spin,
             molecules=list(molecules),
             source=source,
             metadata=dict(metadata or {}),
@@ -204,3 +208,21 @@ def concat_frames(parts: Sequence[Frames], source: str = "<concatenated>") -> Fr
         fragment_charge=None if stored is None else np.concatenate([p.fragments()[1] for p in parts]),
     )
 
+
+def _whole_numbers(values: Sequence, name: str, source: str) -> np.ndarray:
+    """``values`` as a flat int64 array; ValueError naming ``source`` and ``name`` unless every
+    value is a whole number (text that is not a number, or 8.7, is refused)."""
+    try:
+        array = np.asarray(values)
+        if array.dtype.kind in "US":  # numbers stored as text
+            array = array.astype(np.float64)
+        array = array.reshape(-1)
+        if array.dtype.kind == "f":
+            if not np.isfinite(array).all() or (array != np.round(array)).any():
+                bad = array[~np.isfinite(array) | (array != np.round(array))][:3].tolist()
+                raise ValueError(f"values that are not whole numbers, e.g. {bad}")
+        elif array.dtype.kind not in "iub":
+            raise ValueError(f"dtype {array.dtype}")
+        return array.astype(np.int64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{source}: {name} must be whole numbers ({exc})") from None

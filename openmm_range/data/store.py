@@ -46,11 +46,13 @@ import glob
 import json
 import os
 import zipfile
+from pathlib import Path
 from typing import Dict, List, Optional
 
 import numpy as np
 
 from openmm_range.data.frames import Frames
+from openmm_range.files import atomic_write
 
 FORMAT_TAG = "openmm-range-frames/1"
 META_FILE = "meta.json"
@@ -67,44 +69,18 @@ _ARRAY_DTYPES = {
 }
 
 
-def _fsync_dir(path: str) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def write_npz_atomic(path: str, arrays: Dict[str, np.ndarray]) -> None:
     """Write a compressed .npz to ``path`` atomically: a reader sees the old file, or the whole new one."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "wb") as handle:
-        np.savez_compressed(handle, **arrays)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-    _fsync_dir(directory)
+    def write(tmp):
+        with open(tmp, "wb") as handle:  # a handle: given a path, numpy would append ".npz" to it
+            np.savez_compressed(handle, **arrays)
+
+    atomic_write(path, write)
 
 
 def write_json_atomic(path: str, obj) -> None:
     """Write JSON (sorted keys, indented) atomically."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w") as handle:
-        json.dump(obj, handle, indent=1, sort_keys=True)
-        handle.write("\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-    _fsync_dir(directory)
+    atomic_write(path, lambda tmp: Path(tmp).write_text(json.dumps(obj, indent=1, sort_keys=True) + "\n"))
 
 
 def frames_to_arrays(frames: Frames, float_dtype=np.float32) -> Dict[str, np.ndarray]:
@@ -139,6 +115,10 @@ def _arrays_to_frames(arrays: Dict[str, np.ndarray], molecules: List[str], sourc
     fragment_charge = arrays.get("fragment_charge")
     if fragment is None and metadata.get("molecules"):
         fragment, fragment_charge = _fragments_from_table(arrays, metadata["molecules"])
+    for key in ("z", "n_atoms", "mol_id", "charge", "spin"):  # the package's own files store these as integers
+        if arrays[key].dtype.kind not in "iu":
+            raise ValueError(f"{source}: key {key!r} has dtype {arrays[key].dtype}; an {FORMAT_TAG} file stores it "
+                             f"as integers")
     return Frames(
         fragment=None if fragment is None else np.asarray(fragment, dtype=np.int64),
         fragment_charge=None if fragment_charge is None else np.asarray(fragment_charge, dtype=np.int64),

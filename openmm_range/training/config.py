@@ -2,6 +2,7 @@
 import dataclasses
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple, Union
 
@@ -19,6 +20,18 @@ _FLOAT_OPTIONS = ("lr", "weight_decay", "alpha_initial", "alpha_final", "reg_del
 _POSITIVE_INT_OPTIONS = ("epochs", "batch_size", "lr_step_network", "lr_step_lambda", "lr_step_ab")
 _INT_OPTIONS = _POSITIVE_INT_OPTIONS + ("seed", "model_seed", "alpha_switch_epoch", "early_stopping_patience",
                                         "max_lr_halvings", "threads")
+
+
+def _whole_number(value) -> Optional[int]:
+    """``value`` as an int if it is a whole number (also given as text: YAML reads 2e4 as a string),
+    else None. Booleans are not numbers here."""
+    if isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+        return int(number) if number == int(number) else None
+    except (TypeError, ValueError, OverflowError):
+        return None
 
 
 @dataclass
@@ -124,14 +137,18 @@ class TrainConfig:
             if value is None and key == "model_seed":
                 continue
             least = 1 if key in _POSITIVE_INT_OPTIONS else 0
-            try:
-                whole = int(value) if not isinstance(value, bool) and float(value) == int(value) else None
-            except (TypeError, ValueError, OverflowError):
-                whole = None
+            whole = _whole_number(value)
             if whole is None or whole < least:
                 raise ValueError(f"{key} must be {'a positive' if least else 'a non-negative'} integer, got {value!r}")
             setattr(self, key, whole)
-        choices = {"schedule": ("step", "cosine"), "loss": ("paper", "per-atom")}
+        if not isinstance(self.device, str) or not re.fullmatch(r"cpu|cuda(:\d+)?", self.device):
+            raise ValueError(f"device must be 'cpu', 'cuda' or 'cuda:N', got {self.device!r}")
+        if not isinstance(self.hyperparameters, dict):
+            raise ValueError(f"hyperparameters must be a mapping of model options (e.g. {{\"hidden_channels\": 64}}), "
+                             f"got {self.hyperparameters!r}")
+        from ..data.dataset import SPLIT_MODES
+
+        choices = {"schedule": ("step", "cosine"), "loss": ("paper", "per-atom"), "split_by": tuple(SPLIT_MODES)}
         for key, allowed in choices.items():
             if getattr(self, key) not in allowed:
                 raise ValueError(f"{key} must be one of {list(allowed)}, got {getattr(self, key)!r}")
@@ -143,10 +160,17 @@ class TrainConfig:
             raise ValueError(f"need 0 <= warmup_epochs < epochs and 0 <= lr_min_factor <= 1, got "
                              f"{self.warmup_epochs!r}, {self.lr_min_factor!r}")
         if isinstance(self.max_structures, (list, tuple)):
-            if len(self.max_structures) != len(self.data) or any(int(m) < 0 for m in self.max_structures):
-                raise ValueError(f"max_structures as a list needs one count >= 0 per dataset in data ({len(self.data)}), "
-                                 f"got {self.max_structures!r}")
-            self.max_structures = [int(m) for m in self.max_structures]
+            counts = [_whole_number(m) for m in self.max_structures]
+            if len(counts) != len(self.data) or any(m is None or m < 0 for m in counts):
+                raise ValueError(f"max_structures as a list needs one whole count per dataset in data "
+                                 f"({len(self.data)}; 0 for all of one), got {self.max_structures!r}")
+            self.max_structures = counts
+        elif self.max_structures is not None:
+            count = _whole_number(self.max_structures)
+            if count is None or count < 0:
+                raise ValueError(f"max_structures must be a whole count (all datasets together), one per dataset "
+                                 f"as a list, or 0 / null for all; got {self.max_structures!r}")
+            self.max_structures = count
 
     def to_dict(self) -> Dict[str, Any]:
         d = dataclasses.asdict(self)

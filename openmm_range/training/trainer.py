@@ -67,6 +67,11 @@ class _LossModule(torch.nn.Module):
         return scale * data_loss + delta * reg, stats
 
 
+class TrainingDiverged(RuntimeError):
+    """Training diverged again after the learning rate was halved as often as allowed; the run
+    directory keeps its last good checkpoint (the CLI reports it without a traceback)."""
+
+
 def load_data(config: TrainConfig):
     """Concatenate the configured datasets, optionally subsample, and split.
 
@@ -391,6 +396,10 @@ def _train(config: TrainConfig, resume: bool, log, held: contextlib.ExitStack) -
                           else f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}")
     out = Path(config.out_dir)
     is_main = rank == 0
+    if not config.data:  # the checks of what is given come before the run directory is made
+        raise ValueError("no training data: set 'data' to one or more dataset paths")
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {config.device!r}: no CUDA GPU is available to this process; use device 'cpu'")
     missing = [p for p in config.data if not Path(p).exists()]
     if missing:  # before the run directory is made: a mistyped path leaves nothing behind
         raise FileNotFoundError(f"training data {', '.join(map(str, missing))}: no such file or directory")
@@ -435,8 +444,11 @@ def _train(config: TrainConfig, resume: bool, log, held: contextlib.ExitStack) -
         if missing:
             raise ValueError(f"{ckpt_path} is not a training checkpoint written by `openmm-range train` (it lacks "
                              f"{', '.join(missing)}); remove it or use a new out_dir")
-        if _resumable(json.loads(ckpt["config"])) != _resumable(config.to_dict()):
-            raise ValueError(f"{ckpt_path}: the checkpoint was made with a different configuration; "
+        then, now = _resumable(json.loads(ckpt["config"])), _resumable(config.to_dict())
+        if then != now:
+            changed = ", ".join(f"{k}: {then.get(k)!r} -> {now.get(k)!r}" for k in sorted(set(then) | set(now))
+                                if then.get(k) != now.get(k))
+            raise ValueError(f"{ckpt_path}: the checkpoint was made with a different configuration ({changed}); "
                              "resume with the same config or use a new out_dir")
         if ckpt.get("data_hash") != full.content_hash:
             raise ValueError(f"{ckpt_path}: the training data changed since this checkpoint (content hash "
@@ -535,7 +547,7 @@ def _train(config: TrainConfig, resume: bool, log, held: contextlib.ExitStack) -
         if diverged(median_loss, history, config.divergence_factor, finite):
             if lr_scale <= 0.5 ** config.max_lr_halvings:
                 last_good = ckpt_path if "epoch" in ckpt else "the initial weights (no epoch was kept)"
-                raise RuntimeError(f"training diverged in epoch {epoch + 1} (median batch loss {median_loss:.4g}, "
+                raise TrainingDiverged(f"training diverged in epoch {epoch + 1} (median batch loss {median_loss:.4g}, "
                                    f"mean {mean_loss:.4g}) and the learning "
                                    f"rate was already halved {config.max_lr_halvings} times; the last good state "
                                    f"is {last_good}")
@@ -576,15 +588,16 @@ def _train(config: TrainConfig, resume: bool, log, held: contextlib.ExitStack) -
         if is_main:
             log(f"epoch {epoch + 1}: loss {row['train_loss']:.4g}  val E MAE {val['energy_mae_mev']:.2f} meV  "
                 f"F MAE {val['force_mae_mev_a']:.2f} meV/Å  ({row['epoch_s']:.1f} s)")
-            _write_metrics(out / "metrics.csv", history)
         # a copy (training changes the tensors in place): the divergence guard returns to it
         ckpt = copy.deepcopy({"epoch": epoch, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
                               "rng": torch.get_rng_state(), "best": best, "best_epoch": best_epoch,
                               "best_model": best_state, "history": json.dumps(history), "config": config.to_json(),
                               "wall_s": wall, "data_hash": full.content_hash, "lr_scale": lr_scale,
                               **({"ema": ema.state} if ema is not None else {})})
-        if is_main:
+        if is_main:  # the checkpoint first: a kill between the two leaves a run that resumes (its
+            # history rewrites metrics.csv), where metrics.csv alone would be refused as a run without one
             atomic_write(ckpt_path, lambda tmp: torch.save(ckpt, tmp))
+            _write_metrics(out / "metrics.csv", history)
             if best_epoch == epoch:
                 _save_best(model, best_state, full, config, history, wall, out / "best_model.pt")
         if config.early_stopping_patience and stale >= config.early_stopping_patience:
@@ -693,13 +706,15 @@ def _lock_run_dir(out: Path):
 
 def _resumable(cfg: Dict) -> Dict:
     """The options that must match to resume (the epoch budget and patience may grow; a run may move
-    between CPU and GPU, which changes rounding but not the recipe). Options added to TrainConfig
-    after a checkpoint was written take their defaults, which reproduce the old behaviour."""
+    between CPU and GPU, which changes rounding but not the recipe; the run directory may move, and
+    the data paths may be spelt otherwise: the data's content hash is compared instead). Options
+    added to TrainConfig after a checkpoint was written take their defaults, which reproduce the old
+    behaviour."""
     full = {f.name: f.default if f.default is not dataclasses.MISSING else f.default_factory()
             for f in dataclasses.fields(TrainConfig)}
     full.update(json.loads(json.dumps(cfg)))
     return {k: v for k, v in json.loads(json.dumps(full)).items()
-            if k not in ("epochs", "early_stopping_patience", "threads", "device")}
+            if k not in ("epochs", "early_stopping_patience", "threads", "device", "out_dir", "data")}
 
 
 def _save_best(model, best_state, full, config, history, wall, path):

@@ -256,9 +256,37 @@ def test_periodic_frames_are_refused(tmp_path):
     ("empty.npz", b"", "range-npz"),
     ("meta.json", b'{"name": "dha-xtb"}', None),           # sniffed as an ASE database by its suffix
     ("notes.db", b"not a database at all" * 10, None),
+    ("frames.xyz", b"1\nProperties=species:S:1:pos:R:3 energy=1.0\nH 0 0 0\n", "sgdml"),  # told the wrong format
+    ("junk.hdf5", b"not hdf5" * 8, "qm7x"),
 ])
 def test_empty_truncated_or_foreign_files_are_named(tmp_path, name, content, fmt):
     path = tmp_path / name
     path.write_bytes(content)
     with pytest.raises(ValueError, match=re.escape(str(path))):
         read_frames(str(path), format=fmt)
+
+
+def test_integer_fields_that_are_not_whole_numbers_are_refused(tmp_path):
+    """An atomic number of 8.7 is not read as oxygen, a charge of 'neutral' or 0.5 is not read as
+    0, and atomic numbers stored as element symbols are named, each with the file."""
+    import ase.io
+
+    path = str(tmp_path / "frac.npz")
+    np.savez(path, R=np.zeros((2, 3, 3)), z=np.array([8.7, 1.0, 1.0]), E=np.zeros(2), F=np.zeros((2, 3, 3)))
+    with pytest.raises(ValueError, match=r"frac\.npz: z \(atomic numbers\) must be whole numbers.*8\.7"):
+        read_frames(path)
+    for value in ("neutral", 0.5):
+        atoms, _, _ = _atoms(3)
+        atoms.info["charge"] = value
+        path = str(tmp_path / "charge.xyz")
+        ase.io.write(path, [atoms], format="extxyz")
+        with pytest.raises(ValueError, match=r"charge\.xyz: frame 0: key 'charge' is .*must be a whole number"):
+            read_frames(path)
+    path = str(tmp_path / "symbols.hdf5")
+    with h5py.File(path, "w") as f:
+        c = f.create_group("1").create_group("Geom-m1-i1-c1-opt")
+        for key, val in {"atNUM": np.array([b"O", b"H", b"H"]), "atXYZ": np.zeros((3, 3)),
+                         "ePBE0+MBD": np.array([-1.0]), "totFOR": np.zeros((3, 3))}.items():
+            c.create_dataset(key, data=val)
+    with pytest.raises(ValueError, match=r"symbols\.hdf5:/1/Geom-m1-i1-c1-opt: atNUM must hold atomic numbers"):
+        read_frames(path, format="qm7x")

@@ -275,7 +275,7 @@ def test_per_dataset_subsample_and_test_metrics_per_dataset(dataset_path, tmp_pa
         assert main(["evaluate", model, str(dataset_path), "--splits", str(tmp_path / "broken.json")]) == 2, indices
 
     for bad in ([10], [10, -1]):
-        with pytest.raises(ValueError, match="one count >= 0 per dataset"):
+        with pytest.raises(ValueError, match="one whole count per dataset"):
             TrainConfig.from_dict(config(dataset_path, tmp_path / "x", data=[str(dataset_path), str(other)],
                                          max_structures=bad))
 
@@ -390,7 +390,9 @@ def test_divergence_guard_undoes_a_spiking_epoch_at_half_the_learning_rate(datas
     assert "learning rate was first halved in epoch 5; its scale at the last epoch: x0.5" in (
         tmp_path / "cards" / "on.md").read_text()
     assert "divergence guard" not in (tmp_path / "cards" / "off.md").read_text()
-    with pytest.raises(RuntimeError, match="training diverged in epoch 5"):
+    from openmm_range.training.trainer import TrainingDiverged
+
+    with pytest.raises(TrainingDiverged, match="training diverged in epoch 5"):
         train(TrainConfig.from_dict(config(dataset_path, tmp_path / "stop", divergence_factor=3, max_lr_halvings=0,
                                            **jump)), log=lambda *_: None)
 
@@ -543,6 +545,12 @@ def test_numbers_written_as_text_are_read_as_numbers():
     ({"model_seed": 0.5}, "model_seed must be a non-negative integer, got 0.5"),
     ({"data": [5]}, r"data must be a list of dataset paths, got \[5\]"),
     ({"held_out_molecules": "water+nma"}, "held_out_molecules must be a list of molecule names, got 'water\\+nma'"),
+    ({"max_structures": 20.5}, "max_structures must be a whole count .* got 20.5"),
+    ({"max_structures": -5}, "max_structures must be a whole count .* got -5"),
+    ({"max_structures": [10, 20]}, r"max_structures as a list needs one whole count per dataset in data \(1;"),
+    ({"hyperparameters": [1]}, r"hyperparameters must be a mapping of model options .* got \[1\]"),
+    ({"device": "gpu"}, "device must be 'cpu', 'cuda' or 'cuda:N', got 'gpu'"),
+    ({"split_by": "bogus"}, r"split_by must be one of \['structure', 'molecule'\], got 'bogus'"),
 ])
 def test_config_values_of_the_wrong_kind_are_refused_by_name(options, message):
     from openmm_range.training import TrainConfig
@@ -551,8 +559,21 @@ def test_config_values_of_the_wrong_kind_are_refused_by_name(options, message):
         TrainConfig.from_dict({"data": ["x.npz"], **options})
 
 
+def test_max_structures_written_as_text_or_float_is_a_count():
+    """YAML reads 2e4 as text: it is still the count 20000 (it was silently ignored: all data)."""
+    from openmm_range.training import TrainConfig
+
+    assert TrainConfig.from_dict({"data": ["x.npz"], "max_structures": "2e4"}).max_structures == 20000
+    assert TrainConfig.from_dict({"data": ["x.npz"], "max_structures": 1000.0}).max_structures == 1000
+    assert TrainConfig.from_dict({"data": ["x.npz", "y.npz"], "max_structures": ["30", 0]}).max_structures == [30, 0]
+
+
 def test_missing_training_data_is_named_and_leaves_no_run_directory(tmp_path):
     from openmm_range.training import TrainConfig, train
+
+    with pytest.raises(ValueError, match="no training data"):
+        train(TrainConfig.from_dict({"out_dir": str(tmp_path / "none")}), log=lambda *_: None)
+    assert not (tmp_path / "none").exists()
 
     cfg = TrainConfig.from_dict({"data": [str(tmp_path / "nope.npz")], "out_dir": str(tmp_path / "run")})
     with pytest.raises(FileNotFoundError, match="training data .*nope.npz: no such file or directory"):
@@ -606,3 +627,58 @@ def test_keep_split_of_a_run_on_one_subsampled_dataset(dataset_path, tmp_path):
     for name, part in zip(("train", "val", "test"), parts):
         idx = part.parent_indices
         assert sorted(subsample[i] for i in idx[idx < 10]) == sorted(before[name])
+
+
+def test_train_flags_change_one_option_each(dataset_path, tmp_path):
+    """``--hyperparameters`` changes the model options it names and keeps the YAML's others;
+    list options (``--held-out-molecules``) take several values."""
+    from openmm_range.cli.main import build_parser
+    from openmm_range.cli.train_cmd import config_from_args
+
+    path = write_config(tmp_path / "cfg.yaml", config(dataset_path, tmp_path / "run"))
+    args = build_parser().parse_args(["train", path, "--hyperparameters", '{"hidden_channels": 8}',
+                                      "--held-out-molecules", "CO", "O", "--split-by", "molecule"])
+    got = config_from_args(args)
+    assert got.hyperparameters == {"hidden_channels": 8, "num_interactions": 2, "num_heads": 4, "readout_layers": [16]}
+    assert got.held_out_molecules == ["CO", "O"] and got.split_by == "molecule"
+
+
+def test_a_kill_while_the_first_checkpoint_is_written_leaves_a_run_that_starts(dataset_path, tmp_path, monkeypatch):
+    """The checkpoint is written before metrics.csv: a trainer killed while writing its first one
+    leaves no metrics.csv without a checkpoint (which a resume must refuse as a run it cannot
+    continue), so ``--resume`` starts the run."""
+    from openmm_range.training import TrainConfig, train
+    from openmm_range.training import trainer
+
+    real = trainer.atomic_write
+
+    def killed_at_checkpoint(path, write):
+        if Path(path).name == "checkpoint.pt":
+            raise KeyboardInterrupt
+        real(path, write)
+
+    cfg = TrainConfig.from_dict(config(dataset_path, tmp_path / "run", epochs=2))
+    monkeypatch.setattr(trainer, "atomic_write", killed_at_checkpoint)
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, log=lambda *_: None)
+    monkeypatch.setattr(trainer, "atomic_write", real)
+    summary = train(cfg, resume=True, log=lambda *_: None)
+    assert summary["epochs_run"] == 2
+
+
+def test_a_moved_run_resumes_and_a_changed_option_is_named(dataset_path, tmp_path, monkeypatch):
+    """A run directory copied elsewhere (a cluster's scratch space), with its data path spelt
+    otherwise, resumes: the data are compared by content. A real change is refused naming it."""
+    import shutil
+
+    from openmm_range.training import TrainConfig, train
+
+    train(TrainConfig.from_dict(config(dataset_path, tmp_path / "a", epochs=1)), log=lambda *_: None)
+    shutil.copytree(tmp_path / "a", tmp_path / "b")
+    respelt = str(Path(os.path.relpath(dataset_path, tmp_path)))
+    monkeypatch.chdir(tmp_path)
+    summary = train(TrainConfig.from_dict(config(respelt, tmp_path / "b", epochs=2)), resume=True, log=lambda *_: None)
+    assert summary["epochs_run"] == 2
+    with pytest.raises(ValueError, match=r"different configuration \(lr: 0\.003 -> 0\.001\)"):
+        train(TrainConfig.from_dict(config(dataset_path, tmp_path / "a", epochs=2, lr=1e-3)), resume=True,
+              log=lambda *_: None)

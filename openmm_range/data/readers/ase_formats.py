@@ -15,6 +15,7 @@ Per-structure charge comes from ``total_charge`` or ``charge`` in ``info`` / key
 from ``info`` keys ``mol_id``, ``molecule``, ``name`` or ``smiles``, else from the atom
 sequence (identical ordered atomic numbers = same molecule). Mixed atom counts are allowed.
 """
+import math
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -70,6 +71,20 @@ def _energy_forces(atoms, where: str, energy_key: Optional[str], forces_key: Opt
     return float(energy[0]), forces
 
 
+def _total_charge(info: Dict, where: str) -> int:
+    """The structure's total charge (e) from its info keys (CHARGE_KEYS; 0 if none), a whole number."""
+    key = next((k for k in CHARGE_KEYS if k in info), None)
+    if key is None:
+        return 0
+    try:
+        value = float(info[key])
+    except (TypeError, ValueError):
+        value = math.nan
+    if not math.isfinite(value) or value != round(value):
+        raise ValueError(f"{where}: key {key!r} is {info[key]!r}; the total charge must be a whole number (e)")
+    return int(value)
+
+
 def _frames_from_atoms(
     items: Sequence[Tuple[object, str, Dict]],
     source: str,
@@ -102,7 +117,7 @@ def _frames_from_atoms(
         forces.append(f)
         energy.append(e)
         n_atoms.append(len(atoms))
-        charge.append(int(round(float(next((info[k] for k in CHARGE_KEYS if k in info), 0)))))
+        charge.append(_total_charge(info, where))
         mol_id.append(index[mol_name])
     if not energy:
         raise ValueError(f"{source}: contains no structures")

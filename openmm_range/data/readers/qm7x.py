@@ -87,7 +87,13 @@ def read_qm7x(
     molecules: List[str] = []
     files = _expand(paths)
     for path in files:
-        with h5py.File(path, "r") as handle:
+        try:
+            opened = h5py.File(path, "r")
+        except OSError as exc:
+            if not os.path.exists(path):
+                raise
+            raise ValueError(f"{path}: not an HDF5 file that h5py can read ({exc})") from None
+        with opened as handle:
             for mol_key in handle.keys():
                 mol = handle[mol_key]
                 if not isinstance(mol, h5py.Group):
@@ -104,7 +110,11 @@ def read_qm7x(
                                 f"{where}: missing key {key!r}; present: {sorted(conf.keys())} "
                                 f"({dataset} needs atNUM, atXYZ and the chosen energy_key/forces_key)"
                             )
-                    z = np.asarray(conf[DEFAULT_KEYS["z"]][()]).reshape(-1)
+                    try:
+                        z = np.asarray(conf[DEFAULT_KEYS["z"]][()]).reshape(-1).astype(np.float64)
+                    except (TypeError, ValueError):
+                        raise ValueError(f"{where}: {DEFAULT_KEYS['z']} must hold atomic numbers, got "
+                                         f"{conf[DEFAULT_KEYS['z']][()]!r:.80}") from None
                     n = z.shape[0]
                     if n < min_atoms or (max_atoms is not None and n > max_atoms):
                         continue

@@ -49,7 +49,13 @@ def is_sgdml(path: str) -> bool:
 def read_sgdml(path: str, energy_unit: str = None, length_unit: str = None) -> Frames:
     """Read an sGDML (MD17/MD22) or rMD17 ``.npz``; energies/forces converted from kcal/mol(/Å)
     (or the file's ``e_unit``/``r_unit``, or the arguments) to eV and eV/Å."""
-    with np.load(path, allow_pickle=False) as npz:
+    try:
+        opened = np.load(path, allow_pickle=False)
+    except (ValueError, EOFError, zipfile.BadZipFile):  # not an .npz (numpy's own message speaks of pickles)
+        raise ValueError(f"{path}: not an sGDML .npz file (numpy cannot read it as an .npz archive)") from None
+    if not hasattr(opened, "files"):  # a bare .npy array
+        raise ValueError(f"{path}: a single .npy array, not an sGDML .npz archive of named arrays")
+    with opened as npz:
         keys = SGDML_KEYS if SGDML_KEYS["pos"] in npz.files else RMD17_KEYS
         for key in keys.values():
             if key not in npz.files:
@@ -90,7 +96,7 @@ def read_sgdml(path: str, energy_unit: str = None, length_unit: str = None) -> F
         if not np.all(np.isfinite(arr)):
             raise ValueError(f"{path}: key {key!r} contains NaN or inf; only finite values are accepted")
     return Frames.from_arrays(
-        z=np.tile(z.astype(np.int64), n_frames),
+        z=np.tile(z, n_frames),  # from_arrays refuses atomic numbers that are not whole
         pos=(pos * lf).reshape(-1, 3),
         energy=energy * ef,
         forces=(forces * (ef / lf)).reshape(-1, 3),
