@@ -3,7 +3,7 @@ its size regulariser do (openmm_range.training.inspect)."""
 import json
 from pathlib import Path
 
-from openmm_range.cli import positive_int
+from openmm_range.cli import non_negative_int
 
 
 def register(sub) -> None:
@@ -14,7 +14,7 @@ def register(sub) -> None:
     p.add_argument("--run", help="a training run directory instead of DATASET and --splits: its data, "
                                  "subsampled and split exactly as in training (config.json)")
     p.add_argument("--split", default="val", help="which split of --splits / --run to use (default: val)")
-    p.add_argument("--max-structures", type=positive_int, default=500,
+    p.add_argument("--max-structures", type=non_negative_int, default=500,
                    help="inspect at most this many structures (evenly spaced; 0 = all; default 500)")
     p.add_argument("--out", help="write the diagnostics as JSON here")
     p.add_argument("--svd", metavar="PNG",

@@ -172,3 +172,14 @@ def test_inspect_counts_structures_and_master_node_sets_apart():
     diag = master_diagnostics(model, dimers)
     assert diag["structures"] == len(dimers) and diag["master_sets"] == sets
 
+
+
+def test_inspect_max_structures_zero_means_all():
+    """``--max-structures 0`` (all structures; scripts/publish_shipped.sh uses it) is accepted, and
+    a negative count is refused by argparse."""
+    from openmm_range.cli.main import build_parser
+
+    parser = build_parser()
+    assert parser.parse_args(["inspect", "range-schnet", "--max-structures", "0"]).max_structures == 0
+    with pytest.raises(SystemExit):
+        parser.parse_args(["inspect", "range-schnet", "--max-structures", "-1"])
