@@ -2,23 +2,21 @@
 import argparse
 
 
-def positive_int(text: str) -> int:
-    """argparse type: an integer >= 1 (a count, a batch size), refused by name otherwise."""
+def _int_at_least(least: int, text: str) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+    if value < least:
+        raise argparse.ArgumentTypeError(f"must be an integer >= {least}, got {value}")
     return value
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1 (a count, a batch size), refused by name otherwise."""
+    return _int_at_least(1, text)
 
 
 def non_negative_int(text: str) -> int:
     """argparse type: an integer >= 0 (where 0 means "all", as in ``--max-structures 0``)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {value}")
-    return value
+    return _int_at_least(0, text)
