@@ -271,7 +271,8 @@ def cell_list_neighbors(pos: torch.Tensor, cutoff: float, max_neighbors: int, bo
     cell is the one looked up, so hash collisions never duplicate a pair. Time and memory are
     O(27 C N).
 
-    Periodic boxes need at least 3 cells along every box vector (widths >= 3 cutoff); a smaller
+    ``box``: reduced triclinic (3, 3) Å, as OpenMM gives it. Periodic boxes need at least 3 cells
+    along every box vector (widths >= 3 cutoff); a smaller
     box, like a bucket holding more than C atoms or an atom with more than K neighbours,
     is reported in ``lost`` (the count of pairs that may be missing), never silently.
 
@@ -291,7 +292,7 @@ def cell_list_neighbors(pos: torch.Tensor, cutoff: float, max_neighbors: int, bo
             b = box.detach()
             ncell = torch.clamp(torch.floor(box_widths(b) / cutoff), min=1.0).long()
             lost = lost + (ncell < 3).any().long() * n * n  # too few cells: adjacent cells repeat
-            frac = p @ torch.linalg.inv(b)
+            frac = fractional(p, b)  # not linalg.inv: on CUDA it synchronises with the host (no graph capture)
             frac = frac - torch.floor(frac)
             cell = torch.minimum(torch.floor(frac * ncell).long(), ncell - 1)
         else:

@@ -331,7 +331,7 @@ def molecule_groups(batch: torch.Tensor, molecules: Optional[torch.Tensor]) -> T
 def intermolecular_pairs(batch: torch.Tensor, group: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
     """All atom pairs (i < j) of one structure that lie in different molecules: ``(src (P,), dst (P,))``."""
     empty = torch.zeros(0, dtype=torch.long, device=batch.device)
-    if batch.numel() == 0 or int(group.max()) == int(batch.max()):  # one molecule per structure: no pairs
+    if batch.numel() == 0 or int(group.max()) + 1 == torch.unique(batch).numel():  # one molecule per structure
         return empty, empty
     src, dst = [], []
     for b in torch.unique(batch).tolist():
@@ -351,13 +351,21 @@ def intermolecular_pairs(batch: torch.Tensor, group: torch.Tensor) -> Tuple[torc
 def make_whole(pos: torch.Tensor, batch: torch.Tensor, num_graphs: int, box: torch.Tensor) -> torch.Tensor:
     """Positions with each segment of ``batch`` (a structure or a molecule; its atoms need not be
     contiguous) made whole by minimum image relative to its first atom; ``box`` (3, 3) or one
-    per segment (num_graphs, 3, 3) Å."""
-    from ..neighbors import minimum_image
+    per segment (num_graphs, 3, 3) Å (reduced triclinic). ValueError if an atom lies more than
+    0.45 box widths from that first atom along a box vector: near half a box the minimum image
+    flips, and the segment's centre with it (the exported module, which knows the bonds, makes
+    molecules whole along them instead, and refuses the same case without them)."""
+    from ..neighbors import fractional, minimum_image
 
     boxes = box if box.dim() == 3 else box.unsqueeze(0).expand(num_graphs, 3, 3)
     out = pos.clone()
     for g in range(num_graphs):
         sel = torch.nonzero(batch == g).reshape(-1)
         anchor = pos[sel[0]]
-        out[sel] = anchor + minimum_image(pos[sel] - anchor, boxes[g])
+        wrapped = minimum_image(pos[sel] - anchor, boxes[g])
+        if bool((fractional(wrapped, boxes[g]).abs() > 0.45).any()):
+            raise ValueError(f"a molecule (or structure) of {sel.numel()} atoms spans more than 0.45 box widths "
+                             f"from its first atom: it cannot be made whole by minimum image; use a larger box "
+                             f"(or the exported model, which makes molecules whole along their bonds)")
+        out[sel] = anchor + wrapped
     return out

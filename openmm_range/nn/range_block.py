@@ -66,7 +66,7 @@ def _radial_preference(num_master: int, num_heads: int, num_rbf: int, amplitude:
     rho = torch.linspace(0.0, 1.0, num_master, dtype=torch.float64) if num_master > 1 \
         else torch.zeros(1, dtype=torch.float64)
     bump = amplitude * torch.exp(-0.5 * ((centres.unsqueeze(0) - rho.unsqueeze(1)) / width) ** 2)
-    return bump.unsqueeze(1).expand(num_master, num_heads, num_rbf).reshape(-1, num_rbf).float()
+    return bump.unsqueeze(1).expand(num_master, num_heads, num_rbf).reshape(-1, num_rbf).to(torch.get_default_dtype())
 
 
 class RangeBlock(nn.Module):
@@ -161,9 +161,10 @@ class RangeBlock(nn.Module):
             lam, a, b = _spread(0.9, 0.6, extra), _spread(0.1, 0.4, extra), _spread(1.0, 0.4, extra)
         else:
             lam, a, b = (torch.full((extra,), v, dtype=torch.float64) for v in (0.9, 0.1, 1.0))
-        self.lambda_raw = nn.Parameter(torch.log(lam / (1 - lam)).float())
-        self.a_raw = nn.Parameter(torch.log(torch.expm1(a)).float())
-        self.b_raw = nn.Parameter(torch.log(torch.expm1(b)).float())
+        dtype = torch.get_default_dtype()  # like every other parameter of the model
+        self.lambda_raw = nn.Parameter(torch.log(lam / (1 - lam)).to(dtype))
+        self.a_raw = nn.Parameter(torch.log(torch.expm1(a)).to(dtype))
+        self.b_raw = nn.Parameter(torch.log(torch.expm1(b)).to(dtype))
 
     def projection_weight(self, name: str) -> torch.Tensor:
         """The (h, h) or (h, f) matrix of one named projection (for inspection and tests).

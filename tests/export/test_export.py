@@ -160,3 +160,28 @@ def test_float32_modules_resolve_energy_differences_in_large_regions():
     change = float(e64[1] - e64[0])
     assert 0.02 < abs(change) < 5.0
     assert abs(float(e32[1] - e32[0]) - change) < 0.05  # float32 would step by 1 kJ/mol
+
+
+@pytest.mark.parametrize("activation", ["leaky_relu", "smooth_leaky_relu"])
+def test_exported_float64_forces_equal_the_training_path_on_every_call(activation):
+    """TorchScript optimises a module after its first calls; the backward of torch's LeakyReLU it
+    then runs rounded the 0.2 slope to float32, and float64 forces drifted from the training
+    path's by ~5e-10 relative. With the package's own LeakyReLU every call agrees to rounding."""
+    torch.manual_seed(0)
+    model = openmm_range.create_model("range-schnet", hidden_channels=32, num_heads=4, num_master_nodes=3,
+                                      cutoff=4.0, elements=[1, 6, 8], n_min=3, n_max=20, long_range="none",
+                                      attention_activation=activation).double()
+    with torch.no_grad():  # random weights everywhere (the residual mix starts at zero)
+        for p in model.parameters():
+            p.add_(0.1 * torch.randn_like(p))
+    z = torch.tensor([6, 1, 1, 1, 8, 1, 8, 1, 1])
+    torch.manual_seed(1)
+    pos = torch.randn(9, 3, dtype=torch.float64)
+    pos[6:] += torch.tensor([5.0, 0.0, 0.0], dtype=torch.float64)
+    molecules = [0, 0, 0, 0, 0, 0, 1, 1, 1]
+    _, forces = model.energy_and_forces(z, pos, molecules=torch.tensor(molecules))
+    module = openmm_range.export(model, z.tolist(), molecules=molecules, return_forces=True)
+    for _ in range(4):
+        _, exported = module(pos / ANGSTROM_PER_NM)
+        exported = exported / (KJ_PER_MOL_PER_EV * ANGSTROM_PER_NM)  # kJ/mol/nm -> eV/Å
+        assert ((exported - forces).abs().max() / forces.abs().max()).item() < 1e-13

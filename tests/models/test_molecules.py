@@ -224,3 +224,30 @@ def test_export_refuses_a_quadratic_pair_list_it_cannot_hold():
     plain = long_range_model(long_range="none")
     assert openmm_range.export(plain, z[:30], molecules=molecules[:30]).inter_src.numel() == 0
     assert openmm_range.export(long_range_model(), z[:30], molecules=molecules[:30]).inter_src.numel() == (900 - 90) // 2
+
+
+def test_intermolecular_pairs_with_a_gap_in_the_structure_indices():
+    """A batch whose structure 1 is empty (indices 0 and 2 only): structure 0's two molecules
+    still interact (a shortcut compared the largest group and structure indices, which a gap
+    made equal, and returned no pair)."""
+    from openmm_range.models.atomistic import intermolecular_pairs
+
+    src, dst = intermolecular_pairs(torch.tensor([0, 0, 2, 2]), torch.tensor([0, 1, 2, 2]))
+    assert (src.tolist(), dst.tolist()) == ([0], [1])
+    src, dst = intermolecular_pairs(torch.tensor([0, 0, 2, 2]), torch.tensor([0, 0, 1, 1]))
+    assert (src.tolist(), dst.tolist()) == ([], [])
+
+
+def test_training_path_refuses_a_structure_it_cannot_make_whole():
+    """Without bonds, a molecule is made whole by minimum image from its first atom; an atom 0.46
+    box widths away is near the jump of that image, and is refused (the centre jumped silently)."""
+    from openmm_range.models.atomistic import make_whole
+
+    box = torch.eye(3, dtype=torch.float64) * 12.0
+    pos = torch.tensor([[0.5, 0.5, 0.5], [1.5, 0.5, 0.5], [11.8, 0.5, 0.5]], dtype=torch.float64)
+    whole = make_whole(pos, torch.zeros(3, dtype=torch.long), 1, box)
+    assert whole[2, 0].item() == pytest.approx(-0.2)  # across the face: made whole
+    far = pos.clone()
+    far[2, 0] = 0.5 + 0.46 * 12.0
+    with pytest.raises(ValueError, match="spans more than 0.45 box widths from its first atom"):
+        make_whole(far, torch.zeros(3, dtype=torch.long), 1, box)

@@ -126,7 +126,9 @@ def test_smooth_leaky_relu_has_leaky_slopes_and_no_kink():
     assert (grad[1:] >= grad[:-1]).all()  # slope rises monotonically from 0.2 to 1 ...
     assert (grad[1:] - grad[:-1]).abs().max() < 0.03  # ... without a jump (LeakyReLU jumps by 0.8 at 0)
     assert torch.autograd.gradgradcheck(act, (torch.randn(7, dtype=torch.float64, requires_grad=True),))
-    assert isinstance(attention_activation("leaky_relu"), torch.nn.LeakyReLU)
+    plain = attention_activation("leaky_relu")
+    x = torch.linspace(-3, 3, 61, dtype=torch.float64)
+    assert torch.equal(plain(x), torch.nn.functional.leaky_relu(x, 0.2))
     with pytest.raises(ValueError, match="accepted: \\['leaky_relu', 'smooth_leaky_relu'\\]"):
         attention_activation("relu")
 
