@@ -22,6 +22,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from openmm_range.files import atomic_write, write_text_atomic  # noqa: E402
 OUT = ROOT / "benchmarks" / "results"
 #: bond lengths of the scan, as multiples of r0 up to 2x, then Å
 STRETCH = (1.0, 1.1, 1.2, 1.35, 1.5, 1.75, 2.0)
@@ -81,7 +82,9 @@ def load(spec: str):
     import openmm_range
     from openmm_range.openmm.model_files import resolve_model_file
 
-    path = spec if spec.endswith(".pt") else resolve_model_file(spec, None)
+    from systems import in_repo
+
+    path = in_repo(spec) if spec.endswith(".pt") else resolve_model_file(spec, None)
     return openmm_range.load_model(path).double()
 
 
@@ -125,7 +128,7 @@ def main() -> int:
               "radii_angstrom": radii_all, "D_at_angstrom": D_AT, "energies_ev": curves, "summary": summary}
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".json").write_text(json.dumps(report, indent=1) + "\n")
+    write_text_atomic(out.with_suffix(".json"), json.dumps(report, indent=1) + "\n")
     lines = ["# DHA X-H bond dissociation: models against GFN2-xTB", "",
              f"Each of DHA's {len(bonds)} X-H bonds is stretched from r0 to 10 Å (H moved along the bond, other atoms "
              f"fixed). D = E({D_AT:g} Å) - E(r0), eV; barrier = the curve's highest point. GFN2-xTB is closed-shell, "
@@ -136,7 +139,7 @@ def main() -> int:
     for name, s in summary.items():
         lines.append(f"| {name} | {s['D_median_ev']:.2f} | {s['D_min_ev']:.2f} | {s['weakest_bond']} | "
                      f"{s['barrier_median_ev']:.2f} | {s['bonds_D_below_1ev']}/{len(bonds)} |")
-    out.with_suffix(".md").write_text("\n".join(lines) + "\n")
+    write_text_atomic(out.with_suffix(".md"), "\n".join(lines) + "\n")
     _plot(out.with_suffix(".png"), labels, radii_all, curves)
     print("\n".join(lines))
     return 0
@@ -161,7 +164,7 @@ def _plot(path: Path, labels, radii, curves) -> None:
         ax.axhline(0, color="grey", lw=0.5)
     axes[0][-1].legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=120, format="png"))
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from bond_dissociation import dha_structure, label, load, xh_bonds  # noqa: E402
+from openmm_range.files import write_text_atomic  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "results" / "close_contacts"
 COMPRESS = (1.0, 0.9, 0.8, 0.7, 0.6, 0.5)  # x r0
@@ -119,7 +120,7 @@ def main() -> int:
               "contact_distances_angstrom": CONTACT, "hole_ev": HOLE_EV, "curves_ev": curves, "summary": summary}
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".json").write_text(json.dumps(report, indent=1) + "\n")
+    write_text_atomic(out.with_suffix(".json"), json.dumps(report, indent=1) + "\n")
     n_bonds, n_contacts = len(scans["compression"]), len(scans["contact"])
     lines = ["# DHA close contacts: the repulsive side, models against GFN2-xTB", "",
              f"Compression: each of the {n_bonds} X-H bonds shortened to {COMPRESS[-1]:g} r0 (H moved, other atoms "
@@ -133,7 +134,7 @@ def main() -> int:
         lines.append(f"| {m} | {c['innermost_median_ev']:.2f} ({c['innermost_min_ev']:.2f}) | "
                      f"{c['scans_with_hole']}/{c['scans']} | {t['innermost_median_ev']:.2f} ({t['innermost_min_ev']:.2f}) | "
                      f"{t['scans_with_hole']}/{t['scans']} |")
-    out.with_suffix(".md").write_text("\n".join(lines) + "\n")
+    write_text_atomic(out.with_suffix(".md"), "\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0
 

@@ -201,11 +201,9 @@ def main():
                 # by default bonds are checked afterwards, over the whole run; --stop-at-break ends a run there
                 max_bond_stretch=args.max_bond_stretch if args.stop_at_break else None))
             ns_per_day = summary.get("ns_per_day")
-        except BondBrokenError as exc:
+        except BondBrokenError as exc:  # ns/day of the MD steps it ran, timed as a finished run's
             stopped = str(exc)
-            with open(csv_path) as fh:
-                done = (sum(1 for _ in fh) - 1) * args.report_interval - first_step
-            ns_per_day = done * args.timestep_fs * 1e-6 / ((time.perf_counter() - t0) / 86400.0)
+            ns_per_day = exc.steps_run * args.timestep_fs * 1e-6 / (exc.wall_s / 86400.0)
         result = {"run": k, "seed": 1000 + k, "wall_s": time.perf_counter() - t0, "ns_per_day": ns_per_day,
                   "resumed_from_step": first_step or None,
                   "error": None, "stopped_at_break": stopped, "settings": settings}

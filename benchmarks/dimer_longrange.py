@@ -128,8 +128,10 @@ def main():
     p.add_argument("--out", default=str(HERE / "results" / "dimer_longrange"))
     args = p.parse_args()
     torch.set_num_threads(1)
-    dimers, config = test_dimers(args.config, args.dimers)
-    meta = json.loads((Path(args.dimers) / "meta.json").read_text())
+    from systems import in_repo
+
+    dimers, config = test_dimers(args.config, in_repo(args.dimers))
+    meta = json.loads((Path(in_repo(args.dimers)) / "meta.json").read_text())
     monomers = reference_monomers(dimers, meta["label"], Path(args.cache), meta["content_hash"])
     ref = np.array([d["energy"] - ea - eb for d, (ea, eb) in zip(dimers, monomers)])
     gaps = np.array([min_distance(d["pos"][:d["n_a"]], d["pos"][d["n_a"]:]) for d in dimers])

@@ -105,7 +105,8 @@ class Run:
         try:
             start = time.perf_counter()
             self.integrator.step(steps)
-            self.context.getState(getEnergy=True)  # wait for the platform to finish
+            # wait for the platform to finish; positions only (getEnergy would run the model once more)
+            self.context.getState(getPositions=True)
             elapsed = time.perf_counter() - start
         except Exception as exc:  # an unstable untrained model must not stop the benchmark
             self.error = str(exc).splitlines()[0][:120]

@@ -27,6 +27,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from openmm_range.files import write_text_atomic  # noqa: E402
 OUT = ROOT / "benchmarks" / "results" / "nve_timestep"
 #: the reference method, run through tblite instead of a model
 REFERENCE = "gfn2-xtb"
@@ -39,7 +40,12 @@ def model_spec(spec: str):
     ``gfn2-xtb``) or a model file, whose architecture is read from its metadata (as data)."""
     import openmm_range
 
-    return (spec, None) if not spec.endswith(".pt") else (openmm_range.read_metadata(spec)["name"], spec)
+    from systems import in_repo
+
+    if not spec.endswith(".pt"):
+        return spec, None
+    path = in_repo(spec)
+    return openmm_range.read_metadata(path)["name"], path
 
 
 class XTBForce:
@@ -61,7 +67,8 @@ class XTBForce:
 
 
 def reference_system(topology):
-    """A System of ``topology`` (one molecule, neutral) whose only force is GFN2-xTB."""
+    """A System of ``topology`` (one molecule, neutral) whose only force is GFN2-xTB, with a
+    CMMotionRemover as the models' systems have (``MLPotential.createSystem`` adds one)."""
     import openmm
 
     system = openmm.System()
@@ -69,6 +76,7 @@ def reference_system(topology):
         system.addParticle(atom.element.mass)
     z = np.array([atom.element.atomic_number for atom in topology.atoms()])
     system.addForce(openmm.PythonForce(XTBForce(z)))
+    system.addForce(openmm.CMMotionRemover())
     return system
 
 
@@ -139,8 +147,8 @@ def run(model: str, model_path, dt_fs: float, ps: float, temperature: float, see
         if not np.isfinite(totals[-1]):
             break
         integrator.step(steps_per_sample)
-    # the first sample is left out: right after setVelocitiesToTemperature the integrator's
-    # velocities are not yet those of its own scheme (a one-off offset of several kJ/mol)
+    # the first sample is left out: setVelocitiesToTemperature leaves centre-of-mass motion,
+    # which the CMMotionRemover takes out at the first step (a one-off offset of several kJ/mol)
     totals = np.array(totals[1:])
     finite = bool(np.isfinite(totals).all())
     return {"dt_fs": dt_fs, "spread_kj_mol": float(totals.max() - totals.min()) if finite else float("inf"),
@@ -175,7 +183,7 @@ def main() -> int:
                 print(json.dumps(r), flush=True)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".json").write_text(json.dumps({"ps": args.ps, "temperature_k": args.temperature,
+    write_text_atomic(out.with_suffix(".json"), json.dumps({"ps": args.ps, "temperature_k": args.temperature,
                                                     "seeds": args.seeds, "results": results}, indent=1) + "\n")
     lines = [f"# NVE energy conservation of DHA: {args.ps:g} ps, velocities at {args.temperature:g} K, "
              "VerletIntegrator, CPU platform", "",
@@ -184,7 +192,7 @@ def main() -> int:
     for r in results:
         lines.append(f"| {r['model']} | {r['dt_fs']:g} | {r['seed']} | {r['spread_kj_mol']:.2f} | "
                      f"{r['drift_kj_mol']:+.2f} | {r['temperature_min_k']:.0f}-{r['temperature_max_k']:.0f} |")
-    out.with_suffix(".md").write_text("\n".join(lines) + "\n")
+    write_text_atomic(out.with_suffix(".md"), "\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0
 
@@ -203,8 +211,8 @@ def write_frequencies(models, out: Path, top: int = 5) -> int:
                      f"{period_fs:.2f} | {period_fs / np.pi:.2f} |")
         print(lines[-1], flush=True)
     out = out.with_name(out.name + "_frequencies")
-    out.with_suffix(".json").write_text(json.dumps(results, indent=1) + "\n")
-    out.with_suffix(".md").write_text("\n".join(lines) + "\n")
+    write_text_atomic(out.with_suffix(".json"), json.dumps(results, indent=1) + "\n")
+    write_text_atomic(out.with_suffix(".md"), "\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0
 

@@ -12,6 +12,8 @@ import json
 import sys
 from pathlib import Path
 
+from openmm_range.files import atomic_write, write_csv_atomic, write_text_atomic
+
 REPO = Path(__file__).resolve().parents[1]
 RUNS = {"range-schnet (paper form)": "range-schnet-paper", "range-schnet (v2)": "range-schnet-v2",
         "schnet 5 Å": "schnet"}
@@ -44,11 +46,8 @@ def main() -> int:
         else:
             best = min(c[1] for c in curves[label])
             summary.append(f"| {label} (running) | {len(metrics)} | {best:.1f} | | | |")
-    with open(OUT / "learning_curves.csv", "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    (OUT / "summary.md").write_text("\n".join(summary) + "\n")
+    write_csv_atomic(OUT / "learning_curves.csv", rows)
+    write_text_atomic(OUT / "summary.md", "\n".join(summary) + "\n")
     print("\n".join(summary))
     import matplotlib
     matplotlib.use("Agg")
@@ -64,7 +63,7 @@ def main() -> int:
     ax.set_title("dha-xtb, 3,000 structures, width 64 (dotted: training)", fontsize=9)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(OUT / "learning_curves.png", dpi=120)
+    atomic_write(OUT / "learning_curves.png", lambda tmp: fig.savefig(tmp, dpi=120, format="png"))
     return 0
 
 

@@ -20,6 +20,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from openmm_range.files import write_text_atomic
 from openmm_range.serialization import read_metadata
 from openmm_range.training.model_card import published_from
 
@@ -52,6 +53,8 @@ def run_dir(name: str):
                              capture_output=True, text=True, cwd=ROOT)
         if res.returncode == 0:
             return Path(res.stdout.strip()).resolve()
+        print(f"scripts/select_schnet_long.py failed ({res.stderr.strip().splitlines()[-1:] or 'no message'}): "
+              f"reporting the run of the shipped schnet-long file instead", file=sys.stderr)
     elif (ROOT / "runs" / "shipped" / name / "summary.json").exists():
         return (ROOT / "runs" / "shipped" / name).resolve()
     return _shipped_run(name)
@@ -134,7 +137,7 @@ def main():
     missing = [n for n, r in rows.items() if not r]
     out = ROOT / "benchmarks" / "results"
     out.mkdir(parents=True, exist_ok=True)
-    (out / "shipped_quality.json").write_text(json.dumps({"models": done, "controls": controls, "bars": bars,
+    write_text_atomic(out / "shipped_quality.json", json.dumps({"models": done, "controls": controls, "bars": bars,
                                                          "missing": missing,
                                                          "not_comparable": not_comparable}, indent=2) + "\n")
     sets = list(dict.fromkeys(r["training_set"] for r in shown.values()))
@@ -155,7 +158,7 @@ def main():
               for b in bars]
     if missing:
         lines += ["", f"Not trained yet (no finished run): {', '.join(missing)}."]
-    (out / "shipped_quality.md").write_text("\n".join(lines) + "\n")
+    write_text_atomic(out / "shipped_quality.md", "\n".join(lines) + "\n")
     print("\n".join(lines))
 
 

@@ -1,7 +1,18 @@
 """Benchmark systems generated on the fly (no files): water clusters of any size."""
 import math
+from pathlib import Path
 
 import torch
+
+
+#: the checkout's root: default inputs of the benchmarks are named relative to it
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def in_repo(path: str) -> str:
+    """``path`` as given if it exists from the working directory, else relative to the checkout's
+    root, so that a benchmark run from another directory still finds its default inputs."""
+    return path if Path(path).exists() or Path(path).is_absolute() else str(ROOT / path)
 
 
 def water_cluster(n_atoms: int, seed: int = 0, spacing: float = 3.1):

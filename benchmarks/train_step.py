@@ -17,12 +17,13 @@ schnet per MD step and <= 1.3 x per training step; our schnet <= 0.8 x torch_geo
     .venv/bin/python benchmarks/train_step.py [--width 64] [--heads 8] [--repeats 20]
 """
 import argparse
-import csv
 import sys
 import time
 from pathlib import Path
 
 import torch
+
+from openmm_range.files import write_csv_atomic, write_text_atomic
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
@@ -115,10 +116,7 @@ def main(argv=None) -> int:
                          "median_ms": round(1e3 * sorted(t)[len(t) // 2], 3), "threads": args.threads})
         print(rows[-3:], flush=True)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    with open(RESULTS / "train_step.csv", "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    write_csv_atomic(RESULTS / "train_step.csv", rows)
     ms = {(r["step"], r["model"]): r["median_ms"] for r in rows}
     md = ["# Step cost: range-schnet vs schnet vs torch_geometric SchNet", "",
           f"dha-xtb frames (56 atoms); width {args.width}, filters {args.width}, cutoff {args.cutoff} Å, {num_rbf} RBFs, "
@@ -135,7 +133,7 @@ def main(argv=None) -> int:
                       f"{'met' if r / s <= limit else 'MISSED'}); schnet / PyG = {s / g:.3f} (target <= 0.8, goal 0.5: "
                       f"{'met' if s / g <= 0.8 else 'MISSED'})")
     md += ["", *checks]
-    (RESULTS / "train_step.md").write_text("\n".join(md) + "\n")
+    write_text_atomic(RESULTS / "train_step.md", "\n".join(md) + "\n")
     print("\n".join(md))
     return 0
 

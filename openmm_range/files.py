@@ -1,9 +1,11 @@
 """Atomic, durable file writes: a reader sees the old file or the whole new one, and a machine
 that stops right after a write (power loss, a killed cluster node) keeps the new one."""
+import csv
+import io
 import os
 import tempfile
 from pathlib import Path
-from typing import Callable, Union
+from typing import Callable, Dict, Sequence, Union
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -42,3 +44,17 @@ def atomic_write(path: PathLike, write: Callable[[str], object]) -> None:
             os.unlink(tmp)
         raise
     _fsync(path.parent)
+
+
+def write_text_atomic(path: PathLike, text: str) -> None:
+    """Write ``text`` to ``path`` atomically (see :func:`atomic_write`)."""
+    atomic_write(path, lambda tmp: Path(tmp).write_text(text))
+
+
+def write_csv_atomic(path: PathLike, rows: Sequence[Dict]) -> None:
+    """Write ``rows`` (dicts with the same keys, in order) as CSV with a header, atomically."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]) if rows else [], lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    write_text_atomic(path, buffer.getvalue())

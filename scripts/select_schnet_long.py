@@ -5,8 +5,8 @@ Reads ``runs/shipped/schnet-long-<C>/summary.json`` of the finished candidate ru
 directory. Exits with status 1 while any candidate is unfinished, unless ``--allow-missing``
 is given: then the choice is made among the finished ones and the table names the others.
 """
-import contextlib
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -45,8 +45,12 @@ def main(argv=None, root: Path = ROOT) -> int:
              f"{choice} (same data, width and schedule as the other shipped SchNet models).", "",
              "| cutoff (Å) | best validation force MAE (meV/Å) |", "|---|---|"]
     lines += [f"| {c} | {v:.2f}{' (chosen)' if c == best else ''} |" for c, v in rows.items()]
-    with contextlib.chdir(root):  # the campaign names its configs relative to the repository root
+    here = os.getcwd()
+    os.chdir(root)  # the campaign names its configs relative to the repository root
+    try:  # (not contextlib.chdir: Python 3.11+, and setup.py accepts 3.10)
         in_campaign = {p.resolve() for p in read_campaign(str(CAMPAIGN))}
+    finally:
+        os.chdir(here)
     for c in missing:
         config = Path("configs") / f"schnet-long-{c}.yaml"
         state = ("in the campaign, not finished" if (root / config).resolve() in in_campaign

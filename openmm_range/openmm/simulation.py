@@ -237,7 +237,13 @@ def constrain_hbonds(system: openmm.System, topology: app.Topology, positions) -
 
 
 class BondBrokenError(RuntimeError):
-    """A bond of the ML region stretched beyond the limit: the model has left the region it was trained on."""
+    """A bond of the ML region stretched beyond the limit: the model has left the region it was trained on.
+
+    Raised out of :func:`run_simulation` with ``steps_run`` (MD steps of that call up to the
+    report that found it) and ``wall_s`` (their wall time, s, as the summary's ``ns_per_day`` counts it)."""
+
+    steps_run: Optional[int] = None
+    wall_s: Optional[float] = None
 
 
 def ml_bonds(topology: app.Topology, ml_atoms: Optional[Sequence[int]] = None) -> np.ndarray:
@@ -548,6 +554,9 @@ def run_simulation(config: SimulationConfig) -> Dict[str, object]:
             raise progress.stop_error
         if writer is not None and writer.last_step != simulation.currentStep:
             writer.write(simulation)  # the end of the run: a later --resume with more --steps extends it
+    except BondBrokenError as exc:  # how far it got, timed as a finished run's ns/day is
+        exc.steps_run, exc.wall_s = simulation.currentStep - start_step, time.perf_counter() - start
+        raise
     finally:
         progress.close()
         simulation.reporters.clear()  # releasing the DCD/CSV reporters closes their files now, also after an error

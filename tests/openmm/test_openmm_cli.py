@@ -88,6 +88,19 @@ def test_simulate_stops_when_a_bond_breaks(tmp_path, peptide_pdb, model_files, c
     assert "at step 10 (0.010 ps)" in capsys.readouterr().err
 
 
+def test_a_broken_bond_says_how_far_the_run_got(tmp_path, peptide_pdb, model_files):
+    """BondBrokenError carries the MD steps run and their wall time (benchmarks time stopped runs
+    as finished ones, not with set-up and minimisation counted in)."""
+    from openmm_range.openmm.simulation import BondBrokenError, SimulationConfig, run_simulation
+
+    config = SimulationConfig(pdb=peptide_pdb, model="range-schnet", model_path=model_files["range-schnet"],
+                              steps=40, timestep_fs=1.0, report_interval=10, platform="CPU", backend="python",
+                              seed=3, progress=False, max_bond_stretch=0.0001)
+    with pytest.raises(BondBrokenError) as caught:
+        run_simulation(config)
+    assert caught.value.steps_run == 10 and 0 < caught.value.wall_s < 600
+
+
 def test_simulate_refuses_what_would_lose_or_miss_its_output(tmp_path, peptide_pdb, model_files, capsys):
     """An existing trajectory is not replaced without --overwrite (and stays as it was); outputs
     that would get no frame, paths that are directories, a PDB without atoms and a misspelt model
