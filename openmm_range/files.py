@@ -9,6 +9,9 @@ from typing import Callable, Dict, Sequence, Union
 
 PathLike = Union[str, "os.PathLike[str]"]
 
+#: temporary files of :func:`atomic_write` are ``.<name>.<random><TMP_SUFFIX>`` beside the target
+TMP_SUFFIX = ".tmp"
+
 
 def _fsync(path: PathLike) -> None:
     """Flush ``path`` (a file or a directory) to disk; filesystems that cannot are let be."""
@@ -30,7 +33,7 @@ def atomic_write(path: PathLike, write: Callable[[str], object]) -> None:
     left as it was."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TMP_SUFFIX, dir=path.parent)
     os.close(fd)
     try:
         write(tmp)

@@ -45,6 +45,7 @@ sampler settings, seeds, timings and failures).
 import glob
 import json
 import os
+import re
 import zipfile
 from pathlib import Path
 from typing import Dict, List, Optional
@@ -52,7 +53,7 @@ from typing import Dict, List, Optional
 import numpy as np
 
 from openmm_range.data.frames import Frames
-from openmm_range.files import atomic_write
+from openmm_range.files import TMP_SUFFIX, atomic_write
 
 FORMAT_TAG = "openmm-range-frames/1"
 META_FILE = "meta.json"
@@ -222,12 +223,15 @@ def list_chunks(directory: str) -> List[str]:
 
 def done_task_ids(directory: str) -> List[int]:
     """Task ids that already have a chunk."""
-    return [int(os.path.basename(p)[5:11]) for p in list_chunks(directory)]
+    ids = (re.fullmatch(r"task-(\d+)\.npz", os.path.basename(p)) for p in list_chunks(directory))
+    return [int(m[1]) for m in ids if m]
 
 
 def remove_stale_tmp(directory: str) -> int:
-    """Delete temporary files left by writes that were killed; returns how many were removed."""
-    stale = glob.glob(os.path.join(directory, CHUNK_DIR, "*.tmp-*")) + glob.glob(os.path.join(directory, "*.tmp-*"))
+    """Delete temporary files left by writes that were killed (:func:`openmm_range.files.atomic_write`'s
+    ``.<name>.<random>.tmp``, and ``<name>.tmp-<pid>`` of older versions); returns how many."""
+    stale = [path for folder in (os.path.join(directory, CHUNK_DIR), directory)
+             for pattern in (f".*{TMP_SUFFIX}", "*.tmp-*") for path in glob.glob(os.path.join(folder, pattern))]
     for path in stale:
         os.remove(path)
     return len(stale)

@@ -77,12 +77,18 @@ def test_resume_after_interruption_is_bit_for_bit(tiny_generated, tmp_path):
     with open(chunks[2], "rb") as handle:
         original = handle.read()
     os.remove(chunks[2])  # this task was "in flight" when the generator was killed
-    partial = chunks[3] + ".tmp-99999"
+    # a write killed half-way leaves atomic_write's temporary file beside the chunk
+    from openmm_range.files import TMP_SUFFIX
+
+    partial = os.path.join(os.path.dirname(chunks[3]), f".{os.path.basename(chunks[3])}.k1ll3d{TMP_SUFFIX}")
     with open(partial, "wb") as handle:
         handle.write(b"half a chunk")
+    old_style = os.path.join(copy_dir, "meta.json.tmp-99999")  # an older version's name
+    with open(old_style, "w") as handle:
+        handle.write("{")
     summary = generate(spec_path, out_dir=copy_dir, workers=1, progress=False, finalize_when_done=False, log=lambda *a: None)
     assert summary["structures_this_run"] == 7 and summary["tasks_remaining"] == 0
-    assert not os.path.exists(partial)
+    assert not os.path.exists(partial) and not os.path.exists(old_style)
     with open(chunks[2], "rb") as handle:
         regenerated = handle.read()
     with np.load(chunks[2], allow_pickle=False) as new:
@@ -169,6 +175,11 @@ def test_spec_errors(tmp_path, tiny_spec):
         ({"conformers": {"select": "rg"}}, r"conformers\.select 'rg' unknown; accepted: \['rg_stratified', 'first'\]"),
         ({"seed": [1]}, r"seed must be a whole number >= 0, got \[1\]"),
         ({"spot_check": {"structures": 0}}, "spot_check needs structures >= 1"),
+        ({"molecules": [{"name": "a", "smiles": "C", "uhf": 1.5}]}, r"molecules\[0\]: uhf must be a whole number >= 0"),
+        ({"molecules": [{"name": "a", "smiles": "C", "uhf": -1}]}, r"molecules\[0\]: uhf must be a whole number >= 0"),
+        ({"molecules": [{"name": "a", "smiles": "C", "charge": "x"}]}, r"molecules\[0\]: charge must be a whole number"),
+        ({"name": "../../escape"}, r"name must be a plain dataset name .* got '../../escape'"),
+        ({"description": __import__("datetime").date(2026, 1, 1)}, r"description must be text \(put it in quotes\)"),
     ]:
         with pytest.raises(ValueError, match=message):
             parse_spec(dict(TINY_SPEC, **change), source="s.yaml")
@@ -191,6 +202,21 @@ def test_spec_errors(tmp_path, tiny_spec):
         parse_smiles("C1CC", "broken")
 
 
+def test_charge_and_spin_must_fit_the_smiles():
+    """uhf must have the parity of the electron count (tblite refuses water with uhf 1, and runs a
+    methyl radical given uhf 0 as a doublet while the data would say 0): checked by name, before
+    the generator writes anything."""
+    from openmm_range.data.generate.molecules import check_charge_and_spin
+
+    check_charge_and_spin("methyl", "[CH3]", None, 1)
+    with pytest.raises(ValueError, match=r"molecule 'water': 10 electrons cannot have uhf 1 .* 0 radical"):
+        check_charge_and_spin("water", "O", None, 1)
+    with pytest.raises(ValueError, match=r"molecule 'methyl': 9 electrons cannot have uhf 0 .* 1 radical"):
+        check_charge_and_spin("methyl", "[CH3]", None, 0)
+    with pytest.raises(ValueError, match="charge 1 given but the SMILES has formal charge 0"):
+        check_charge_and_spin("water", "O", 1, 0)
+
+
 def test_gfn2_sampler_and_md_constants():
     """GFN2-xTB-driven Langevin MD (the 'gfn2' sampler) runs; the unit constants are right."""
     from openmm_range.data.generate.md import ACCEL_EV_PER_ANGSTROM_AMU, BOLTZMANN_EV_PER_K
@@ -209,15 +235,21 @@ def test_gfn2_sampler_and_md_constants():
 def test_failing_task_is_reported_and_others_continue(tmp_path, tiny_spec):
     base, write_spec = tiny_spec
     spec = dict(base, name="with-bad", molecules=[
-        {"name": "wrong_charge", "smiles": "CCO", "charge": 1},  # SMILES is neutral: the task raises
+        {"name": "co2", "smiles": "O=C=O"},  # no X-H bond to stretch: its tasks raise
         {"name": "ethanol", "smiles": "CCO"},
-    ], sampling=[{"kind": "displace", "sigma": 0.05, "frames": 2}])
+    ], sampling=[{"kind": "displace", "sigma": 0.05, "frames": 2},
+                 {"kind": "stretch", "sigma": 0.0, "max_length": 2.0, "frames": 1}])
     spec_path = write_spec(tmp_path, spec)
     messages = []
     summary = generate(spec_path, workers=1, progress=False, log=messages.append)
     assert summary["failed_tasks_this_run"] == 2 and summary["tasks_remaining"] == 2
-    assert summary["structures_this_run"] == 4
-    assert any("charge 1 given but the SMILES has formal charge 0" in m for m in messages)
+    assert summary["structures_this_run"] == 6
+    assert any("needs a molecule with an X-H bond" in m for m in messages)
+    # a charge that does not fit the SMILES is refused before anything is written
+    bad = dict(base, name="wrong-charge", molecules=[{"name": "wrong_charge", "smiles": "CCO", "charge": 1}])
+    with pytest.raises(ValueError, match="charge 1 given but the SMILES has formal charge 0"):
+        generate(write_spec(tmp_path, bad), workers=1, progress=False, log=messages.append)
+    assert not (tmp_path / "wrong-charge").exists()
 
 
 def test_stretch_sampling_reaches_the_dissociation_side(tmp_path, tiny_spec):

@@ -82,7 +82,7 @@ def random_displacements(pos: np.ndarray, sigma: float, n: int, rng: np.random.G
 #: a stretched X-H bond is drawn from [STRETCH_MIN_FACTOR * r0, max_length]
 STRETCH_MIN_FACTOR = 1.15
 #: the stretched hydrogen keeps at least this distance (Å) from every other atom; a draw that
-#: brings it closer is made again (up to STRETCH_TRIES times, then ValueError)
+#: brings it closer is made again (up to STRETCH_TRIES times; then that frame is left out)
 STRETCH_MIN_GAP = 0.9
 STRETCH_TRIES = 20
 

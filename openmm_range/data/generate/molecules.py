@@ -50,6 +50,24 @@ def parse_smiles(smiles: str, name: str = ""):
     return Chem.AddHs(mol)
 
 
+def check_charge_and_spin(name: str, smiles: str, charge: Optional[int], uhf: int):
+    """The RDKit molecule (explicit hydrogens) of ``smiles``, after checking that ``charge`` (if
+    given) is the SMILES's formal charge and that ``uhf`` unpaired electrons fit its electron count
+    (same parity: tblite refuses otherwise, or silently computes another spin state). ValueError
+    naming the molecule."""
+    Chem, _ = _rdkit()
+    mol = parse_smiles(smiles, name)
+    formal = int(Chem.GetFormalCharge(mol))
+    if charge is not None and int(charge) != formal:
+        raise ValueError(f"molecule {name!r}: charge {charge} given but the SMILES has formal charge {formal}")
+    electrons = sum(atom.GetAtomicNum() for atom in mol.GetAtoms()) - formal
+    if (electrons - uhf) % 2:
+        radicals = sum(atom.GetNumRadicalElectrons() for atom in mol.GetAtoms())
+        raise ValueError(f"molecule {name!r}: {electrons} electrons cannot have uhf {uhf} unpaired electron(s) "
+                         f"(the parity differs; the SMILES has {radicals} radical electron(s): set uhf to match)")
+    return mol
+
+
 def radius_of_gyration(pos: np.ndarray) -> float:
     """Unweighted radius of gyration of (n, 3) positions, Å."""
     centred = pos - pos.mean(axis=0)
@@ -77,10 +95,7 @@ def build_molecule(
     (``rg_stratified``, covers compact to extended) or the first ones (``first``).
     """
     Chem, AllChem = _rdkit()
-    mol = parse_smiles(smiles, name)
-    formal = int(Chem.GetFormalCharge(mol))
-    if charge is not None and int(charge) != formal:
-        raise ValueError(f"molecule {name!r}: charge {charge} given but the SMILES has formal charge {formal}")
+    mol = check_charge_and_spin(name, smiles, charge, uhf)
     n_candidates = max(n_conformers, n_candidates or n_conformers)
     params = AllChem.ETKDGv3()
     params.randomSeed = int(seed) % (2**31 - 1)
@@ -116,7 +131,7 @@ def build_molecule(
         z=z,
         bonds=bonds,
         conformers=confs,
-        charge=formal,
+        charge=int(Chem.GetFormalCharge(mol)),
         uhf=int(uhf),
         formal_charges=formal_charges,
     )

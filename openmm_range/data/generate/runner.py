@@ -17,6 +17,7 @@ import time
 from typing import Dict, List, Optional
 
 from openmm_range.data import store
+from openmm_range.data.generate.molecules import check_charge_and_spin
 from openmm_range.data.generate.spec import Spec, load_spec
 from openmm_range.data.generate.tasks import Task, molecule_table, plan_tasks, run_task
 from openmm_range.units import INTERNAL_UNITS
@@ -112,8 +113,11 @@ def generate(
     """Generate (or resume) the dataset of ``spec_path`` into ``out_dir`` (default: ``data/<name>/``
     beside the ``specs/`` folder holding the spec). Runs at most ``max_tasks`` new tasks.
     Returns a summary dict (tasks done/pending, structures, seconds)."""
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    os.environ["OMP_NUM_THREADS"] = "1"  # workers start with it (one tblite thread: labels do not depend on it)
     spec = load_spec(spec_path)
+    # every molecule's charge and spin checked before anything is written (else each task fails alike)
+    for m in spec.molecules + (spec.dimers.monomers if spec.is_dimer else []):
+        check_charge_and_spin(m.name, m.smiles, m.charge, m.uhf)
     if out_dir is None:
         spec_dir = os.path.dirname(os.path.abspath(spec_path))
         base = os.path.dirname(spec_dir) if os.path.basename(spec_dir) == "specs" else spec_dir

@@ -21,6 +21,7 @@ conformer and all its frames are labelled and stored as one chunk. Dimer specs r
 
 Units: temperatures K, timestep fs, friction 1/fs, sigma and gaps Å.
 """
+import re
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
@@ -163,12 +164,16 @@ def _molecule(where: str, item: Dict) -> MoleculeSpec:
     for key in ("name", "smiles"):
         if key not in item:
             raise ValueError(f"{where}: missing key {key!r}")
-    return MoleculeSpec(
-        name=str(item["name"]),
-        smiles=str(item["smiles"]),
-        charge=None if item.get("charge") is None else int(item["charge"]),
-        uhf=int(item.get("uhf", 0)),
-    )
+    charge, uhf = item.get("charge"), item.get("uhf", 0)
+    for key, value, least in (("charge", charge, None), ("uhf", uhf, 0)):
+        if value is None and key == "charge":
+            continue
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and float(value).is_integer()
+        if not ok or (least is not None and value < least):
+            raise ValueError(f"{where}: {key} must be a whole number{' >= 0 (unpaired electrons)' if least == 0 else ''}, "
+                             f"got {value!r}")
+    return MoleculeSpec(name=str(item["name"]), smiles=str(item["smiles"]),
+                        charge=None if charge is None else int(charge), uhf=int(uhf))
 
 
 def parse_spec(data: Dict, source: str = "<spec>") -> Spec:
@@ -276,6 +281,11 @@ def parse_spec(data: Dict, source: str = "<spec>") -> Spec:
     coerce_fields(spot_check, f"{source}: spot_check")
     if spot_check.structures < 1 or spot_check.components < 1 or not spot_check.step > 0 or spot_check.relabel < 0:
         raise ValueError(f"{source}: spot_check needs structures >= 1, components >= 1, step > 0 Å and relabel >= 0")
+    if not isinstance(data.get("description", ""), str):  # YAML reads 2026-01-01 as a date, 1.5 as a number
+        raise ValueError(f"{source}: description must be text (put it in quotes), got {data['description']!r}")
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", str(data["name"])):
+        raise ValueError(f"{source}: name must be a plain dataset name (letters, digits, '.', '_', '-'; it names the "
+                         f"output folder data/<name>), got {data['name']!r}")
     seed = data["seed"]
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(f"{source}: seed must be a whole number >= 0, got {seed!r}")
