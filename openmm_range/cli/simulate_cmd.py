@@ -65,7 +65,7 @@ def register(subparsers) -> None:
     p.add_argument("--seed", type=int, default=None, help="random seed for velocities and the thermostat")
     p.add_argument("--ml-chain", type=int, default=None, help="ML/MM: index of the chain modelled by the ML "
                    "potential; the rest uses --mm-forcefield")
-    p.add_argument("--mm-forcefield", nargs="+", default=["amber19-all.xml", "amber19/tip3pfb.xml"],
+    p.add_argument("--mm-forcefield", nargs="+", default=None,
                    help="OpenMM force field files for the MM part (default amber19-all.xml amber19/tip3pfb.xml)")
     p.add_argument("--threads", type=int, default=1,
                    help="torch CPU threads (default 1: with more, torch and OpenMM's own CPU threads compete and "
@@ -75,7 +75,7 @@ def register(subparsers) -> None:
                         "model has then left the region it was trained on (default 0.5; 0 turns the check off)")
     p.add_argument("--checkpoint", default=None,
                    help="write a checkpoint here every --checkpoint-interval steps and at the end")
-    p.add_argument("--checkpoint-interval", type=int, default=10000,
+    p.add_argument("--checkpoint-interval", type=int, default=None,
                    help="steps between checkpoints, a multiple of --report-interval (default 10000)")
     p.add_argument("--resume", action="store_true",
                    help="continue from --checkpoint if it exists (else start); --steps counts the whole run")
@@ -94,15 +94,25 @@ def run(args) -> int:
         if args.threads < 1:
             raise ValueError(f"--threads must be >= 1, got {args.threads}")
         torch.set_num_threads(args.threads)
+    # options that belong to another one are refused without it, not silently ignored
+    for option, value, needs, given in (("--mm-forcefield", args.mm_forcefield, "--ml-chain", args.ml_chain),
+                                        ("--checkpoint-interval", args.checkpoint_interval, "--checkpoint",
+                                         args.checkpoint)):
+        if value is not None and given is None:
+            raise ValueError(f"{option} applies only with {needs}; without it, it would be ignored")
+    defaults = SimulationConfig(pdb=Path(args.pdb), model=args.model)
     config = SimulationConfig(
         pdb=Path(args.pdb), model=args.model, model_path=Path(args.model_path) if args.model_path else None,
         temperature=args.temperature, timestep_fs=args.timestep_fs, friction_per_ps=args.friction,
         steps=args.steps, platform=args.platform, backend=args.backend, precision=args.precision,
         charge=args.charge, minimize=args.minimize, report_interval=args.report_interval,
         dcd=Path(args.dcd) if args.dcd else None, csv=Path(args.csv) if args.csv else None, seed=args.seed,
-        ml_chain=args.ml_chain, mm_forcefield=tuple(args.mm_forcefield), progress=args.progress,
+        ml_chain=args.ml_chain, mm_forcefield=tuple(args.mm_forcefield or defaults.mm_forcefield),
+        progress=args.progress,
         max_bond_stretch=args.max_bond_stretch, checkpoint=Path(args.checkpoint) if args.checkpoint else None,
-        checkpoint_interval=args.checkpoint_interval, resume=args.resume, constraints=args.constraints,
+        checkpoint_interval=(defaults.checkpoint_interval if args.checkpoint_interval is None
+                             else args.checkpoint_interval), resume=args.resume,
+        constraints=args.constraints,
         overwrite=args.overwrite)
     if args.json and Path(args.json).is_dir():
         raise ValueError(f"--json {args.json!r} is a directory: give a file path")

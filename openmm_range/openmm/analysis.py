@@ -57,6 +57,9 @@ def radius_of_gyration(trajectory: Path, topology: Path, selection: Optional[str
         traj = mdtraj.load(str(trajectory), top=str(topology))
     except OSError as exc:
         raise ValueError(f"cannot read trajectory {str(trajectory)!r} with topology {str(topology)!r}: {exc}") from None
+    if traj.unitcell_vectors is not None and traj.topology.n_bonds:
+        # periodic: a molecule wrapped atom by atom into the box would have a box-sized Rg
+        traj = traj.make_molecules_whole()
     if selection:
         try:
             atoms = traj.topology.select(selection)

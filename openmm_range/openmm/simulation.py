@@ -137,6 +137,9 @@ class SimulationConfig:
                 raise ValueError(f"{key} must be a positive number, got {value!r}")
         if self.steps < 0:
             raise ValueError(f"steps must be >= 0, got {self.steps}")
+        if self.seed is not None and (isinstance(self.seed, bool) or not 1 <= self.seed <= 2**31 - 1):
+            raise ValueError(f"seed must be a whole number from 1 to {2**31 - 1}, got {self.seed!r} (OpenMM takes 0 "
+                             f"as 'choose a random seed', so a run with seed 0 could not be repeated)")
         if self.report_interval < 1:
             raise ValueError(f"report_interval must be >= 1, got {self.report_interval}")
         if self.resume and self.checkpoint is None:
@@ -234,6 +237,18 @@ def constrain_hbonds(system: openmm.System, topology: app.Topology, positions) -
     lengths = np.linalg.norm(xyz[pairs[:, 0]] - xyz[pairs[:, 1]], axis=1)
     add_constraints(system, pairs, lengths)
     return {"pairs": pairs.tolist(), "lengths_nm": lengths.tolist()}
+
+
+def bond_lengths(system: openmm.System, state: openmm.State, bonds: np.ndarray) -> np.ndarray:
+    """Lengths (B,) nm of the atom pairs ``bonds`` (B, 2) in ``state``; minimum-image in a periodic
+    system (a structure wrapped atom by atom into its box has bonds across the box faces)."""
+    pos = state.getPositions(asNumpy=True).value_in_unit(unit.nanometer)
+    vec = pos[bonds[:, 0]] - pos[bonds[:, 1]]
+    if system.usesPeriodicBoundaryConditions():
+        box = state.getPeriodicBoxVectors(asNumpy=True).value_in_unit(unit.nanometer)
+        for k in (2, 1, 0):  # reduced triclinic box (OpenMM's): c, then b, then a
+            vec = vec - np.round(vec[:, k] / box[k, k])[:, None] * box[k]
+    return np.linalg.norm(vec, axis=1)
 
 
 class BondBrokenError(RuntimeError):
@@ -355,21 +370,25 @@ class ProgressReporter:
         kelvin = 2.0 * kinetic / (self.dof * unit.MOLAR_GAS_CONSTANT_R.value_in_unit(
             unit.kilojoule_per_mole / unit.kelvin))
         self.temperatures.append(kelvin)
+        self.check(simulation, state)
+        if self._bar is not None:
+            self._bar.n = simulation.currentStep - self.first_step
+            self._bar.set_postfix({"ns/day": f"{self.ns_per_day(simulation.currentStep):.2f}",
+                                   "T/K": f"{kelvin:.0f}"}, refresh=True)
+
+    def check(self, simulation: app.Simulation, state: openmm.State) -> None:
+        """RuntimeError if the energy of ``state`` is not finite; a broken bond is recorded (the run
+        then stops: :attr:`stop_error`). ``state`` holds the energy (and positions with the bond guard)."""
         self.last_energy = state.getPotentialEnergy().value_in_unit(unit.kilojoule_per_mole)
         if not math.isfinite(self.last_energy):
             raise RuntimeError(f"the potential energy became {self.last_energy} at step {simulation.currentStep}: "
                                f"the simulation is unstable (try a smaller time step or minimisation)")
         if self.bond_watch is not None:
             self._check_bonds(simulation, state)
-        if self._bar is not None:
-            self._bar.n = simulation.currentStep - self.first_step
-            self._bar.set_postfix({"ns/day": f"{self.ns_per_day(simulation.currentStep):.2f}",
-                                   "T/K": f"{kelvin:.0f}"}, refresh=True)
 
     def _check_bonds(self, simulation: app.Simulation, state: openmm.State) -> None:
         topology, bonds, reference, limit = self.bond_watch
-        pos = state.getPositions(asNumpy=True).value_in_unit(unit.nanometer)
-        stretch = np.abs(np.linalg.norm(pos[bonds[:, 0]] - pos[bonds[:, 1]], axis=1) - reference)
+        stretch = np.abs(bond_lengths(simulation.system, state, bonds) - reference)
         k = int(np.argmax(stretch))
         if stretch[k] > limit:
             atoms = list(topology.atoms())
@@ -531,9 +550,7 @@ def run_simulation(config: SimulationConfig) -> Dict[str, object]:
             if saved is not None and config.max_bond_stretch:
                 logger.warning("checkpoint %s holds no bond lengths of the run's start (an older version wrote "
                                "it): the bond guard measures from the resumed geometry", config.checkpoint)
-            start_pos = simulation.context.getState(getPositions=True).getPositions(asNumpy=True).value_in_unit(
-                unit.nanometer)
-            reference = np.linalg.norm(start_pos[bonds[:, 0]] - start_pos[bonds[:, 1]], axis=1)
+            reference = bond_lengths(system, simulation.context.getState(getPositions=True), bonds)
         if config.max_bond_stretch:
             bond_watch = (pdb.topology, bonds, reference, config.max_bond_stretch / 10.0)
     steps = max(config.steps - start_step, 0)
@@ -550,7 +567,9 @@ def run_simulation(config: SimulationConfig) -> Dict[str, object]:
     start = time.perf_counter()
     try:
         simulation.step(steps)
-        if progress.stopping:  # a bond broke at the very last report: no later describeNextReport raises it
+        if simulation.currentStep % config.report_interval:  # steps after the last report: checked too
+            progress.check(simulation, simulation.context.getState(getEnergy=True, getPositions=True))
+        if progress.stopping:  # a bond broke at the very last report (or after it): no later report raises it
             raise progress.stop_error
         if writer is not None and writer.last_step != simulation.currentStep:
             writer.write(simulation)  # the end of the run: a later --resume with more --steps extends it

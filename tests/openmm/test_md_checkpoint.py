@@ -101,10 +101,10 @@ def test_killed_run_resumes_to_the_uninterrupted_trajectory(tmp_path, peptide_pd
     b = mdtraj.load(str(cut / "run.dcd"), top=str(peptide_pdb))
     assert len(a) == len(b) == STEPS // REPORT
     # the same trajectory: identical up to the step of the resume, and within float32 round-off
-    # after it. Bit for bit was measured on earlier machines; on the 2026-12-06 machine (same
-    # packages) the last frame differs by one float32 ulp in 2 of 792 coordinates (2.4e-7 nm). A
-    # resume that lost the velocities or the integrator's random state would move every atom by about
-    # the thermal step (~1e-4 nm per 0.5 fs step at 300 K, an estimate), far beyond this tolerance.
+    # after it (bit for bit on this machine, with or without md_checkpoint.SETTLING_EVALUATIONS; an
+    # earlier machine showed one float32 ulp in 2 of 792 coordinates, 2.4e-7 nm). A resume that lost
+    # the velocities or the integrator's random state would move every atom by about the thermal
+    # step (~1e-4 nm per 0.5 fs step at 300 K, an estimate), far beyond this tolerance.
     first = step // REPORT
     np.testing.assert_array_equal(a.xyz[:first], b.xyz[:first])
     np.testing.assert_allclose(a.xyz, b.xyz, rtol=0, atol=1e-6)

@@ -59,6 +59,10 @@ def test_info_prints_metadata(model_files, capsys):
     (["--platform", "Quantum"], "platform 'Quantum' is not available here"),
     (["--temperature", "-5"], "temperature must be a positive number"),
     (["--ml-chain", "9"], "ml_chain 9 does not exist"),
+    (["--seed", "0"], "seed must be a whole number from 1 to 2147483647"),
+    (["--seed", "2147483648"], "seed must be a whole number from 1 to 2147483647"),
+    (["--mm-forcefield", "amber14-all.xml"], "--mm-forcefield applies only with --ml-chain"),
+    (["--checkpoint-interval", "100"], "--checkpoint-interval applies only with --checkpoint"),
 ])
 def test_simulate_bad_input_is_a_clear_error(argv, message, peptide_pdb, model_files, capsys):
     code = main(["simulate", "--pdb", str(peptide_pdb), "--model", "range-schnet", "--model-path",
@@ -99,6 +103,10 @@ def test_a_broken_bond_says_how_far_the_run_got(tmp_path, peptide_pdb, model_fil
     with pytest.raises(BondBrokenError) as caught:
         run_simulation(config)
     assert caught.value.steps_run == 10 and 0 < caught.value.wall_s < 600
+    # steps after the last report are checked as well (5 steps, reports every 10: none at all)
+    config.steps = 5
+    with pytest.raises(BondBrokenError, match="at step 5 "):
+        run_simulation(config)
 
 
 def test_simulate_refuses_what_would_lose_or_miss_its_output(tmp_path, peptide_pdb, model_files, capsys):
@@ -219,3 +227,49 @@ def test_progress_of_a_resumed_run_counts_from_its_checkpoint():
     progress._start_wall = time.perf_counter() - 100.0  # started 100 s ago: the two calls share the wall time
     ratio = progress.ns_per_day(100) / progress.ns_per_day(95)
     assert ratio == pytest.approx(2.0, rel=0.05)  # 10 steps against 5 (counted from 0: 100 against 95)
+
+
+def test_bond_lengths_take_the_minimum_image_in_a_periodic_system():
+    """A molecule wrapped atom by atom into its box has bonds across the faces: their lengths (the
+    bond guard's reference and check) are minimum-image, not the box-long raw difference."""
+    import numpy as np
+    import openmm
+    import openmm.unit as unit
+
+    from openmm_range.openmm.simulation import bond_lengths
+
+    system = openmm.System()
+    for _ in range(2):
+        system.addParticle(1.0)
+    force = openmm.CustomBondForce("0")
+    force.addBond(0, 1)
+    force.setUsesPeriodicBoundaryConditions(True)
+    system.addForce(force)
+    system.setDefaultPeriodicBoxVectors(openmm.Vec3(3, 0, 0), openmm.Vec3(0.5, 3, 0), openmm.Vec3(0.3, 0.2, 3))
+    context = openmm.Context(system, openmm.VerletIntegrator(0.001), openmm.Platform.getPlatformByName("Reference"))
+    context.setPositions([openmm.Vec3(0.05, 0.05, 0.05), openmm.Vec3(2.95 + 0.3, 0.05 + 0.2, 2.96)] * unit.nanometer)
+    lengths = bond_lengths(system, context.getState(getPositions=True), np.array([[0, 1]]))
+    assert lengths[0] == pytest.approx(np.linalg.norm([-0.1, 0.0, -0.09]), abs=1e-9)  # across the c face
+    system.removeForce(0)  # no periodic force: the raw difference
+    assert bond_lengths(system, context.getState(getPositions=True), np.array([[0, 1]]))[0] > 2.9
+
+
+def test_rg_of_a_periodic_trajectory_wrapped_atom_by_atom(tmp_path):
+    """A periodic trajectory whose molecule was wrapped into the box atom by atom (split across
+    the faces) gives the molecule's own radius of gyration, not a box-sized one."""
+    import mdtraj
+    import numpy as np
+
+    from openmm_range.openmm.analysis import radius_of_gyration
+    from openmm_range.structures import dha_pdb_path
+
+    whole = mdtraj.load(str(dha_pdb_path()))
+    box = 3.0  # nm
+    split = whole.xyz - whole.xyz[0, 0] + np.array([2.95, 1.5, 1.5])  # the molecule straddles the x face
+    split = split - np.floor(split / box) * box
+    traj = mdtraj.Trajectory(split, whole.topology, unitcell_lengths=[[box] * 3], unitcell_angles=[[90.0] * 3])
+    assert np.ptp(traj.xyz[0, :, 0]) > 2.0  # really split
+    traj.save_dcd(str(tmp_path / "split.dcd"))
+    traj[0].save_pdb(str(tmp_path / "split.pdb"))
+    _, rg, _ = radius_of_gyration(tmp_path / "split.dcd", tmp_path / "split.pdb")
+    assert rg[0] == pytest.approx(float(mdtraj.compute_rg(whole)[0]), abs=1e-4)
