@@ -346,3 +346,21 @@ def test_contact_sampling_reaches_the_repulsive_side(tmp_path, tiny_spec):
         parse_spec(dict(spec, sampling=[{"kind": "contact", "min_distance": 0.3}]), source="s.yaml")
     with pytest.raises(ValueError, match="min_distance belongs to 'contact' steps only"):
         parse_spec(dict(spec, sampling=[{"kind": "stretch", "min_distance": 1.0}]), source="s.yaml")
+
+
+def test_an_scf_failure_in_the_sampler_ends_the_trajectory_not_the_task():
+    """``sampler: gfn2`` MD whose SCF fails part-way keeps the frames made so far (the task used
+    to fail, and fail again on every run, since its seed is fixed)."""
+    from openmm_range.data.generate.potentials import SCFError
+
+    calls = {"n": 0}
+
+    def harmonic_until_it_fails(pos):
+        calls["n"] += 1
+        if calls["n"] > 25:
+            raise SCFError("SCF not converged")
+        return 0.5 * float((pos**2).sum()), -pos
+
+    frames = langevin_frames(harmonic_until_it_fails, np.zeros((3, 3)), np.array([16.0, 1.0, 1.0]), 300.0,
+                             np.random.default_rng(0), n_frames=10, stride=5)
+    assert len(frames) == 4  # steps 5, 10, 15, 20 of the 24 that ran

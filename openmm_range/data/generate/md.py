@@ -50,8 +50,12 @@ def langevin_frames(
     Args:
         timestep: fs. friction: collision rate, 1/fs. temperature: K.
         max_force: eV/Å; a force above this means the sampler left its valid region, and the
-            trajectory stops early (the frames so far are returned).
+            trajectory stops early (the frames so far are returned). So does an SCF that does
+            not converge (``sampler: gfn2``): the task keeps its frames instead of failing on
+            every run alike (its seed is fixed).
     """
+    from .potentials import SCFError
+
     pos = np.array(pos, dtype=np.float64)
     vel = maxwell_boltzmann(masses, temperature, rng)
     inv_m = ACCEL_EV_PER_ANGSTROM_AMU / masses[:, None]
@@ -65,7 +69,10 @@ def langevin_frames(
         pos += 0.5 * timestep * vel
         vel = c1 * vel + c2 * rng.normal(size=vel.shape)
         pos += 0.5 * timestep * vel
-        _, forces = potential(pos)
+        try:
+            _, forces = potential(pos)
+        except SCFError:
+            break
         if not np.all(np.isfinite(forces)) or np.abs(forces).max() > max_force:
             break
         vel += 0.5 * timestep * forces * inv_m
