@@ -232,24 +232,40 @@ def test_gfn2_sampler_and_md_constants():
     assert BOLTZMANN_EV_PER_K * 300 == pytest.approx(0.025852, rel=1e-4)
 
 
-def test_failing_task_is_reported_and_others_continue(tmp_path, tiny_spec):
+def test_failing_task_is_reported_and_others_continue(tmp_path, tiny_spec, monkeypatch):
+    """A task that raises (here: the conformer embedding of one molecule, made to fail) is reported
+    and retried by the next run; the other molecules' tasks are written."""
+    from openmm_range.data.generate import tasks
+
     base, write_spec = tiny_spec
-    spec = dict(base, name="with-bad", molecules=[
-        {"name": "co2", "smiles": "O=C=O"},  # no X-H bond to stretch: its tasks raise
-        {"name": "ethanol", "smiles": "CCO"},
-    ], sampling=[{"kind": "displace", "sigma": 0.05, "frames": 2},
-                 {"kind": "stretch", "sigma": 0.0, "max_length": 2.0, "frames": 1}])
+    spec = dict(base, name="with-bad", molecules=[{"name": "doomed", "smiles": "CO"}, {"name": "ethanol", "smiles": "CCO"}],
+                sampling=[{"kind": "displace", "sigma": 0.05, "frames": 2}])
+    real = tasks.build_molecule
+
+    def build(name, *args, **kwargs):
+        if name == "doomed":
+            raise ValueError("molecule 'doomed': RDKit could not embed a 3D conformer")
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr(tasks, "build_molecule", build)
     spec_path = write_spec(tmp_path, spec)
     messages = []
     summary = generate(spec_path, workers=1, progress=False, log=messages.append)
     assert summary["failed_tasks_this_run"] == 2 and summary["tasks_remaining"] == 2
-    assert summary["structures_this_run"] == 6
-    assert any("needs a molecule with an X-H bond" in m for m in messages)
-    # a charge that does not fit the SMILES is refused before anything is written
-    bad = dict(base, name="wrong-charge", molecules=[{"name": "wrong_charge", "smiles": "CCO", "charge": 1}])
-    with pytest.raises(ValueError, match="charge 1 given but the SMILES has formal charge 0"):
-        generate(write_spec(tmp_path, bad), workers=1, progress=False, log=messages.append)
-    assert not (tmp_path / "wrong-charge").exists()
+    assert summary["structures_this_run"] == 4
+    assert any("could not embed" in m for m in messages)
+    # mistakes the spec shows are refused before anything is written: a charge that does not fit
+    # the SMILES, and stretch sampling of a molecule without an X-H bond
+    for name, molecule, sampling, message in [
+        ("wrong-charge", {"name": "wrong_charge", "smiles": "CCO", "charge": 1}, base["sampling"],
+         "charge 1 given but the SMILES has formal charge 0"),
+        ("no-xh", {"name": "co2", "smiles": "O=C=O"}, [{"kind": "stretch", "max_length": 2.0, "frames": 1}],
+         "molecule 'co2' has no X-H bond, which the spec's stretch sampling moves"),
+    ]:
+        bad = dict(base, name=name, molecules=[molecule], sampling=sampling)
+        with pytest.raises(ValueError, match=message):
+            generate(write_spec(tmp_path, bad), workers=1, progress=False, log=messages.append)
+        assert not (tmp_path / name).exists()
 
 
 def test_stretch_sampling_reaches_the_dissociation_side(tmp_path, tiny_spec):

@@ -115,9 +115,15 @@ def generate(
     Returns a summary dict (tasks done/pending, structures, seconds)."""
     os.environ["OMP_NUM_THREADS"] = "1"  # workers start with it (one tblite thread: labels do not depend on it)
     spec = load_spec(spec_path)
-    # every molecule's charge and spin checked before anything is written (else each task fails alike)
+    # every molecule's charge and spin (and X-H bonds, for stretch and contact sampling) checked before
+    # anything is written: otherwise each of its tasks fails alike, on every run
+    needs_xh = [s.kind for s in spec.sampling if s.kind in ("stretch", "contact")]
     for m in spec.molecules + (spec.dimers.monomers if spec.is_dimer else []):
-        check_charge_and_spin(m.name, m.smiles, m.charge, m.uhf)
+        mol = check_charge_and_spin(m.name, m.smiles, m.charge, m.uhf)
+        if needs_xh and not any(a.GetAtomicNum() == 1 and any(n.GetAtomicNum() != 1 for n in a.GetNeighbors())
+                                for a in mol.GetAtoms()):
+            raise ValueError(f"molecule {m.name!r} has no X-H bond, which the spec's {needs_xh[0]} sampling moves; "
+                             f"drop the molecule or that step")
     if out_dir is None:
         spec_dir = os.path.dirname(os.path.abspath(spec_path))
         base = os.path.dirname(spec_dir) if os.path.basename(spec_dir) == "specs" else spec_dir
