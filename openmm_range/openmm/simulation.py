@@ -496,7 +496,12 @@ def run_simulation(config: SimulationConfig) -> Dict[str, object]:
     integrator = openmm.LangevinMiddleIntegrator(config.temperature * unit.kelvin,
                                                  config.friction_per_ps / unit.picosecond, dt)
     if config.seed is not None:
-        integrator.setRandomNumberSeed(int(config.seed))
+        # a resumed run draws from a seed of (seed, step): the binary checkpoint then restores the
+        # generator's state anyway, and a resume from the portable state does not replay the
+        # random numbers the run started with
+        step_seed = 0 if saved is None else int(saved["meta"]["step"])
+        integrator.setRandomNumberSeed(1 + (int(config.seed) - 1 + 1_000_003 * step_seed) % (2**31 - 2)
+                                       if step_seed else int(config.seed))
     simulation = app.Simulation(pdb.topology, system, integrator, platform)
     start_step, exact = 0, None
     if saved is not None:
