@@ -4,6 +4,7 @@ Units: temperature in K, time step in fs, friction in 1/ps, energies in kJ/mol.
 """
 import logging
 import math
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -441,6 +442,15 @@ class CheckpointWriter:
     def write(self, simulation: app.Simulation) -> None:
         from .md_checkpoint import write_checkpoint
 
+        # the DCD/CSV frames this checkpoint counts on reach the disk first (a machine that stops
+        # right after would otherwise leave files shorter than the checkpoint, which resume refuses)
+        for reporter in simulation.reporters:
+            handle = getattr(reporter, "_out", None)  # OpenMM's DCD and StateData reporters' open file
+            try:
+                handle.flush()
+                os.fsync(handle.fileno())
+            except (AttributeError, OSError, ValueError):  # not a file reporter, or no fsync here
+                pass
         write_checkpoint(self.path, simulation.context, simulation.currentStep, self.settings, self.reference,
                          self.constraints)
         self.last_step = simulation.currentStep
