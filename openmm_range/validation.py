@@ -32,6 +32,21 @@ def dataclass_from_dict(cls, d, what: str, hidden=()):
     return cls(**d)
 
 
+def whole_number(value, text: bool = True) -> typing.Optional[int]:
+    """``value`` as an int if it is a whole number, else None. Booleans, NaN and inf are not
+    numbers here; text such as ``"2e4"`` (YAML reads 2e4 without a dot as a string) counts
+    only if ``text``."""
+    if isinstance(value, bool) or (isinstance(value, str) and not text):
+        return None
+    if isinstance(value, int):
+        return value
+    try:
+        number = float(value)
+        return int(number) if math.isfinite(number) and number == int(number) else None
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
 _KINDS = {int: "a whole number", float: "a number", str: "text", typing.List[float]: "a number or a list of numbers"}
 
 
@@ -50,10 +65,8 @@ def coerce_fields(obj, where: str, skip=()) -> None:
         if f.name in skip or f.type not in _KINDS:
             continue
         try:
-            if f.type is int and isinstance(value, int) and not isinstance(value, bool):
-                new = value
-            elif f.type is int:
-                new = int(number(value)) if number(value) == int(number(value)) else None
+            if f.type is int:
+                new = whole_number(value)
                 if new is None:
                     raise ValueError
             elif f.type is float:

@@ -105,3 +105,14 @@ def test_cli_output_into_a_closed_pipe_is_quiet():
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=300) == 141, err
     assert "Traceback" not in err and "BrokenPipeError" not in err, err
+
+
+@pytest.mark.parametrize("value, text, expected", [
+    (3, True, 3), (3.0, True, 3), ("2e4", True, 20000), ("2e4", False, None), (2.5, True, None),
+    (True, True, None), (float("inf"), True, None), (float("nan"), True, None), (None, True, None),
+    ("x", True, None), (-2, False, -2),
+])
+def test_whole_number_accepts_only_whole_numbers(value, text, expected):
+    from openmm_range.validation import whole_number
+
+    assert whole_number(value, text=text) == expected

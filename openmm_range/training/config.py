@@ -8,7 +8,7 @@ from typing import Any, Dict, List, Optional, Tuple, Union
 
 import yaml
 
-from ..validation import dataclass_from_dict
+from ..validation import dataclass_from_dict, whole_number
 
 
 #: options that are real numbers (grad_clip may also be None)
@@ -20,18 +20,6 @@ _FLOAT_OPTIONS = ("lr", "weight_decay", "alpha_initial", "alpha_final", "reg_del
 _POSITIVE_INT_OPTIONS = ("epochs", "batch_size", "lr_step_network", "lr_step_lambda", "lr_step_ab")
 _INT_OPTIONS = _POSITIVE_INT_OPTIONS + ("seed", "model_seed", "alpha_switch_epoch", "early_stopping_patience",
                                         "max_lr_halvings", "threads")
-
-
-def _whole_number(value) -> Optional[int]:
-    """``value`` as an int if it is a whole number (also given as text: YAML reads 2e4 as a string),
-    else None. Booleans are not numbers here."""
-    if isinstance(value, bool):
-        return None
-    try:
-        number = float(value)
-        return int(number) if number == int(number) else None
-    except (TypeError, ValueError, OverflowError):
-        return None
 
 
 @dataclass
@@ -137,7 +125,7 @@ class TrainConfig:
             if value is None and key == "model_seed":
                 continue
             least = 1 if key in _POSITIVE_INT_OPTIONS else 0
-            whole = _whole_number(value)
+            whole = whole_number(value)
             if whole is None or whole < least:
                 raise ValueError(f"{key} must be {'a positive' if least else 'a non-negative'} integer, got {value!r}")
             setattr(self, key, whole)
@@ -160,13 +148,13 @@ class TrainConfig:
             raise ValueError(f"need 0 <= warmup_epochs < epochs and 0 <= lr_min_factor <= 1, got "
                              f"{self.warmup_epochs!r}, {self.lr_min_factor!r}")
         if isinstance(self.max_structures, (list, tuple)):
-            counts = [_whole_number(m) for m in self.max_structures]
+            counts = [whole_number(m) for m in self.max_structures]
             if len(counts) != len(self.data) or any(m is None or m < 0 for m in counts):
                 raise ValueError(f"max_structures as a list needs one whole count per dataset in data "
                                  f"({len(self.data)}; 0 for all of one), got {self.max_structures!r}")
             self.max_structures = counts
         elif self.max_structures is not None:
-            count = _whole_number(self.max_structures)
+            count = whole_number(self.max_structures)
             if count is None or count < 0:
                 raise ValueError(f"max_structures must be a whole count (all datasets together), one per dataset "
                                  f"as a list, or 0 / null for all; got {self.max_structures!r}")

@@ -27,7 +27,7 @@ from typing import Any, Dict, List, Optional
 
 import yaml
 
-from ...validation import coerce_fields
+from ...validation import coerce_fields, whole_number
 
 LABEL_METHODS = ("GFN2-xTB", "GFN1-xTB", "IPEA1-xTB")
 SAMPLERS = ("gfnff", "gfn2")
@@ -168,12 +168,12 @@ def _molecule(where: str, item: Dict) -> MoleculeSpec:
     for key, value, least in (("charge", charge, None), ("uhf", uhf, 0)):
         if value is None and key == "charge":
             continue
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and float(value).is_integer()
-        if not ok or (least is not None and value < least):
+        whole = whole_number(value, text=False)
+        if whole is None or (least is not None and whole < least):
             raise ValueError(f"{where}: {key} must be a whole number{' >= 0 (unpaired electrons)' if least == 0 else ''}, "
                              f"got {value!r}")
     return MoleculeSpec(name=str(item["name"]), smiles=str(item["smiles"]),
-                        charge=None if charge is None else int(charge), uhf=int(uhf))
+                        charge=whole_number(charge, text=False), uhf=whole_number(uhf, text=False))
 
 
 def parse_spec(data: Dict, source: str = "<spec>") -> Spec:
