@@ -380,3 +380,20 @@ def test_an_scf_failure_in_the_sampler_ends_the_trajectory_not_the_task():
     frames = langevin_frames(harmonic_until_it_fails, np.zeros((3, 3)), np.array([16.0, 1.0, 1.0]), 300.0,
                              np.random.default_rng(0), n_frames=10, stride=5)
     assert len(frames) == 4  # steps 5, 10, 15, 20 of the 24 that ran
+
+
+def test_an_scf_that_stalls_is_retried_with_a_slower_mixer_to_the_same_label():
+    """Water's SCF (accuracy 0.01) from the default guess needs 10 iterations at tblite's damping
+    (0.4) and 13 at 0.1: with max_iter 5 only the damped retry (4 x 5 iterations) converges, to
+    the same energy and forces. With max_iter 2 (8 on the retry) both fail: SCFError."""
+    from openmm_range.data.generate.potentials import SCFError
+
+    z = np.array([8, 1, 1])
+    pos = np.array([[0.0, 0.0, 0.0], [0.96, 0.0, 0.0], [-0.24, 0.93, 0.0]])
+    reference = XTBPotential(z, accuracy=0.01, reuse_wavefunction=False)(pos)
+    stalled = XTBPotential(z, accuracy=0.01, max_iter=5, reuse_wavefunction=False)
+    energy, forces = stalled(pos)
+    assert energy == pytest.approx(reference[0], abs=1e-6)
+    np.testing.assert_allclose(forces, reference[1], atol=1e-5)
+    with pytest.raises(SCFError):
+        XTBPotential(z, accuracy=0.01, max_iter=2, reuse_wavefunction=False)(pos)

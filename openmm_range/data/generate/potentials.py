@@ -4,7 +4,8 @@ A potential maps positions (n, 3) Å to (energy eV, forces (n, 3) eV/Å). Two ki
 
 * ``XTBPotential``   tblite GFN2-xTB (or GFN1-xTB); tblite works in Bohr and Hartree,
   the conversion happens here. Reuses the previous wavefunction as the next guess,
-  which is what makes MD affordable; a failed SCF raises ``SCFError``.
+  which is what makes MD affordable. A failed SCF is retried from the default guess, then
+  with a slower mixer; if that fails too it raises ``SCFError``.
 * ``GFNFFPotential`` the GFN-FF force field (``gfnff`` wheel), a cheap sampler. Its
   topology is fixed to the RDKit bond graph, so hot MD cannot break or form bonds.
 
@@ -18,6 +19,12 @@ from openmm_range.units import ANGSTROM_PER_BOHR, EV_PER_HARTREE
 
 #: tblite's default electronic temperature is 9.5e-4 Hartree (300 K).
 KELVIN_TO_HARTREE = 3.166808578545117e-6
+
+
+#: tblite's SCC mixer damping, and the slower one of the last retry of a failed SCF
+DEFAULT_DAMPING = 0.4
+RETRY_DAMPING = 0.1
+RETRY_ITER_FACTOR = 4
 
 
 class SCFError(RuntimeError):
@@ -77,6 +84,24 @@ class XTBPotential:
         calc.set("temperature", self.electronic_temperature * KELVIN_TO_HARTREE)
         return calc
 
+    def _damped_singlepoint(self):
+        """Last try from the default guess: a slower mixer (damping ``RETRY_DAMPING`` instead of
+        tblite's 0.4) and ``RETRY_ITER_FACTOR`` x the iterations. It reaches the same
+        self-consistent solution when it converges (damping changes the path, not the fixed
+        point), so the label is unchanged; SCFError if this fails too."""
+        from tblite.exceptions import TBLiteRuntimeError
+
+        self._calc.set("mixer-damping", RETRY_DAMPING)
+        self._calc.set("max-iter", self.max_iter * RETRY_ITER_FACTOR)
+        try:
+            return self._calc.singlepoint()
+        except TBLiteRuntimeError as exc:
+            self._res = None
+            raise SCFError(str(exc)) from None
+        finally:
+            self._calc.set("mixer-damping", DEFAULT_DAMPING)
+            self._calc.set("max-iter", self.max_iter)
+
     def reset(self) -> None:
         """Forget the previous wavefunction (next call starts from the default guess)."""
         self._res = None
@@ -99,9 +124,8 @@ class XTBPotential:
         if res is None:
             try:
                 res = self._calc.singlepoint()
-            except TBLiteRuntimeError as exc:
-                self._res = None
-                raise SCFError(str(exc)) from None
+            except TBLiteRuntimeError:
+                res = self._damped_singlepoint()
         self._res = res if self.reuse_wavefunction else None
         self.last_charges = np.asarray(res.get("charges"), dtype=np.float64)
         energy = float(res.get("energy")) * EV_PER_HARTREE
