@@ -49,8 +49,9 @@
 #   1. Here, once (network): bash scripts/device_check.sh --prepare-wheelhouse
 #      It fills .whl/ (ignore it: echo /.whl/ >> .git/info/exclude) with the OpenMM stack for
 #      CPython 3.12 on manylinux x86-64, downloaded as wheels and pre-installed into one
-#      pruned archive (about 4 MB): the tracked tree is already about 60 MB of the 64 MiB a
-#      device call may carry, the plain wheels are about 17 MB. Plain *.whl files placed in
+#      pruned archive (about 4 MB): a device call carries at most 64 MiB, the tracked tree is about
+#      130 MiB (bash scripts/device_tree.sh shrink first: docs/device_check.md), the plain
+#      wheels are about 17 MB. Plain *.whl files placed in
 #      the wheelhouse are installed too (pip install --no-index --no-deps --target). See
 #      docs/device_check.md for the commands it runs.
 #   2. device run: command "bash scripts/device_check.sh", carry [".whl"], timeout_s 540.
