@@ -165,10 +165,26 @@ def main():
     print("\n".join(lines))
 
 
+def unfinished_runs():
+    """Run directories under runs/shipped/ that a trainer holds or that have no summary.json yet
+    (still training, or stopped part-way)."""
+    from openmm_range.training.campaign import run_dir_locked
+
+    shipped = ROOT / "runs" / "shipped"
+    return [run for run in sorted(shipped.iterdir()) if run.is_dir() and (run / "config.json").exists()
+            and (run_dir_locked(run) or not (run / "summary.json").exists())] if shipped.is_dir() else []
+
+
 def list_runs() -> None:
     """Print ``NAME RUN MODE`` for each shipped name with a finished run (for scripts/publish_shipped.sh):
     MODE ``card`` when serialized_models/NAME.pt is that run's best model already (only its card is
-    rewritten), else ``publish``."""
+    rewritten), else ``publish``. Exits 1 while a run of the current set is unfinished, so that a
+    pair (range-painn and painn) is never published half from the new set and half from the old."""
+    unfinished = unfinished_runs()
+    if unfinished:
+        sys.exit(f"not publishing: {', '.join(str(r.relative_to(ROOT)) for r in unfinished)} unfinished "
+                 f"(no summary.json yet, or a trainer still holds it); finish them first "
+                 f"(openmm-range campaign status configs/campaigns/shipped.yaml), or move them out of runs/shipped/")
     for name in NAMES:
         run = run_dir(name)
         if run is None:
