@@ -20,7 +20,7 @@ def test_unknown_element(model):
         model(z, pos)
     with pytest.raises(ValueError, match=r"Fe"):
         openmm_range.export(model, z.tolist())
-    with pytest.raises(ValueError, match=r"outside 1\.\.118|unknown element"):
+    with pytest.raises(ValueError, match=r"unknown element symbol 'Xx'"):
         openmm_range.create_model("schnet", elements=["H", "Xx"])
 
 

@@ -47,6 +47,7 @@ def test_bad_file_gives_clear_error(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "notes.txt: cannot tell the dataset format" in err
     assert main(["data", "info", str(tmp_path / "missing.npz")]) == 2
+    assert "missing.npz" in capsys.readouterr().err
 
 
 def test_generate_command_runs_and_resumes(tmp_path, tiny_spec, capsys):

@@ -74,8 +74,6 @@ def test_resume_after_interruption_is_bit_for_bit(tiny_generated, tmp_path):
     copy_dir = str(tmp_path / "copy")
     shutil.copytree(out_dir, copy_dir)
     chunks = store.list_chunks(copy_dir)
-    with open(chunks[2], "rb") as handle:
-        original = handle.read()
     os.remove(chunks[2])  # this task was "in flight" when the generator was killed
     # a write killed half-way leaves atomic_write's temporary file beside the chunk
     from openmm_range.files import TMP_SUFFIX
@@ -89,13 +87,13 @@ def test_resume_after_interruption_is_bit_for_bit(tiny_generated, tmp_path):
     summary = generate(spec_path, out_dir=copy_dir, workers=1, progress=False, finalize_when_done=False, log=lambda *a: None)
     assert summary["structures_this_run"] == 7 and summary["tasks_remaining"] == 0
     assert not os.path.exists(partial) and not os.path.exists(old_style)
-    with open(chunks[2], "rb") as handle:
-        regenerated = handle.read()
     with np.load(chunks[2], allow_pickle=False) as new:
         with np.load(store.chunk_path(out_dir, 2), allow_pickle=False) as old:
-            for key in ("pos", "forces", "energy", "z"):
-                np.testing.assert_array_equal(new[key], old[key])
-    assert len(regenerated) > 0 and len(original) > 0
+            assert sorted(new.files) == sorted(old.files)
+            for key in old.files:
+                if key == "info_json":  # the task's timings differ from run to run
+                    continue
+                np.testing.assert_array_equal(new[key], old[key], err_msg=key)
     assert load_dataset(copy_dir).content_hash == load_dataset(out_dir).content_hash
     assert len(json.loads(open(os.path.join(copy_dir, "meta.json")).read())["runs"]) == 2
 

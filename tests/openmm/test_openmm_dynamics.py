@@ -35,8 +35,24 @@ def run(system, positions, integrator, platform, steps, every, seed=5):
     return np.array(kinetic), np.array(potential), np.array(force_term)
 
 
+def nve_deviation(name, platform, model_dir, peptide, **overrides):
+    """``(deviation, exchanged, bound)`` (kJ/mol) of 2,000 velocity-Verlet steps of 0.25 fs with
+    model ``name`` (energy scaled x100), float64: the total energy's largest deviation, the
+    potential energy's fluctuation, and bound 1 of ``check_nve``."""
+    topology, positions = peptide
+    path = make_model_file(model_dir, name, scale=100.0, **overrides)
+    system = MLPotential(name, modelPath=str(path)).createSystem(topology, precision="double")
+    dt_ps = 0.25e-3
+    integrator = openmm.VerletIntegrator(dt_ps * openmm.unit.picoseconds)
+    kinetic, potential, force_term = run(system, positions, integrator, platform, steps=2000, every=10)
+    total = kinetic + potential
+    exchanged = potential.std()
+    assert exchanged > 5.0, f"the force does too little work ({exchanged:.2f} kJ/mol) for a meaningful test"
+    return np.abs(total - total[0]).max(), exchanged, 4 * dt_ps**2 / 12 * force_term.max()
+
+
 def check_nve(name, platform, model_dir, peptide, **overrides):
-    """2,000 velocity-Verlet steps of 0.25 fs with model ``name`` (energy scaled x100), float64.
+    """NVE with model ``name`` (``nve_deviation``) meets two bounds.
 
     Bound 1 (principled): velocity Verlet exactly conserves a shadow Hamiltonian
     H + dt^2/12 p.M^-1.U''.M^-1.p - dt^2/24 F.M^-1.F + O(dt^4), so the measured total
@@ -48,18 +64,9 @@ def check_nve(name, platform, model_dir, peptide, **overrides):
     of the potential-energy fluctuation the force drives. A force off by a unit factor k
     changes the total energy by about (k - 1) times that fluctuation.
     """
-    topology, positions = peptide
-    path = make_model_file(model_dir, name, scale=100.0, **overrides)
-    system = MLPotential(name, modelPath=str(path)).createSystem(topology, precision="double")
-    dt_ps = 0.25e-3
-    integrator = openmm.VerletIntegrator(dt_ps * openmm.unit.picoseconds)
-    kinetic, potential, force_term = run(system, positions, integrator, platform, steps=2000, every=10)
-    total = kinetic + potential
-    deviation = np.abs(total - total[0]).max()
-    exchanged = potential.std()
-    assert exchanged > 5.0, f"the force does too little work ({exchanged:.2f} kJ/mol) for a meaningful test"
+    deviation, exchanged, bound = nve_deviation(name, platform, model_dir, peptide, **overrides)
     assert deviation <= 0.05 * exchanged
-    assert deviation <= 4 * dt_ps**2 / 12 * force_term.max()
+    assert deviation <= bound
 
 
 @pytest.mark.parametrize("platform", PLATFORMS)
@@ -73,11 +80,14 @@ def test_nve_range_model_with_smooth_attention_meets_the_smooth_bound(platform, 
     check_nve("range-schnet", platform, model_dir, peptide, attention_activation="smooth_leaky_relu")
 
 
-@pytest.mark.xfail(strict=True, reason="the paper's attention activation, LeakyReLU (GATv2), has a kink at zero "
-                   "that makes forces slightly discontinuous: the NVE error is ~2x the smooth-dynamics bound. "
-                   "attention_activation='smooth_leaky_relu' removes it (test above); see docs/openmm.md")
-def test_nve_range_model_with_paper_leaky_relu(model_dir, peptide):  # the paper's block and activation
-    check_nve("range-schnet", "CPU", model_dir, peptide, attention_activation="leaky_relu", range_form="paper")
+def test_nve_range_model_with_paper_leaky_relu_exceeds_the_smooth_bound(model_dir, peptide):
+    """The paper's attention activation, LeakyReLU (GATv2), has a kink at zero that makes forces
+    slightly discontinuous: energy is still conserved to 5 % of the exchange, but the error leaves
+    the smooth-dynamics bound (the reason the shipped models use the smooth one; docs/openmm.md)."""
+    deviation, exchanged, bound = nve_deviation("range-schnet", "CPU", model_dir, peptide,
+                                                attention_activation="leaky_relu", range_form="paper")
+    assert deviation <= 0.05 * exchanged
+    assert bound < deviation < 10 * bound
 
 
 @pytest.mark.parametrize("platform", PLATFORMS)

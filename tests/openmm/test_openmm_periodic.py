@@ -117,7 +117,8 @@ def test_a_molecule_longer_than_half_the_box_is_made_whole_along_its_bonds(model
 def test_a_large_region_in_a_box_narrower_than_three_cutoffs(model_files):
     """From 2,000 atoms on the exporter's cell list would be chosen, which needs a box 3 cutoffs
     wide; in a narrower one (here 2.8 cutoffs) the plugin uses the all-pairs search instead of a
-    neighbour-search error at the first step."""
+    neighbour-search error at the first step. Its periodic images are right: shifting every atom
+    by half a box and wrapping changes which pairs cross the faces, not the energy."""
     from openmm import app
 
     n_waters, width = 667, 1.4  # 2,001 atoms in a 1.4 nm box; the model's cutoff is 0.5 nm
@@ -134,8 +135,12 @@ def test_a_large_region_in_a_box_narrower_than_three_cutoffs(model_files):
     positions = (rng.uniform(0, width, size=(n_waters, 1, 3)) + water).reshape(-1, 3)
     system = MLPotential("schnet", modelPath=str(model_files["schnet"])).createSystem(topology, backend="python")
     context = openmm.Context(system, openmm.VerletIntegrator(0.001), openmm.Platform.getPlatformByName("Reference"))
-    context.setPositions(positions)
-    assert np.isfinite(context.getState(getEnergy=True).getPotentialEnergy()._value)
+    energies = []
+    for placed in (positions, wrap_into_box(positions + [width / 2, width / 3, 0.0], np.diag([width] * 3))):
+        context.setPositions(placed)
+        energies.append(context.getState(getEnergy=True).getPotentialEnergy().value_in_unit(
+            openmm.unit.kilojoule_per_mole))
+    assert np.isfinite(energies[0]) and energies[1] == pytest.approx(energies[0], rel=1e-6)
 
 
 

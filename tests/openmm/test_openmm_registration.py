@@ -1,4 +1,5 @@
 """openmm-ml registration, model-file lookup, and clear errors for bad input."""
+import logging
 import openmm
 import openmm.app as app
 import pytest
@@ -65,7 +66,7 @@ def test_unknown_potential_argument(model_files):
         MLPotential("range-schnet", modelPth=str(model_files["range-schnet"]))
 
 
-def test_create_system_refuses_arguments_that_would_change_the_result_if_ignored(model_files, peptide):
+def test_create_system_refuses_arguments_that_would_change_the_result_if_ignored(model_files, peptide, caplog):
     """modelPath belongs to MLPotential (given to createSystem the shipped model would run), and a
     near-miss of an accepted argument (a typo) is refused; other unknown arguments (another
     potential's, e.g. ANI's implementation) are ignored with a warning, as openmm-ml does."""
@@ -75,7 +76,10 @@ def test_create_system_refuses_arguments_that_would_change_the_result_if_ignored
         potential.createSystem(topology, modelPath=str(model_files["range-schnet"]))
     with pytest.raises(ValueError, match="'precison'.*did you mean 'precision'"):
         potential.createSystem(topology, precison="double")
-    assert potential.createSystem(topology, backend="python", implementation="torchani").getNumParticles() > 0
+    with caplog.at_level(logging.WARNING):
+        system = potential.createSystem(topology, backend="python", implementation="torchani")
+    assert "ignoring unknown argument(s) ['implementation']" in caplog.text
+    assert any(force.getName() == "RANGE PythonForce" for force in system.getForces())
 
 
 def test_create_mixed_system_options_given_to_create_system_are_warned_about(model_files, peptide, caplog):
