@@ -7,7 +7,12 @@ grows with the step and with the stiffness of the potential, and past the stabil
 the fastest motion (X-H stretches, period ~10 fs) energy pours in. A Langevin thermostat at
 1/ps cannot remove a sudden gain of several eV, which then breaks bonds: compare
 ``benchmarks/dha_stability.py``. Per model and step, the total energy (kJ/mol) from 10 fs on:
-its spread (max - min) and drift (end - start); and the temperature range.
+its spread (max - min) and drift (end - start); the temperature range; and the first bond
+(sampled every 10 fs) that left its minimised length by more than 0.5 Å. A break with the
+total energy conserved is a hole in the model's surface, not an integration failure: the
+trajectory fell into a region the model puts far too low. Each row records the SHA-256 of
+the model file, so that a model card quotes only runs of its own file, and the broken frame
+relabelled with GFN2-xTB (energies above the start, model and reference, and the positions).
 
 ``--models gfn2-xtb`` runs the same protocol on GFN2-xTB itself (tblite, through an
 ``openmm.PythonForce``): the reference the models learn. If a model conserves energy much
@@ -31,6 +36,8 @@ from openmm_range.files import write_text_atomic  # noqa: E402
 OUT = ROOT / "benchmarks" / "results" / "nve_timestep"
 #: the reference method, run through tblite instead of a model
 REFERENCE = "gfn2-xtb"
+#: a bond that leaves its minimised length by more than this (Å) is broken, as in dha_stability.py
+BREAK_A = 0.5
 #: speed of light, cm/s (wavenumbers)
 LIGHT_CM_PER_S = 2.99792458e10
 
@@ -129,9 +136,22 @@ def harmonic_frequencies(model: str, model_path, step_nm: float = 2e-4) -> np.nd
 
 
 def run(model: str, model_path, dt_fs: float, ps: float, temperature: float, seed: int):
+    """One NVE run: total-energy spread and drift (kJ/mol), temperature range (K), and the first
+    bond that left its minimised length by more than ``BREAK_A`` Å (``dha_stability.py``'s
+    criterion) with its time (ps) and GFN2-xTB's view of it (:func:`relabel`). The run goes on
+    after a break, so that spread and drift always cover the whole run."""
+    import openmm.app as app
     import openmm.unit as unit
 
+    from openmm_range.openmm.simulation import bond_lengths, ml_bonds
+    from openmm_range.structures import dha_pdb_path
+
     system, context = minimised_dha(model, model_path, dt_fs)
+    topology = app.PDBFile(str(dha_pdb_path())).topology
+    atoms, bonds = list(topology.atoms()), ml_bonds(topology)
+    start = context.getState(getPositions=True, getEnergy=True)
+    reference = bond_lengths(system, start, bonds)
+    first_break = None
     integrator = context.getIntegrator()
     context.setVelocitiesToTemperature(temperature * unit.kelvin, seed)
     dof = 3 * system.getNumParticles() - 3
@@ -139,13 +159,21 @@ def run(model: str, model_path, dt_fs: float, ps: float, temperature: float, see
     steps_per_sample = max(1, int(round(10.0 / dt_fs)))  # every 10 fs
     samples = int(round(ps * 1000.0 / (dt_fs * steps_per_sample)))
     totals, temps = [], []
-    for _ in range(samples + 1):
-        state = context.getState(getEnergy=True)
+    for sample in range(samples + 1):
+        state = context.getState(getEnergy=True, getPositions=True)
         kinetic = state.getKineticEnergy().value_in_unit(unit.kilojoule_per_mole)
         totals.append(kinetic + state.getPotentialEnergy().value_in_unit(unit.kilojoule_per_mole))
         temps.append(2 * kinetic / (dof * kb))
         if not np.isfinite(totals[-1]):
             break
+        if first_break is None:
+            stretch = np.abs(bond_lengths(system, state, bonds) - reference) * 10.0  # Å
+            k = int(np.argmax(stretch))
+            if stretch[k] > BREAK_A:
+                a, b = (atoms[int(i)] for i in bonds[k])
+                first_break = {"time_ps": sample * steps_per_sample * dt_fs / 1000.0,
+                               "bond": f"{a.name}-{b.name}", "stretch_a": float(stretch[k]),
+                               **relabel(model, atoms, start, state)}
         integrator.step(steps_per_sample)
     # the first sample is left out: setVelocitiesToTemperature leaves centre-of-mass motion,
     # which the CMMotionRemover takes out at the first step (a one-off offset of several kJ/mol)
@@ -153,7 +181,8 @@ def run(model: str, model_path, dt_fs: float, ps: float, temperature: float, see
     finite = bool(np.isfinite(totals).all())
     return {"dt_fs": dt_fs, "spread_kj_mol": float(totals.max() - totals.min()) if finite else float("inf"),
             "drift_kj_mol": float(totals[-1] - totals[0]) if finite else float("inf"),
-            "temperature_min_k": float(np.nanmin(temps)), "temperature_max_k": float(np.nanmax(temps))}
+            "temperature_min_k": float(np.nanmin(temps)), "temperature_max_k": float(np.nanmax(temps)),
+            "first_break": first_break}
 
 
 def main() -> int:
@@ -178,7 +207,7 @@ def main() -> int:
         for dt in args.steps_fs:
             for seed in args.seeds:
                 r = run(name, path, dt, args.ps, args.temperature, seed)
-                r.update(model=spec, seed=seed)
+                r.update(model=spec, seed=seed, model_file_sha256=file_sha256(name, path))
                 results.append(r)
                 print(json.dumps(r), flush=True)
     out = Path(args.out)
@@ -187,14 +216,54 @@ def main() -> int:
                                                     "seeds": args.seeds, "results": results}, indent=1) + "\n")
     lines = [f"# NVE energy conservation of DHA: {args.ps:g} ps, velocities at {args.temperature:g} K, "
              "VerletIntegrator, CPU platform", "",
-             "| model | step (fs) | seed | E_total spread (kJ/mol) | E_total drift (kJ/mol) | T range (K) |",
-             "|---|---|---|---|---|---|"]
-    for r in results:
-        lines.append(f"| {r['model']} | {r['dt_fs']:g} | {r['seed']} | {r['spread_kj_mol']:.2f} | "
-                     f"{r['drift_kj_mol']:+.2f} | {r['temperature_min_k']:.0f}-{r['temperature_max_k']:.0f} |")
+             f"| model | step (fs) | seed | E_total spread (kJ/mol) | E_total drift (kJ/mol) | T range (K) | "
+             f"first bond change > {BREAK_A:g} Å |",
+             "|---|---|---|---|---|---|---|"]
+    lines += [table_row(r) for r in results]
     write_text_atomic(out.with_suffix(".md"), "\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0
+
+
+def relabel(model: str, atoms, start, state) -> dict:
+    """Energy (eV) of ``state`` above the run's ``start`` by the model and by GFN2-xTB, and
+    the positions (Å): is the broken geometry as low for the reference as the model says?"""
+    import openmm.unit as unit
+
+    from openmm_range.data.generate.potentials import XTBPotential
+    from openmm_range.units import KJ_PER_MOL_PER_EV
+
+    def pos_a(s):
+        return s.getPositions(asNumpy=True).value_in_unit(unit.angstrom)
+
+    def pe_ev(s):
+        return s.getPotentialEnergy().value_in_unit(unit.kilojoule_per_mole) / KJ_PER_MOL_PER_EV
+
+    out = {"model_delta_ev": pe_ev(state) - pe_ev(start), "positions_a": pos_a(state).round(4).tolist()}
+    if model != REFERENCE:
+        xtb = XTBPotential(np.array([a.element.atomic_number for a in atoms]))
+        out["xtb_delta_ev"] = float(xtb(pos_a(state))[0] - xtb(pos_a(start))[0])
+    return out
+
+
+def table_row(r: dict) -> str:
+    """One result as a row of the Markdown table (``first_break`` absent in older result files)."""
+    brk = r.get("first_break")
+    where = "-" if not brk else f"{brk['time_ps']:.2f} ps, {brk['bond']} ({brk['stretch_a']:.1f} Å)"
+    if brk and "xtb_delta_ev" in brk:
+        where += f"; E - E(start): model {brk['model_delta_ev']:+.1f}, GFN2-xTB {brk['xtb_delta_ev']:+.1f} eV"
+    return (f"| {r['model']} | {r['dt_fs']:g} | {r['seed']} | {r['spread_kj_mol']:.2f} | {r['drift_kj_mol']:+.2f} | "
+            f"{r['temperature_min_k']:.0f}-{r['temperature_max_k']:.0f} | {where} |")
+
+
+def file_sha256(name: str, model_path):
+    """SHA-256 of the model file a run used (None for GFN2-xTB): how model cards find their runs."""
+    if name == REFERENCE:
+        return None
+    from openmm_range.openmm.md_checkpoint import sha256
+    from openmm_range.openmm.model_files import resolve_model_file
+
+    return sha256(Path(resolve_model_file(name, str(model_path) if model_path else None)))
 
 
 def write_frequencies(models, out: Path, top: int = 5) -> int:

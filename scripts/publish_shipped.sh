@@ -5,7 +5,8 @@
 # candidate) is published if it is not the shipped model yet; nothing is published while a run
 # under runs/shipped/ is unfinished. Then benchmarks/dimer_longrange.py, bond_dissociation.py,
 # close_contacts.py and shipped_quality.py measure the bars, and every card is rewritten with
-# them (`openmm-range publish --card-only`).
+# them (`openmm-range publish --card-only`), with the DHA stability and NVE runs of each very file
+# (scripts/stability_note.py).
 #   bash scripts/publish_shipped.sh
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -30,8 +31,7 @@ OMP_NUM_THREADS=1 $py benchmarks/close_contacts.py > /dev/null
 $py benchmarks/shipped_quality.py
 { echo "## Quality bars (all shipped models, held-out test splits)"; echo
   sed -n '/^Training set A/,$p' benchmarks/results/shipped_quality.md; echo
-  echo "Dimer interaction energies by gap: benchmarks/results/dimer_longrange.md."; } > "$tmp/quality.md"
-$py scripts/stability_note.py serialized_models/range-schnet.pt > "$tmp/stability.md"
+  echo "Dimer interaction energies by gap: benchmarks/results/dimer_longrange.md."; echo; } > "$tmp/quality.md"
 for line in "${runs[@]}"; do
     read -r name run mode <<<"$line"
     notes=("$tmp/quality.md")
@@ -41,10 +41,12 @@ for line in "${runs[@]}"; do
         range-schnet|range-painn)  # master-node diversity and Lambda_I(n) on the run's validation split
             { echo "## Master nodes (\`openmm-range inspect\` on the validation split)"; echo
               OMP_NUM_THREADS=1 $cli inspect "serialized_models/$name.pt" --run "$run" --split val --max-structures 0; echo
-              echo "Lambda_I(n) is the size regulariser's factor on master node I's broadcast weight."; } > "$tmp/masters.md"
-            notes+=("$tmp/masters.md")
-            if [ "$name" = range-schnet ]; then notes+=("$tmp/stability.md"); fi ;;
+              echo "Lambda_I(n) is the size regulariser's factor on master node I's broadcast weight."; echo; } > "$tmp/masters.md"
+            notes+=("$tmp/masters.md") ;;
     esac
+    # DHA Langevin stability and NVE runs of this very file (benchmarks/dha_stability.py, nve_timestep.py)
+    $py scripts/stability_note.py "serialized_models/$name.pt" > "$tmp/stability.md"
+    notes+=("$tmp/stability.md")
     cat "${notes[@]}" > "$tmp/note.md"
     $cli publish "$run" --name "$name" --card-only --note "$tmp/note.md"
 done

@@ -1,8 +1,10 @@
-"""Model-card note: the DHA stability runs (benchmarks/dha_stability.py) of a shipped model file.
+"""Model-card note: the DHA stability runs (benchmarks/dha_stability.py) and NVE time-step runs
+(benchmarks/nve_timestep.py) of a shipped model file.
 
 Every ``benchmarks/results/dha_stability*/summary.json`` whose runs used this very file (its
 SHA-256) is quoted; runs of earlier files of the same file name are listed by directory only,
 since they say nothing about this model; runs of other files (fine-tunes, study models) are left out.
+Rows of ``benchmarks/results/nve_timestep*.json`` are quoted when they record this file's SHA-256.
 
     .venv/bin/python scripts/stability_note.py serialized_models/range-schnet.pt
 """
@@ -32,7 +34,34 @@ def main(model_file: str) -> int:
         print("Earlier stability runs used other model files of this name: "
               + ", ".join(f"{f.relative_to(ROOT)}/" for f in earlier)
               + ("." if current else "; this model has not finished a stability run yet."))
+        print()
+    print_nve_rows(sha)
     return 0
+
+
+def print_nve_rows(sha: str, results: Path = ROOT / "benchmarks" / "results") -> None:
+    """The NVE rows (benchmarks/nve_timestep.py) in ``results`` of runs with the model file ``sha``, as one table."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from nve_timestep import BREAK_A, table_row
+
+    rows, sources = [], []
+    for path in sorted(results.glob("nve_timestep*.json")):
+        report = json.loads(path.read_text())
+        if not isinstance(report, dict):  # nve_timestep_frequencies.json: frequencies, not runs
+            continue
+        mine = [r for r in report.get("results", []) if r.get("model_file_sha256") == sha]
+        if mine:
+            rows += [table_row(r) for r in mine]
+            sources.append(f"`benchmarks/results/{path.stem}.md` ({report['ps']:g} ps, velocities at "
+                           f"{report['temperature_k']:g} K)")
+    if not rows:
+        return
+    print("## NVE energy conservation of DHA (`benchmarks/nve_timestep.py`)\n")
+    print("VerletIntegrator from the model's minimum, CPU platform: " + "; ".join(sources) + ".\n")
+    print(f"| model | step (fs) | seed | E_total spread (kJ/mol) | E_total drift (kJ/mol) | T range (K) | "
+          f"first bond change > {BREAK_A:g} Å |")
+    print("|---|---|---|---|---|---|---|")
+    print("\n".join(rows) + "\n")
 
 
 if __name__ == "__main__":
