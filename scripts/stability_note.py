@@ -8,16 +8,17 @@ Rows of ``benchmarks/results/nve_timestep*.json`` are quoted when they record th
 
     .venv/bin/python scripts/stability_note.py serialized_models/range-schnet.pt
 """
-import hashlib
 import json
 import sys
 from pathlib import Path
+
+from openmm_range.openmm.md_checkpoint import sha256
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def main(model_file: str) -> int:
-    sha = hashlib.sha256(Path(model_file).read_bytes()).hexdigest()
+    sha = sha256(Path(model_file))
     current, earlier = [], []
     for summary in sorted((ROOT / "benchmarks" / "results").glob("dha_stability*/summary.json")):
         report = json.loads(summary.read_text())
@@ -42,7 +43,7 @@ def main(model_file: str) -> int:
 def print_nve_rows(sha: str, results: Path = ROOT / "benchmarks" / "results") -> None:
     """The NVE rows (benchmarks/nve_timestep.py) in ``results`` of runs with the model file ``sha``, as one table."""
     sys.path.insert(0, str(ROOT / "benchmarks"))
-    from nve_timestep import BREAK_A, table_row
+    from nve_timestep import TABLE_HEADER, table_row
 
     rows, sources = [], []
     for path in sorted(results.glob("nve_timestep*.json")):
@@ -58,10 +59,7 @@ def print_nve_rows(sha: str, results: Path = ROOT / "benchmarks" / "results") ->
         return
     print("## NVE energy conservation of DHA (`benchmarks/nve_timestep.py`)\n")
     print("VerletIntegrator from the model's minimum, CPU platform: " + "; ".join(sources) + ".\n")
-    print(f"| model | step (fs) | seed | E_total spread (kJ/mol) | E_total drift (kJ/mol) | T range (K) | "
-          f"first bond change > {BREAK_A:g} Å |")
-    print("|---|---|---|---|---|---|---|")
-    print("\n".join(rows) + "\n")
+    print("\n".join([*TABLE_HEADER, *rows]) + "\n")
 
 
 if __name__ == "__main__":

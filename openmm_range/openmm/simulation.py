@@ -252,6 +252,14 @@ def bond_lengths(system: openmm.System, state: openmm.State, bonds: np.ndarray) 
     return np.linalg.norm(vec, axis=1)
 
 
+def largest_bond_change(system: openmm.System, state: openmm.State, bonds: np.ndarray,
+                        reference: np.ndarray) -> Tuple[int, float]:
+    """(row of ``bonds``, change in nm) of the bond whose length in ``state`` is farthest from ``reference`` (B,) nm."""
+    change = np.abs(bond_lengths(system, state, bonds) - reference)
+    k = int(np.argmax(change))
+    return k, float(change[k])
+
+
 class BondBrokenError(RuntimeError):
     """A bond of the ML region stretched beyond the limit: the model has left the region it was trained on.
 
@@ -389,13 +397,12 @@ class ProgressReporter:
 
     def _check_bonds(self, simulation: app.Simulation, state: openmm.State) -> None:
         topology, bonds, reference, limit = self.bond_watch
-        stretch = np.abs(bond_lengths(simulation.system, state, bonds) - reference)
-        k = int(np.argmax(stretch))
-        if stretch[k] > limit:
+        k, stretch = largest_bond_change(simulation.system, state, bonds, reference)
+        if stretch > limit:
             atoms = list(topology.atoms())
             a, b = (atoms[int(i)] for i in bonds[k])
             self._stop = BondBrokenError(
-                f"bond {a.residue.name}{a.residue.id}:{a.name}-{b.name} changed by {stretch[k] * 10:.2f} Å from its "
+                f"bond {a.residue.name}{a.residue.id}:{a.name}-{b.name} changed by {stretch * 10:.2f} Å from its "
                 f"minimised length at step {simulation.currentStep} "
                 f"({simulation.currentStep * self.timestep_fs / 1000:.3f} ps), more than the limit "
                 f"{limit * 10:g} Å: the model has left the region it was trained on and the trajectory is no longer "
